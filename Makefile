@@ -1,0 +1,33 @@
+# The verbs of the project. `make run` and `make test` set everything up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PRESET ?= fast
+
+.PHONY: run test model bench report clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[train,serve,test]'
+	touch $(STAMP)
+
+## run: install, train the fast preset, evaluate it, write the report
+run: $(STAMP)
+	$(BIN)/digitcnn train --preset $(PRESET) --out runs/$(PRESET) --overwrite
+
+## test: install (with the test dependencies) and run the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## model: reproduce the pretrained default model in models/ (the accurate preset)
+model: $(STAMP)
+	$(BIN)/python scripts/make_default_model.py
+
+## bench: the side-by-side benchmarks (slow; not tests)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf runs .pytest_cache

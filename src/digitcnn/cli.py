@@ -1,0 +1,105 @@
+"""The ``digitcnn`` command: train, evaluate, predict, serve.
+
+Every heavy import (TensorFlow, Keras, matplotlib, FastAPI) happens inside the command that
+needs it, so ``digitcnn predict`` never pays for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import warnings
+from pathlib import Path
+
+from .models import ARCHITECTURES, PRESETS
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitcnn", description="Handwritten digit recognition with a CNN.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train a preset, export it to ONNX, evaluate it, write a report")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="fast")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/PRESET)")
+    p.add_argument("--arch", choices=ARCHITECTURES, help="override the preset's architecture")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--limit", type=positive_int, help="use a stratified subset of N training and N test images")
+    p.add_argument("--data-dir", type=Path, help="folder with the four IDX files (format checks, no pinned checksums)")
+    p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
+
+    p = commands.add_parser("evaluate", help="recompute the metrics, figures and report of a model with ONNX Runtime")
+    p.add_argument("model", type=Path, help="a .onnx file or a run folder holding model.onnx")
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--limit", type=positive_int, help="evaluate a stratified subset of N test images")
+    p.add_argument("--out", type=Path, help="where to write (default: the model's folder)")
+    return parser
+
+
+def run_train(args) -> int:
+    from .train import TrainError, make_config, train
+
+    config = make_config(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                         seed=args.seed, limit=args.limit,
+                         data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
+    out = args.out or Path("runs") / args.preset
+    # A kill is handled like Ctrl-C: the last finished epoch is already saved.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        metrics = train(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Finished epochs are saved in {out}/checkpoint; "
+              "run the same command again to resume.", file=sys.stderr)
+        return 130
+    except TrainError as exc:
+        print(f"digitcnn train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
+          f"Report: {out / 'report.html'}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from .evaluate import evaluate_run
+
+    model = args.model
+    out = args.out or (model if model.is_dir() else model.parent)
+    metrics = evaluate_run(model, out, args.data_dir, args.limit)
+    print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
+          f"Report: {out / 'report.html'}")
+    return 0
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    warnings.filterwarnings("ignore", category=FutureWarning)  # tf2onnx on NumPy 2
+    args = build_parser().parse_args(argv)
+    from .data import DataError
+    from .inference import ModelError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DataError, ModelError) as exc:
+        print(f"digitcnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

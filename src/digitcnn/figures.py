@@ -1,0 +1,99 @@
+"""The run's figures, as PNG files: samples, curves, confusion matrices, worst mistakes.
+
+Each function takes plain arrays, draws one titled and labelled figure with matplotlib (and
+seaborn for the heatmaps), writes it atomically and returns its path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, rows: int = 4, cols: int = 8) -> Path:
+    """A grid of images (N, 28, 28[, 1]) with their labels (N,)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25))
+    for ax, image, label in zip(axes.flat, images, labels):
+        ax.imshow(np.squeeze(image), cmap="gray_r")
+        ax.set_title(f"label {label}", fontsize=9)
+        ax.axis("off")
+    for ax in list(axes.flat)[len(images):]:
+        ax.axis("off")
+    fig.suptitle("Training samples and their labels")
+    return _save(fig, path)
+
+
+def plot_curves(history: dict, path: Path) -> Path:
+    """Accuracy and loss per epoch, training against validation (history as in history.json)."""
+    plt = _pyplot()
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, name in ((ax_acc, "accuracy", "Accuracy"), (ax_loss, "loss", "Loss")):
+        ax.plot(epochs, history[key], "o-", label="training")
+        ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
+        ax.set_title(f"{name} per epoch")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name.lower())
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("Training against validation")
+    return _save(fig, path)
+
+
+def plot_confusion(matrix: np.ndarray, path: Path, normalized: bool) -> Path:
+    """Heatmap of a confusion matrix (10, 10) of counts; row-normalized when ``normalized``."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalized else matrix
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    sns.heatmap(values, annot=True, fmt=".3f" if normalized else "d", cmap="Blues", ax=ax,
+                annot_kws={"fontsize": 7}, cbar_kws={"label": "share of the true class" if normalized else "images"})
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title("Confusion matrix, row-normalized" if normalized else "Confusion matrix (counts)")
+    return _save(fig, path)
+
+
+def plot_mistakes(images: np.ndarray, true: np.ndarray, proba: np.ndarray, path: Path, count: int = 24) -> Path:
+    """The most confidently misclassified images, with true label, prediction and probability.
+
+    images (N, 28, 28[, 1]); true (N,) int labels; proba (N, 10) predicted probabilities.
+    """
+    plt = _pyplot()
+    predicted = proba.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != true)
+    wrong = wrong[np.argsort(-proba[wrong, predicted[wrong]])][:count]
+    cols = 8
+    rows = max(1, int(np.ceil(len(wrong) / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.55), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        ax.imshow(np.squeeze(images[i]), cmap="gray_r")
+        ax.set_title(f"true {true[i]}, pred {predicted[i]}\np={proba[i, predicted[i]]:.2f}", fontsize=8)
+    if len(wrong) == 0:
+        axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    fig.suptitle(f"Most confident mistakes ({len(wrong)} of {int((predicted != true).sum())} errors shown)")
+    return _save(fig, path)

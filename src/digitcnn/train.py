@@ -1,0 +1,264 @@
+"""Training: a preset's recipe, a tf.data pipeline, resumable epochs, ONNX export, evaluation.
+
+``train(config, out_dir)`` writes a whole run folder:
+
+    config.json      the configuration, package versions and data checksums
+    history.json     per-epoch loss and accuracy, training and validation
+    model.keras      the best model by validation accuracy
+    model.onnx       the same model for ONNX Runtime, checked against Keras at export
+    metrics.json, classification_report.txt, figures/*.png, report.html  (see evaluate.py)
+
+While training, ``checkpoint/`` holds the last finished epoch; running the same command again
+resumes from it. TensorFlow is imported only in here, never on the prediction path.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .artifacts import atomic_path, read_json, write_json
+from .models import PRESETS, build_model
+
+PARITY_TOLERANCE = 1e-5
+CHECKPOINT_DIR = "checkpoint"
+# Distribution names; alternatives (the GPU and CPU builds of TensorFlow) separated by "|".
+VERSIONED_PACKAGES = ("numpy", "tensorflow|tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime",
+                      "scikit-learn")
+
+
+class TrainError(RuntimeError):
+    """A run cannot start or finish, for a reason the user can act on."""
+
+
+def make_config(preset: str = "fast", **overrides) -> dict:
+    """The preset's recipe with the given fields replaced (None means keep the preset's)."""
+    if preset not in PRESETS:
+        raise TrainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    config = {"preset": preset, **PRESETS[preset], "seed": 0, "validation_fraction": 0.1,
+              "limit": None, "data_dir": None}
+    for key, value in overrides.items():
+        if key not in config:
+            raise TrainError(f"unknown configuration field {key!r}")
+        if value is not None:
+            config[key] = value
+    return config
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for names in VERSIONED_PACKAGES:
+        versions[names.split("|")[0]] = None
+        for name in names.split("|"):
+            try:
+                versions[names.split("|")[0]] = importlib.metadata.version(name)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def load_training_data(config: dict):
+    """Load, split and preprocess the data that ``config`` names.
+
+    Returns a dict of float32 images (N, 28, 28, 1) in [0, 1] and int labels (N,) for
+    ``train``, ``val`` and ``test``. Validation is a seeded stratified share of the
+    training set; the test set is never used before the final evaluation.
+    """
+    (x_train, y_train), (x_test, y_test) = data.load_mnist(config["data_dir"])
+    x_train, y_train = data.limit_per_split(x_train, y_train, config["limit"], config["seed"])
+    x_test, y_test = data.limit_per_split(x_test, y_test, config["limit"], config["seed"])
+    train_idx, val_idx = data.stratified_split(y_train, config["validation_fraction"], config["seed"])
+    return {
+        "train": (data.preprocess(x_train[train_idx]), y_train[train_idx]),
+        "val": (data.preprocess(x_train[val_idx]), y_train[val_idx]),
+        "test": (data.preprocess(x_test), y_test),
+    }
+
+
+def make_dataset(images, labels, config: dict, training: bool):
+    """A tf.data pipeline of (image, one-hot label) batches; shuffled and augmented for training."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images, data.one_hot(labels)))
+    if training:
+        ds = ds.shuffle(len(images), seed=config["seed"], reshuffle_each_iteration=True)
+    ds = ds.batch(config["batch_size"])
+    if training and config["augment"]:
+        # Augment here, not in the model: random layers inside a model break its ONNX export.
+        augment = make_augmenter(config["seed"])
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def make_augmenter(seed: int):
+    """Small random rotations (about 10 degrees), zooms and shifts, as handwriting varies."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
+        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 2),
+    ], name="augment")
+
+
+def make_optimizer(config: dict, steps_per_epoch: int):
+    import keras
+
+    total_steps = max(1, steps_per_epoch * config["epochs"])
+    lr = config["learning_rate"]
+    if config["schedule"] == "constant":
+        schedule = lr
+    elif config["schedule"] == "warmup-cosine":
+        warmup = max(1, int(0.2 * total_steps))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=lr / 10, decay_steps=total_steps - warmup,
+            warmup_target=lr, warmup_steps=warmup, alpha=0.01)
+    else:
+        raise TrainError(f"unknown schedule {config['schedule']!r}; expected constant or warmup-cosine")
+    return keras.optimizers.Adam(schedule)
+
+
+def compile_model(config: dict, steps_per_epoch: int):
+    import keras
+
+    model = build_model(config["arch"])
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"]),
+        metrics=["accuracy"],
+        # Running many steps per call to the graph removes most of Python's per-step overhead.
+        steps_per_execution=32,
+    )
+    return model
+
+
+def make_epoch_checkpoint(checkpoint_dir: Path, history: dict, log=print):
+    """A Keras callback that, after each epoch, saves the model and the history atomically.
+
+    ``last.keras`` (with the optimizer state) and ``state.json`` make a run resumable;
+    ``best.keras`` keeps the model with the best validation accuracy so far.
+    """
+    import keras
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                history.setdefault(key, []).append(float(logs[key]))
+            history.setdefault("seconds", []).append(time.perf_counter() - self.started)
+            best = max(history["val_accuracy"])
+            if history["val_accuracy"][-1] >= best:
+                with atomic_path(checkpoint_dir / "best.keras") as tmp:
+                    self.model.save(tmp)
+            with atomic_path(checkpoint_dir / "last.keras") as tmp:
+                self.model.save(tmp)
+            # state.json last: it only ever points at files already complete on disk.
+            write_json(checkpoint_dir / "state.json", {"epochs_done": epoch + 1, "history": history})
+
+    return EpochCheckpoint()
+
+
+def export_onnx(model, path: Path, check_images: np.ndarray) -> float:
+    """Export ``model`` to ONNX at ``path`` (atomically) and check it against Keras.
+
+    Returns the largest absolute difference between the two on ``check_images``;
+    raises TrainError when it exceeds PARITY_TOLERANCE (nothing is written then).
+    """
+    import onnxruntime as ort
+
+    expected = model(check_images, training=False).numpy()  # also "builds" a loaded model
+    with atomic_path(path) as tmp:
+        model.export(str(tmp), format="onnx", verbose=False)
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: check_images})[0]
+        diff = float(np.max(np.abs(got - expected)))
+        if not diff <= PARITY_TOLERANCE:
+            raise TrainError(f"ONNX export differs from Keras by {diff:.2e} (tolerance {PARITY_TOLERANCE:.0e})")
+    return diff
+
+
+def prepare_out_dir(out_dir: Path, config: dict, overwrite: bool) -> int:
+    """Check the run folder; return the number of epochs already done (0 for a new run)."""
+    checkpoint_dir = out_dir / CHECKPOINT_DIR
+    if overwrite and out_dir.exists():
+        shutil.rmtree(out_dir)
+    if (checkpoint_dir / "state.json").exists():
+        saved = read_json(out_dir / "config.json")["config"]
+        if saved != config:
+            changed = sorted(k for k in config if saved.get(k) != config[k])
+            raise TrainError(
+                f"{out_dir} holds an interrupted run with another configuration (differs in "
+                f"{', '.join(changed)}); use another --out, the same options, or --overwrite")
+        return read_json(checkpoint_dir / "state.json")["epochs_done"]
+    if (out_dir / "model.onnx").exists():
+        raise TrainError(f"{out_dir} already holds a finished run; use another --out or --overwrite")
+    return 0
+
+
+def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool = False, log=print) -> dict:
+    """Train, export and evaluate one run; return its metrics (see evaluate.evaluate_run).
+
+    ``verbose`` is Keras's: 1 for a progress bar, 2 for one plain line per epoch.
+    """
+    out_dir = Path(out_dir)
+    epochs_done = prepare_out_dir(out_dir, config, overwrite)
+
+    import keras  # imported here, after the cheap checks, because it costs seconds
+
+    keras.utils.set_random_seed(config["seed"])
+    splits = load_training_data(config)
+    x_train, y_train = splits["train"]
+    steps_per_epoch = int(np.ceil(len(x_train) / config["batch_size"]))
+    checkpoint_dir = out_dir / CHECKPOINT_DIR
+
+    history: dict = {}
+    if epochs_done:
+        state = read_json(checkpoint_dir / "state.json")
+        history = state["history"]
+        model = keras.models.load_model(checkpoint_dir / "last.keras")
+        log(f"Resuming {out_dir} from epoch {epochs_done} of {config['epochs']} (checkpoint found)")
+    else:
+        model = compile_model(config, steps_per_epoch)
+        write_json(out_dir / "config.json", {
+            "config": config,
+            "versions": package_versions(),
+            "data_checksums_sha256": data.checksums(config["data_dir"]),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        })
+        log(f"Training preset {config['preset']} ({config['arch']}) for {config['epochs']} epochs "
+            f"on {len(x_train)} images, validating on {len(splits['val'][1])}; run folder {out_dir}")
+
+    if epochs_done < config["epochs"]:
+        model.fit(
+            make_dataset(x_train, y_train, config, training=True),
+            validation_data=make_dataset(*splits["val"], config, training=False),
+            epochs=config["epochs"], initial_epoch=epochs_done, verbose=verbose, shuffle=False,
+            callbacks=[make_epoch_checkpoint(checkpoint_dir, history, log)],
+        )
+    train_seconds = float(sum(history["seconds"]))
+
+    best = keras.models.load_model(checkpoint_dir / "best.keras")
+    with atomic_path(out_dir / "model.keras") as tmp:
+        best.save(tmp)
+    x_test = splits["test"][0]
+    parity = export_onnx(best, out_dir / "model.onnx", x_test[:256])
+    write_json(out_dir / "history.json", history)
+
+    from .evaluate import evaluate_run
+
+    metrics = evaluate_run(out_dir, out_dir, config["data_dir"], config["limit"], config["seed"],
+                           extra={"train_seconds": train_seconds, "onnx_max_abs_diff": parity,
+                                  "best_epoch": int(np.argmax(history["val_accuracy"])) + 1})
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return metrics
