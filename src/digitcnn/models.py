@@ -81,8 +81,8 @@ def build_model(arch: str):
     elif arch == "fast":
         # Strided convolutions shrink the image as early as possible: most of the CPU time of
         # a small CNN is spent in the first layers, at full resolution.
-        x = _conv_bn_relu(inputs, 32, 5, strides=2)
-        x = _conv_bn_relu(x, 64, 3, strides=2)
+        x = _conv_bn_relu(inputs, 48, 5, strides=2)
+        x = _conv_bn_relu(x, 96, 3, strides=2)
         x = layers.Flatten()(x)
         x = layers.Dropout(0.3)(x)
     elif arch == "bn-deep":

@@ -1,0 +1,130 @@
+"""End to end: `digitcnn train` on a subset writes every artifact; resume; ONNX parity; evaluate."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+FIGURES = ["samples.png", "curves.png", "confusion_matrix.png", "confusion_matrix_normalized.png",
+           "misclassified.png"]
+
+
+def test_train_writes_every_artifact(tiny_run):
+    out, result = tiny_run
+    for name in ["model.keras", "model.onnx", "config.json", "history.json", "metrics.json",
+                 "classification_report.txt", "report.html", *(f"figures/{f}" for f in FIGURES)]:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert not (out / "checkpoint").exists()
+    assert not list(out.rglob("*.tmp*")), "temporary files left behind"
+    assert "Report:" in result.stdout
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["preset"] == "fast" and config["config"]["limit"] == 3000
+    assert config["versions"]["tensorflow"] and config["versions"]["keras"]
+    assert len(config["data_checksums_sha256"]) == 4
+
+    history = json.loads((out / "history.json").read_text())
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert len(history[key]) == 2
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_size"] == 3000
+    assert metrics["accuracy"] > 0.8  # 2 epochs on 2,700 images: well above chance (0.1)
+    assert set(metrics["per_class"]) == set("0123456789")
+    assert sum(c["support"] for c in metrics["per_class"].values()) == 3000
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 3000
+    assert np.trace(matrix) == round(metrics["accuracy"] * 3000)
+    assert metrics["onnx_max_abs_diff"] <= 1e-5
+    assert "macro avg" in (out / "classification_report.txt").read_text()
+
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(FIGURES)
+    assert f"{metrics['accuracy'] * 100:.2f}%" in page
+
+
+def test_figures_are_real_pngs(tiny_run):
+    from PIL import Image
+
+    out, _ = tiny_run
+    for name in FIGURES:
+        with Image.open(out / "figures" / name) as image:
+            assert image.format == "PNG" and image.width > 300 and image.height > 200
+
+
+def test_onnx_matches_keras(tiny_run):
+    import keras
+    import onnxruntime as ort
+
+    from digitcnn import data
+
+    out, _ = tiny_run
+    (_, _), (x_test, _) = data.load_mnist()
+    x = data.preprocess(x_test[:500])
+    expected = keras.models.load_model(out / "model.keras")(x, training=False).numpy()
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert np.max(np.abs(got - expected)) <= 1e-5
+
+
+def test_evaluate_recomputes_metrics_into_another_folder(tiny_run, tmp_path):
+    out, _ = tiny_run
+    result = run_cli("evaluate", out, "--limit", 3000, "--out", tmp_path, check=True)
+    assert "Test accuracy" in result.stdout
+    before = json.loads((out / "metrics.json").read_text())
+    after = json.loads((tmp_path / "metrics.json").read_text())
+    assert after["accuracy"] == before["accuracy"]
+    assert after["confusion_matrix"] == before["confusion_matrix"]
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "figures" / "curves.png").is_file()
+
+
+def test_finished_run_folder_is_not_overwritten(tiny_run):
+    out, _ = tiny_run
+    before = (out / "model.onnx").read_bytes()
+    result = run_cli("train", "--preset", "fast", "--limit", 3000, "--epochs", 2, "--out", out)
+    assert result.returncode == 2
+    assert "already holds a finished run" in result.stderr and "Traceback" not in result.stderr
+    assert (out / "model.onnx").read_bytes() == before
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    result = run_cli("train", "--data-dir", tmp_path, "--out", tmp_path / "run")
+    assert result.returncode == 2 and "file not found" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("evaluate", tmp_path / "missing.onnx")
+    assert result.returncode == 2 and "no such ONNX model" in result.stderr
+    result = run_cli("train", "--epochs", "0")
+    assert result.returncode == 2 and "positive integer" in result.stderr
+
+
+def test_interrupted_run_resumes(tmp_path):
+    """Kill a run after its first epoch; the same command resumes from the checkpoint and finishes."""
+    out = tmp_path / "run"
+    args = ["train", "--preset", "fast", "--limit", 1500, "--epochs", 12, "--batch-size", 64, "--quiet",
+            "--out", out]
+    process = subprocess.Popen([sys.executable, "-m", "digitcnn", *map(str, args)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = out / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 300
+    while not state.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "run the same command again to resume" in stderr
+    done = json.loads(state.read_text())["epochs_done"]
+    assert 1 <= done < 12
+    assert not (out / "model.onnx").exists()
+
+    result = run_cli(*args, check=True)
+    assert f"Resuming {out} from epoch {done} of 12" in result.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["val_accuracy"]) == 12
+    assert (out / "model.onnx").is_file() and not (out / "checkpoint").exists()
