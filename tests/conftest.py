@@ -24,8 +24,11 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
 def run_cli(*args, check=False, timeout=600, **kwargs):
     """Run ``python -m digitcnn ARGS`` and return the CompletedProcess (text output)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    stdin_bytes = kwargs.pop("stdin_bytes", None)
     result = subprocess.run([sys.executable, "-m", "digitcnn", *map(str, args)], capture_output=True,
-                            text=True, timeout=timeout, env=env, cwd=kwargs.pop("cwd", ROOT), **kwargs)
+                            timeout=timeout, env=env, cwd=kwargs.pop("cwd", ROOT),
+                            input=stdin_bytes if stdin_bytes is not None else b"", **kwargs)
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
     if check and result.returncode != 0:
         raise AssertionError(f"digitcnn {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

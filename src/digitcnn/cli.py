@@ -47,7 +47,75 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--limit", type=positive_int, help="evaluate a stratified subset of N test images")
     p.add_argument("--out", type=Path, help="where to write (default: the model's folder)")
+    p = commands.add_parser("predict", help="read the digits in image files, folders, URLs or stdin")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="an image file, a folder (every file in it, sorted), an http(s) URL, or - for stdin")
+    p.add_argument("--model", type=Path, help="a .onnx file or a run folder (default: the pretrained model)")
+    p.add_argument("--top-k", type=positive_int, metavar="K",
+                   help="list K candidates per digit (the JSON lists 3 unless told)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per input")
+    p.add_argument("--save-preprocessed", type=Path, metavar="DIR", help="write the 28x28 images the model saw")
     return parser
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Folders become their files (sorted, hidden ones skipped); everything else stays as given."""
+    expanded = []
+    for item in inputs:
+        path = Path(item)
+        if item != "-" and "://" not in item and path.is_dir():
+            expanded.extend(str(p) for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith("."))
+        else:
+            expanded.append(item)
+    return expanded
+
+
+def format_result(result: dict, top_k: int, show_runners_up: bool) -> str:
+    name = result["input"]
+    if result["error"]:
+        return f"{name}: error: {result['error']}"
+    if not result["predictions"]:
+        return f"{name}: {result['message']}"
+    line = f"{name}: {result['digits']} (confidence {result['confidence']:.3f}"
+    line += ", unsure)" if result["low_confidence"] else ")"
+    if show_runners_up:
+        for i, digit in enumerate(result["predictions"], 1):
+            runners = ", ".join(f"{c['digit']} {c['probability']:.3f}" for c in digit["top_k"][1:top_k])
+            line += f"\n  digit {i}: {digit['digit']} {digit['probability']:.3f}; runners-up: {runners}"
+    return line
+
+
+def save_preprocessed(folder: Path, index: int, result: dict) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from .artifacts import atomic_path
+
+    stem = Path(result["input"]).stem if "://" not in result["input"] else "url"
+    for k, image in enumerate(result["images"] if result["images"] is not None else []):
+        with atomic_path(folder / f"{index:03d}_{stem}_{k}.png") as tmp:
+            Image.fromarray((np.squeeze(image) * 255).round().astype(np.uint8), mode="L").save(tmp, format="PNG")
+
+
+def run_predict(args) -> int:
+    import json
+
+    from .predict import DigitReader, public
+
+    reader = DigitReader(args.model, top_k=args.top_k or 3)
+    failures = 0
+    for index, item in enumerate(expand_inputs(args.inputs)):
+        source = sys.stdin.buffer.read() if item == "-" else item
+        result = reader.read(source)
+        result["input"] = item
+        failures += result["error"] is not None
+        if args.save_preprocessed and result["images"] is not None:
+            save_preprocessed(args.save_preprocessed, index, result)
+        if args.json:
+            print(json.dumps(public(result)), flush=True)
+        else:
+            print(format_result(result, reader.top_k, args.top_k is not None), flush=True)
+    return 1 if failures else 0
 
 
 def run_train(args) -> int:
@@ -84,7 +152,7 @@ def run_evaluate(args) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,10 +49,10 @@ PRESETS = {
 ARCHITECTURES = ("baseline", "bn-small", "fast", "bn-deep")
 
 
-def _conv_bn_relu(x, filters, kernel_size, strides=1):
+def _conv_bn_relu(x, filters, kernel_size, strides=1, padding="same"):
     from keras import layers
 
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False)(x)
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     return layers.ReLU()(x)
 
@@ -86,15 +86,16 @@ def build_model(arch: str):
         x = layers.Flatten()(x)
         x = layers.Dropout(0.3)(x)
     elif arch == "bn-deep":
-        # Three blocks of two 3x3 convolutions and a strided 5x5 one, each with batch norm
-        # and dropout: a CPU-sized version of the well-known 99.7% Kaggle MNIST design.
+        # Two blocks of two 3x3 convolutions and a strided one, each with batch norm and
+        # dropout, then a 3x3 convolution of 128: a CPU-sized version of the well-known
+        # 99.7% Kaggle MNIST design (its strided 5x5 convolutions made 3x3 to halve the cost).
         x = inputs
         for filters in (32, 64):
             x = _conv_bn_relu(x, filters, 3)
             x = _conv_bn_relu(x, filters, 3)
-            x = _conv_bn_relu(x, filters, 5, strides=2)
-            x = layers.Dropout(0.3)(x)
-        x = _conv_bn_relu(x, 128, 4)
+            x = _conv_bn_relu(x, filters, 3, strides=2)
+            x = layers.Dropout(0.25)(x)
+        x = _conv_bn_relu(x, 128, 3, padding="valid")
         x = layers.Flatten()(x)
         x = layers.Dropout(0.3)(x)
     else:

@@ -1,0 +1,141 @@
+"""Read digits in new images: the Python API behind `digitcnn predict` and the web server.
+
+    from digitcnn import DigitReader
+    reader = DigitReader()                 # loads the default ONNX model once
+    result = reader.read("photo.jpg")      # a path, URL, bytes, PIL image or NumPy array
+    result["digits"], result["confidence"]
+
+ONNX Runtime only: this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .imaging import ImageError, decode_image, image_to_digits, is_mnist_like
+from .inference import load_session, predict_proba, resolve_model_path
+
+LOW_CONFIDENCE = 0.6  # below this a result is flagged as unsure
+NO_DIGIT = "no digit found"
+
+
+def source_name(source) -> str:
+    """How an input is named in results: the path or URL as given, or its type."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return f"<{type(source).__name__}>"
+
+
+def load_source(source, fetch=None):
+    """A path, URL, bytes, PIL image or NumPy array -> a PIL image or a NumPy array."""
+    from PIL import Image
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(source))
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, np.ndarray):
+        return source
+    if isinstance(source, Path) or isinstance(source, str):
+        text = str(source)
+        if text.startswith(("http://", "https://")) or "://" in text:
+            from .fetch import fetch_url
+
+            return decode_image((fetch or fetch_url)(text))
+        path = Path(text)
+        if not path.exists():
+            raise ImageError(f"{text}: no such file")
+        if path.is_dir():
+            raise ImageError(f"{text}: is a directory (expected an image file)")
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{text}: cannot read ({exc.strerror})") from None
+        return decode_image(raw)
+    raise ImageError(f"cannot read an image from a {type(source).__name__}; expected a path, URL, "
+                     "bytes, PIL image or NumPy array")
+
+
+class DigitReader:
+    """Reads the digits in images with an ONNX model, loaded once.
+
+    Parameters
+    ----------
+    model : a .onnx file or a run folder; None for the pretrained default model.
+    top_k : how many candidates each digit's ``top_k`` lists.
+    """
+
+    def __init__(self, model=None, top_k: int = 3, threads: int | None = None):
+        self.model_path = resolve_model_path(model)
+        self.session = load_session(self.model_path, threads=threads)
+        self.top_k = top_k
+
+    def read(self, source, fetch=None) -> dict:
+        """Read one image; return a result dict (the fields of ``digitcnn predict --json``).
+
+        A bad input gives a result whose ``error`` is set; it never raises for bad input.
+        The 28x28 images the model saw are under the key ``images`` (not in the JSON).
+        """
+        name = source_name(source)
+        try:
+            image = load_source(source, fetch)
+            digits, boxes = image_to_digits(image)
+        except ImageError as exc:
+            return self.failed(name, str(exc))
+        return self.describe(name, digits, boxes, predict_proba(self.session, digits))
+
+    def read_batch(self, images: np.ndarray) -> list[dict]:
+        """Read many single-digit images at once: uint8 or float (N, H, W) arrays.
+
+        Images already in MNIST form go to the model in one call (tens of thousands a
+        second); the others take the full path of ``read``.
+        """
+        images = np.asarray(images)
+        if images.ndim != 3:
+            raise ImageError(f"expected images of shape (N, H, W), got {images.shape}")
+        scaled = images.astype(np.float32) / (255.0 if np.issubdtype(images.dtype, np.integer) else 1.0)
+        results: list[dict | None] = [None] * len(images)
+        fast = [i for i in range(len(images)) if is_mnist_like(scaled[i])] if images.shape[1:] == (28, 28) else []
+        if fast:
+            proba = predict_proba(self.session, scaled[fast][..., np.newaxis])
+            for i, p in zip(fast, proba):
+                results[i] = self.describe(f"<image {i}>", None, [[0, 0, 28, 28]], p[np.newaxis])
+        for i, result in enumerate(results):
+            if result is None:
+                results[i] = self.read(scaled[i])
+                results[i]["input"] = f"<image {i}>"
+        return results
+
+    def describe(self, name: str, digits, boxes, proba: np.ndarray) -> dict:
+        predictions = []
+        for box, p in zip(boxes, proba):
+            order = np.argsort(-p)
+            predictions.append({
+                "digit": int(order[0]),
+                "probability": float(p[order[0]]),
+                "top_k": [{"digit": int(d), "probability": float(p[d])} for d in order[:self.top_k]],
+                "box": box,
+            })
+        confidence = float(np.prod([d["probability"] for d in predictions])) if predictions else 0.0
+        return {
+            "input": name,
+            "digits": "".join(str(d["digit"]) for d in predictions),
+            "confidence": confidence,
+            "low_confidence": bool(predictions) and confidence < LOW_CONFIDENCE,
+            "message": None if predictions else NO_DIGIT,
+            "predictions": predictions,
+            "error": None,
+            "images": digits,
+        }
+
+    @staticmethod
+    def failed(name: str, message: str) -> dict:
+        return {"input": name, "digits": "", "confidence": 0.0, "low_confidence": False, "message": None,
+                "predictions": [], "error": message, "images": None}
+
+
+def public(result: dict) -> dict:
+    """The JSON-ready fields of a result (without the 28x28 arrays)."""
+    return {key: value for key, value in result.items() if key != "images"}

@@ -1,0 +1,92 @@
+"""Photo-like renderings of MNIST digits, for tests and benchmarks of reading new images.
+
+Real images are dark ink on light or tinted paper, any size, off-centre, rotated, noisy,
+blurred, JPEG-compressed or transparent. ``render`` makes such an image from MNIST digits
+(one, or several in a row for a number), with a seeded random style, so that the true
+answer is known. Pillow and NumPy only.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+STYLES = ("paper", "tinted", "offcentre", "small", "rotated", "noisy", "blurred", "jpeg", "transparent", "thick")
+
+
+def _crop(digit: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(digit > 30)
+    return digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def compose_number(digits: list[np.ndarray], rng: np.random.Generator, height: int) -> np.ndarray:
+    """MNIST digits (28x28 uint8, light ink) side by side, each scaled to ``height`` px, with gaps."""
+    parts = []
+    for digit in digits:
+        crop = _crop(digit)
+        scale = height / crop.shape[0]
+        size = (max(1, round(crop.shape[1] * scale)), height)
+        parts.append(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)))
+    gap = max(2, int(height * rng.uniform(0.15, 0.4)))
+    width = sum(p.shape[1] for p in parts) + gap * (len(parts) - 1)
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    x = 0
+    for part in parts:
+        canvas[:, x:x + part.shape[1]] = np.maximum(canvas[:, x:x + part.shape[1]], part)
+        x += part.shape[1] + gap
+    return canvas
+
+
+def render(digits: list[np.ndarray], style: str, rng: np.random.Generator) -> bytes:
+    """Encoded image bytes (PNG or JPEG) of the digits written on paper in the given style."""
+    canvas_size = int(rng.integers(80, 240))
+    fill = rng.uniform(0.25, 0.9) if style != "small" else rng.uniform(0.25, 0.35)
+    ink = compose_number(digits, rng, height=max(20, int(canvas_size * fill / max(1, len(digits)) ** 0.5)))
+    if style == "thick":
+        # a pen about a tenth of the digit's height wide
+        ink = np.asarray(Image.fromarray(ink).filter(ImageFilter.MaxFilter(3 if ink.shape[0] < 48 else 5)))
+    if style == "rotated":
+        ink = np.asarray(Image.fromarray(ink).rotate(rng.uniform(-15, 15), expand=True,
+                                                     resample=Image.Resampling.BILINEAR))
+    height = max(canvas_size, ink.shape[0] + 4)
+    width = max(canvas_size, ink.shape[1] + 4) + (int(rng.integers(0, 120)) if style == "offcentre" else 0)
+    alpha = np.zeros((height, width), dtype=np.float32)
+    top = int(rng.integers(0, height - ink.shape[0] + 1))
+    left = int(rng.integers(0, width - ink.shape[1] + 1))
+    alpha[top:top + ink.shape[0], left:left + ink.shape[1]] = ink / 255.0
+
+    paper = np.array([rng.uniform(0.85, 1.0)] * 3)
+    pen = np.array([rng.uniform(0.0, 0.25)] * 3)
+    if style == "tinted":
+        paper = rng.uniform(0.7, 1.0, 3)
+        pen = rng.uniform(0.0, 0.35, 3) * np.array([1.0, 1.0, rng.uniform(1, 2.5)])
+    rgb = paper * (1 - alpha[..., None]) + pen * alpha[..., None]
+    if style == "noisy":
+        rgb = rgb + rng.normal(0, 0.08, rgb.shape)
+    if style == "transparent":
+        rgba = np.dstack([np.broadcast_to(pen, rgb.shape), alpha])
+        image = Image.fromarray((np.clip(rgba, 0, 1) * 255).astype(np.uint8), mode="RGBA")
+    else:
+        image = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8), mode="RGB")
+    if style == "blurred":
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 2.0)))
+    out = io.BytesIO()
+    if style == "jpeg":
+        image.save(out, format="JPEG", quality=int(rng.integers(30, 70)))
+    else:
+        image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def make_cases(images: np.ndarray, labels: np.ndarray, count: int, digits_per_image=(1, 1), seed: int = 0):
+    """``count`` rendered images of random MNIST digits: a list of (bytes, true string, style)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        n = int(rng.integers(digits_per_image[0], digits_per_image[1] + 1))
+        picks = rng.choice(len(images), size=n, replace=False)
+        style = STYLES[i % len(STYLES)]
+        cases.append((render([images[j] for j in picks], style, rng), "".join(str(labels[j]) for j in picks), style))
+    return cases

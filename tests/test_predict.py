@@ -1,0 +1,213 @@
+"""Reading new images: MNIST-convention preprocessing, numbers, bad input, the CLI, no TensorFlow."""
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_cli
+from digitcnn import DigitReader, data, synthetic
+from digitcnn.imaging import ImageError, image_to_digits
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return DigitReader()
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return data.load_mnist()[1]
+
+
+def png_bytes(image: Image.Image, format="PNG", **kwargs) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=format, **kwargs)
+    return out.getvalue()
+
+
+def paper_digit(digit: np.ndarray, size=120) -> Image.Image:
+    """An MNIST digit written dark on white paper, upscaled, in a bigger frame."""
+    big = Image.fromarray(255 - digit).resize((size // 2, size // 2), Image.Resampling.BICUBIC)
+    page = Image.new("L", (size, size), 255)
+    page.paste(big, (size // 5, size // 3))
+    return page
+
+
+def test_photo_like_digits_are_read(reader, mnist_test):
+    x_test, y_test = mnist_test
+    cases = synthetic.make_cases(x_test, y_test, 300, seed=7)
+    correct = [reader.read(raw)["digits"] == truth for raw, truth, _ in cases]
+    assert np.mean(correct) >= 0.97, np.mean(correct)
+    # every style is represented and none collapses
+    for style in synthetic.STYLES:
+        hits = [ok for ok, (_, _, s) in zip(correct, cases) if s == style]
+        assert len(hits) == 30 and np.mean(hits) >= 0.85, style
+
+
+def test_numbers_of_several_digits_are_read(reader, mnist_test):
+    x_test, y_test = mnist_test
+    cases = synthetic.make_cases(x_test, y_test, 120, digits_per_image=(2, 6), seed=11)
+    results = [reader.read(raw) for raw, _, _ in cases]
+    exact = np.mean([r["digits"] == truth for r, (_, truth, _) in zip(results, cases)])
+    assert exact >= 0.90, exact
+    for result, (_, truth, _) in zip(results, cases):
+        if len(result["digits"]) == len(truth):
+            lefts = [p["box"][0] for p in result["predictions"]]
+            assert lefts == sorted(lefts)  # left to right
+
+
+def test_mnist_form_passes_through_unchanged(mnist_test):
+    x_test, _ = mnist_test
+    digits, boxes = image_to_digits(Image.fromarray(x_test[0]))
+    np.testing.assert_allclose(digits[0, :, :, 0], x_test[0] / 255.0, atol=1e-6)
+    assert boxes == [[0, 0, 28, 28]]
+
+
+def test_preprocessed_digit_follows_mnist_convention(mnist_test):
+    from scipy import ndimage
+
+    x_test, _ = mnist_test
+    digits, boxes = image_to_digits(paper_digit(x_test[3], size=200))
+    assert digits.shape == (1, 28, 28, 1) and digits.dtype == np.float32
+    image = digits[0, :, :, 0]
+    assert 0.0 <= image.min() and image.max() <= 1.0 and image.max() > 0.9
+    rows, cols = np.nonzero(image > 0.1)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 in (19, 20, 21)  # longest side 20 px
+    assert np.allclose(ndimage.center_of_mass(image), (13.5, 13.5), atol=1.0)
+    assert image[0].max() == 0 and image[:, 0].max() == 0  # background black at the border
+    # the box is the digit's ink in the 200x200 page: its MNIST bounding box, scaled by 100/28
+    rows, cols = np.nonzero(x_test[3] > 60)
+    expected = [40 + cols.min() * 100 / 28, 66 + rows.min() * 100 / 28,
+                (np.ptp(cols) + 1) * 100 / 28, (np.ptp(rows) + 1) * 100 / 28]
+    np.testing.assert_allclose(boxes[0], expected, atol=5)
+
+
+def test_box_is_in_original_pixels_for_large_images(reader, mnist_test):
+    x_test, y_test = mnist_test
+    page = paper_digit(x_test[0], size=3000)
+    result = reader.read(page)
+    assert result["digits"] == str(y_test[0])
+    x, y, w, h = result["predictions"][0]["box"]
+    assert 600 <= x <= 1000 and 1000 <= y <= 1400 and h > 700
+
+
+def test_transparent_drawing_is_not_black_on_black(reader, mnist_test):
+    x_test, y_test = mnist_test
+    alpha = Image.fromarray(x_test[1]).resize((140, 140), Image.Resampling.BICUBIC)
+    drawing = Image.new("RGBA", (140, 140), (0, 0, 0, 0))
+    drawing.putalpha(alpha)  # black strokes, transparent elsewhere
+    assert reader.read(png_bytes(drawing))["digits"] == str(y_test[1])
+
+
+def test_blank_image_has_no_digit(reader):
+    for blank in (Image.new("L", (100, 100), 255), Image.new("RGB", (50, 80), (200, 180, 160)),
+                  np.zeros((28, 28), np.uint8)):
+        result = reader.read(blank)
+        assert result["digits"] == "" and result["predictions"] == []
+        assert result["message"] == "no digit found" and result["error"] is None
+
+
+def test_image_modes_are_read(reader, mnist_test):
+    x_test, y_test = mnist_test
+    page = paper_digit(x_test[2])
+    truth = str(y_test[2])
+    sixteen = Image.fromarray((np.asarray(page, dtype=np.uint16) * 257))
+    assert sixteen.mode.startswith("I;16")
+    variants = {
+        "16-bit": png_bytes(sixteen),
+        "cmyk": png_bytes(page.convert("CMYK"), format="JPEG", quality=95),
+        "palette": png_bytes(page.convert("P")),
+        "gif": png_bytes(page.convert("P"), format="GIF"),
+    }
+    frames = [page.convert("P"), Image.new("P", page.size, 0)]
+    variants["animated gif"] = png_bytes(frames[0], format="GIF", save_all=True, append_images=frames[1:])
+    for name, raw in variants.items():
+        result = reader.read(raw)
+        assert result["error"] is None and result["digits"] == truth, name
+
+
+def test_exif_orientation_is_applied(reader, mnist_test):
+    x_test, y_test = mnist_test
+    index = int(np.flatnonzero(y_test == 7)[0])
+    page = paper_digit(x_test[index]).rotate(90, expand=True)  # stored sideways...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...with "rotate 90 clockwise to display"
+    raw = png_bytes(page.convert("RGB"), format="JPEG", exif=exif, quality=95)
+    assert reader.read(raw)["digits"] == "7"
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"", "empty input"),
+    (b"hello, this is no image", "not an image"),
+    (None, "corrupt or truncated"),
+])
+def test_bad_bytes_are_clear_errors(reader, raw, message):
+    if raw is None:  # a PNG cut in the middle
+        raw = png_bytes(Image.new("L", (300, 300), 128).point(lambda v: v))[:200]
+    result = reader.read(raw)
+    assert message in result["error"] and result["digits"] == ""
+
+
+def test_decompression_bomb_is_refused(reader):
+    bomb = png_bytes(Image.new("1", (9000, 9000), 0))  # 81 megapixels in a few kB
+    assert len(bomb) < 100_000
+    assert "over the limit" in reader.read(bomb)["error"]
+
+
+def test_cli_human_json_and_exit_codes(tmp_path, mnist_test):
+    x_test, y_test = mnist_test
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    paper_digit(x_test[0]).save(folder / "a.png")
+    paper_digit(x_test[1]).convert("RGB").save(folder / "b.jpg", quality=90)
+    (folder / "c.txt").write_text("not an image")
+    (folder / "d.png").write_bytes(b"")
+
+    result = run_cli("predict", folder / "a.png", "--top-k", "2")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"{folder / 'a.png'}: {y_test[0]} (confidence")
+    assert "runners-up" in result.stdout
+
+    result = run_cli("predict", folder, "--json", "--save-preprocessed", tmp_path / "seen")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["input"]).name for r in lines] == ["a.png", "b.jpg", "c.txt", "d.png"]
+    assert [r["digits"] for r in lines[:2]] == [str(y_test[0]), str(y_test[1])]
+    assert lines[0]["error"] is None and lines[2]["error"] and lines[3]["error"]
+    first = lines[0]["predictions"][0]
+    assert set(first) == {"digit", "probability", "top_k", "box"} and len(first["top_k"]) == 3
+    assert 0 <= lines[0]["confidence"] <= 1
+    saved = sorted(p.name for p in (tmp_path / "seen").iterdir())
+    assert saved == ["000_a_0.png", "001_b_0.png"]
+    assert Image.open(tmp_path / "seen" / saved[0]).size == (28, 28)
+
+
+def test_cli_reads_stdin(mnist_test):
+    x_test, y_test = mnist_test
+    result = run_cli("predict", "-", "--json", stdin_bytes=png_bytes(paper_digit(x_test[4])))
+    assert json.loads(result.stdout)["digits"] == str(y_test[4])
+
+
+def test_cli_missing_file_and_bad_model(tmp_path):
+    result = run_cli("predict", tmp_path / "nope.png")
+    assert result.returncode == 1 and "no such file" in result.stdout
+    result = run_cli("predict", tmp_path / "nope.png", "--model", tmp_path / "none.onnx")
+    assert result.returncode == 2 and "no such ONNX model" in result.stderr
+
+
+def test_predict_never_imports_tensorflow(tmp_path, mnist_test):
+    x_test, _ = mnist_test
+    paper_digit(x_test[0]).save(tmp_path / "one.png")
+    code = ("import sys; from digitcnn.cli import main; rc = main(['predict', sys.argv[1]]); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'; "
+            "sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "one.png")], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
