@@ -181,7 +181,8 @@ def test_cli_human_json_and_exit_codes(tmp_path, mnist_test):
     assert [r["digits"] for r in lines[:2]] == [str(y_test[0]), str(y_test[1])]
     assert lines[0]["error"] is None and lines[2]["error"] and lines[3]["error"]
     first = lines[0]["predictions"][0]
-    assert set(first) == {"digit", "probability", "top_k", "box"} and len(first["top_k"]) == 3
+    assert set(first) == {"digit", "probability", "top_k", "probabilities", "box"} and len(first["top_k"]) == 3
+    assert abs(sum(first["probabilities"]) - 1) < 1e-4 and first["top_k"][0]["digit"] == first["digit"]
     assert 0 <= lines[0]["confidence"] <= 1
     saved = sorted(p.name for p in (tmp_path / "seen").iterdir())
     assert saved == ["000_a_0.png", "001_b_0.png"]

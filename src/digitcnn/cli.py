@@ -55,7 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list K candidates per digit (the JSON lists 3 unless told)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per input")
     p.add_argument("--save-preprocessed", type=Path, metavar="DIR", help="write the 28x28 images the model saw")
+
+    p = commands.add_parser("serve", help="serve the web page and the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", type=Path, help="a .onnx file or a run folder (default: the pretrained model)")
+    p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
+    p.add_argument("--allow-private-urls", action="store_true",
+                   help="let /api/predict-url fetch from loopback and private addresses (off: SSRF guard)")
     return parser
+
+
+def run_serve(args) -> int:
+    from .serve import serve
+
+    print(f"Serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops.", flush=True)
+    serve(args.host, args.port, args.model, args.workers, args.allow_private_urls)
+    return 0
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -152,7 +168,7 @@ def run_evaluate(args) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "serve": run_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,10 @@ class ImageError(ValueError):
     """The input is not a usable image (empty, corrupt, too large, not an image...)."""
 
 
+class NotAnImageError(ImageError):
+    """The bytes are no image format that Pillow knows."""
+
+
 def decode_image(raw: bytes) -> Image.Image:
     """Decode image bytes with Pillow; first frame of an animation; EXIF orientation applied."""
     if not raw:
@@ -50,7 +54,7 @@ def decode_image(raw: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"image refused as a decompression bomb ({exc})") from None
     except Image.UnidentifiedImageError:
-        raise ImageError("not an image: Pillow cannot identify the bytes as any image format") from None
+        raise NotAnImageError("not an image: Pillow cannot identify the bytes as any image format") from None
     except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error...
         raise ImageError(f"corrupt or truncated image ({type(exc).__name__}: {exc})") from None
 

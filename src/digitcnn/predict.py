@@ -72,10 +72,11 @@ class DigitReader:
         self.session = load_session(self.model_path, threads=threads)
         self.top_k = top_k
 
-    def read(self, source, fetch=None) -> dict:
+    def read(self, source, fetch=None, strict: bool = False) -> dict:
         """Read one image; return a result dict (the fields of ``digitcnn predict --json``).
 
-        A bad input gives a result whose ``error`` is set; it never raises for bad input.
+        A bad input gives a result whose ``error`` is set, or raises ImageError when ``strict``.
+        ``fetch(url) -> bytes`` replaces the default URL fetcher (the server adds its guard).
         The 28x28 images the model saw are under the key ``images`` (not in the JSON).
         """
         name = source_name(source)
@@ -83,6 +84,8 @@ class DigitReader:
             image = load_source(source, fetch)
             digits, boxes = image_to_digits(image)
         except ImageError as exc:
+            if strict:
+                raise
             return self.failed(name, str(exc))
         return self.describe(name, digits, boxes, predict_proba(self.session, digits))
 
@@ -116,6 +119,7 @@ class DigitReader:
                 "digit": int(order[0]),
                 "probability": float(p[order[0]]),
                 "top_k": [{"digit": int(d), "probability": float(p[d])} for d in order[:self.top_k]],
+                "probabilities": [round(float(v), 6) for v in p],
                 "box": box,
             })
         confidence = float(np.prod([d["probability"] for d in predictions])) if predictions else 0.0

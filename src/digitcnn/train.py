@@ -206,10 +206,12 @@ def prepare_out_dir(out_dir: Path, config: dict, overwrite: bool) -> int:
     return 0
 
 
-def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool = False, log=print) -> dict:
+def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool = False, log=print,
+          callbacks=()) -> dict:
     """Train, export and evaluate one run; return its metrics (see evaluate.evaluate_run).
 
     ``verbose`` is Keras's: 1 for a progress bar, 2 for one plain line per epoch.
+    ``callbacks`` are extra Keras callbacks (the benchmarks watch the test accuracy with one).
     """
     out_dir = Path(out_dir)
     epochs_done = prepare_out_dir(out_dir, config, overwrite)
@@ -244,7 +246,7 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
             make_dataset(x_train, y_train, config, training=True),
             validation_data=make_dataset(*splits["val"], config, training=False),
             epochs=config["epochs"], initial_epoch=epochs_done, verbose=verbose, shuffle=False,
-            callbacks=[make_epoch_checkpoint(checkpoint_dir, history, log)],
+            callbacks=[make_epoch_checkpoint(checkpoint_dir, history, log), *callbacks],
         )
     train_seconds = float(sum(history["seconds"]))
 

@@ -1,0 +1,105 @@
+"""Prediction speed: ONNX Runtime (digitcnn predict, DigitReader) against Keras model.predict.
+
+    python benchmarks/predict_speed.py [--repeats 7]
+
+Measures, in one run, on the same images and the same trained model (models/digitcnn.*):
+1. a whole process reading one PNG: `digitcnn predict one.png` against a minimal Keras script
+   (wall seconds and peak resident memory, from os.wait4);
+2. one 28x28 image in a warm process: ONNX Runtime against Keras `model.predict`;
+3. 10,000 MNIST test images in one call: DigitReader.read_batch against `model.predict`.
+Targets: whole process <= 0.5 s and <= 150 MB; batch >= 20,000 images/s.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from digitcnn import DigitReader, data  # noqa: E402
+from digitcnn.inference import predict_proba  # noqa: E402
+
+KERAS_ONE = """
+import sys, numpy as np
+from PIL import Image
+import keras
+model = keras.models.load_model(sys.argv[1])
+x = np.asarray(Image.open(sys.argv[2]).convert("L"), dtype=np.float32)[None, :, :, None] / 255
+print(int(model.predict(x, verbose=0).argmax()))
+"""
+
+
+def process_cost(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command} failed")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def median_cost(command, repeats):
+    runs = [process_cost(command) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def per_call(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    (_, _), (x_test, y_test) = data.load_mnist()
+    keras_model = ROOT / "models" / "digitcnn.keras"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one = Path(tmp) / "one.png"
+        Image.fromarray(x_test[0]).save(one)
+        ours = median_cost([sys.executable, "-m", "digitcnn", "predict", str(one)], args.repeats)
+        theirs = median_cost([sys.executable, "-c", KERAS_ONE, str(keras_model), str(one)], max(3, args.repeats // 2))
+    print(f"whole process, one image: digitcnn predict {ours[0]:.3f} s, {ours[1]:.0f} MB; "
+          f"Keras {theirs[0]:.3f} s, {theirs[1]:.0f} MB; {theirs[0] / ours[0]:.1f}x faster, "
+          f"{theirs[1] / ours[1]:.1f}x less memory (targets <= 0.5 s, <= 150 MB)")
+
+    import keras
+
+    model = keras.models.load_model(keras_model)
+    reader = DigitReader()
+    x1 = data.preprocess(x_test[:1])
+    ort_one = per_call(lambda: predict_proba(reader.session, x1), 200)
+    keras_one = per_call(lambda: model.predict(x1, verbose=0), 30)
+    print(f"one 28x28 image, warm: ONNX Runtime {ort_one * 1e3:.3f} ms, Keras model.predict "
+          f"{keras_one * 1e3:.1f} ms; {keras_one / ort_one:.0f}x")
+
+    ours_batch = per_call(lambda: reader.read_batch(x_test), args.repeats)
+    keras_batch = per_call(lambda: model.predict(data.preprocess(x_test), batch_size=1024, verbose=0),
+                           max(3, args.repeats // 2))
+    results = reader.read_batch(x_test)
+    accuracy = np.mean([r["digits"] == str(y) for r, y in zip(results, y_test)])
+    print(f"10,000 images in one call: DigitReader.read_batch {len(x_test) / ours_batch:,.0f} images/s "
+          f"(accuracy {accuracy:.4f}); Keras model.predict {len(x_test) / keras_batch:,.0f} images/s; "
+          f"{keras_batch / ours_batch:.1f}x (target >= 20,000 images/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

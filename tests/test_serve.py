@@ -1,0 +1,166 @@
+"""The HTTP API: every endpoint and every error, the SSRF guard included."""
+
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digitcnn import data, serve
+from digitcnn.fetch import FetchError
+
+
+def png(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (_, _), (x_test, y_test) = data.load_mnist()
+    return x_test, y_test
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(serve.create_app())
+
+
+@pytest.fixture(scope="module")
+def image_server(digits):
+    x_test, _ = digits
+    page = png(255 - np.kron(x_test[0], np.ones((3, 3), np.uint8)))
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path == "/digit.png":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+            elif self.path == "/to-private":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.2:{self.server.server_address[1]}/digit.png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_page_and_health(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text and 'aria-label="Drawing area' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert "/api/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_model_card(client):
+    card = client.get("/api/model").json()
+    assert card["name"] == "digitcnn.onnx" and card["input_size"] == [28, 28, 1]
+    assert card["test_accuracy"] >= 0.99 and card["version"]
+
+
+def test_predict_raw_body_and_multipart(client, digits):
+    x_test, y_test = digits
+    raw = png(x_test[5])
+    answer = client.post("/api/predict", content=raw, headers={"Content-Type": "image/png"})
+    assert answer.status_code == 200
+    result = answer.json()
+    assert result["digits"] == str(y_test[5]) and result["error"] is None
+    assert set(result) >= {"input", "digits", "confidence", "predictions", "error"}
+    answer = client.post("/api/predict?include_images=true", files={"image": ("d.png", raw, "image/png")})
+    assert answer.json()["digits"] == str(y_test[5])
+    assert answer.json()["images"][0].startswith("data:image/png;base64,")
+
+
+def test_predict_errors_are_4xx_json(client):
+    cases = [
+        (dict(content=b""), 400, "empty body"),
+        (dict(content=b"certainly not an image"), 415, "not an image"),
+        (dict(content=png(np.random.default_rng(0).integers(0, 255, (99, 99), dtype=np.uint8))[:3000]), 400,
+         "corrupt or truncated"),
+        (dict(files={"other": ("x.png", b"123", "image/png")}), 400, "no file field named 'image'"),
+        (dict(content=b"\0" * (10 * 1024 * 1024 + 70_000)), 413, "over the limit"),
+    ]
+    for kwargs, status, message in cases:
+        answer = client.post("/api/predict", **kwargs)
+        assert answer.status_code == status, (message, answer.text)
+        assert message in answer.json()["error"]
+
+
+def test_blank_image_is_no_digit_not_an_error(client):
+    answer = client.post("/api/predict", content=png(np.full((60, 60), 255, np.uint8)))
+    assert answer.status_code == 200 and answer.json()["digits"] == "" and answer.json()["message"]
+
+
+def test_predict_url_bad_requests(client):
+    for body, message in (({}, "url"), ({"url": "ftp://example.org/x.png"}, "only http and https"),
+                          ({"url": 5}, "url")):
+        answer = client.post("/api/predict-url", json=body)
+        assert answer.status_code == 400 and message in answer.json()["error"]
+    assert client.post("/api/predict-url", content=b"{not json").status_code == 400
+
+
+def test_ssrf_guard_refuses_private_hosts(client, image_server):
+    for url in (f"{image_server}/digit.png", "http://localhost:9/x.png", "http://[::1]/x.png",
+                "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/x.png", "http://0.0.0.0/x.png",
+                "http://224.0.0.1/x.png"):
+        answer = client.post("/api/predict-url", json={"url": url})
+        assert answer.status_code == 400 and "refused" in answer.json()["error"], url
+
+
+def test_allow_private_urls(image_server, digits):
+    _, y_test = digits
+    client = TestClient(serve.create_app(allow_private_urls=True))
+    answer = client.post("/api/predict-url", json={"url": f"{image_server}/digit.png"})
+    assert answer.status_code == 200 and answer.json()["digits"] == str(y_test[0])
+    answer = client.post("/api/predict-url", json={"url": f"{image_server}/missing.png"})
+    assert answer.status_code == 400 and "HTTP 404" in answer.json()["error"]
+
+
+def test_ssrf_guard_applies_after_redirects(image_server, monkeypatch, digits):
+    """A public-looking first hop that redirects to a private address is refused at the redirect."""
+    real_guard = serve.refuse_private_host
+
+    def guard_treating_127_0_0_1_as_public(host):
+        if host != "127.0.0.1":
+            real_guard(host)
+
+    monkeypatch.setattr(serve, "refuse_private_host", guard_treating_127_0_0_1_as_public)
+    client = TestClient(serve.create_app())
+    assert client.post("/api/predict-url", json={"url": f"{image_server}/digit.png"}).status_code == 200
+    answer = client.post("/api/predict-url", json={"url": f"{image_server}/to-private"})
+    assert answer.status_code == 400 and "127.0.0.2: refused" in answer.json()["error"]
+
+
+def test_guard_function():
+    with pytest.raises(FetchError, match="non-public address 127.0.0.1"):
+        serve.refuse_private_host("127.0.0.1")
+    with pytest.raises(FetchError, match="cannot resolve"):
+        serve.refuse_private_host("no-such-host.invalid")
+    serve.refuse_private_host("8.8.8.8")  # a public literal needs no DNS and passes
+
+
+def test_concurrent_requests(client, digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    x_test, y_test = digits
+    bodies = [png(x_test[i]) for i in range(32)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda b: client.post("/api/predict", content=b).json()["digits"], bodies))
+    assert answers == [str(y) for y in y_test[:32]] or np.mean([a == str(y) for a, y in zip(answers, y_test)]) > 0.95
