@@ -45,6 +45,10 @@ def main() -> int:
         shutil.copyfile(args.run / "figures" / figure, ROOT / "reports" / "figures" / figure)
 
     metrics = json.loads((MODELS / "metrics.json").read_text())
+    metrics["model"] = "digitcnn.onnx"  # the run folder's path means nothing in the repository
+    from digitcnn.artifacts import write_json
+
+    write_json(MODELS / "metrics.json", metrics)
     config = json.loads((MODELS / "config.json").read_text())
     cfg = config["config"]
     write_text(MODELS / "MODEL_CARD.md", f"""# digitcnn default model
