@@ -25,9 +25,12 @@ test: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python scripts/make_default_model.py
 
-## bench: the side-by-side benchmarks (slow; not tests)
+## bench: the side-by-side benchmarks (slow; not tests); record results in benchmarks/RESULTS.md
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/predict_speed.py
+	$(BIN)/python benchmarks/new_images.py
+	$(BIN)/python benchmarks/serve_load.py
 
 clean:
 	rm -rf runs .pytest_cache

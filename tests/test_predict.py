@@ -212,3 +212,15 @@ def test_predict_never_imports_tensorflow(tmp_path, mnist_test):
                             text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
 
+
+
+def test_read_batch_agrees_with_read(reader, mnist_test):
+    x_test, y_test = mnist_test
+    batch = reader.read_batch(x_test[:50])
+    for image, result in zip(x_test[:50], batch):
+        single = reader.read(image)
+        assert result["digits"] == single["digits"]
+        assert abs(result["confidence"] - single["confidence"]) < 1e-6
+    assert np.mean([r["digits"] == str(y) for r, y in zip(batch, y_test[:50])]) >= 0.98
+    blank_and_digit = np.stack([np.zeros((28, 28), np.uint8), x_test[0]])
+    assert [r["digits"] for r in reader.read_batch(blank_and_digit)] == ["", str(y_test[0])]

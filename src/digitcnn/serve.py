@@ -23,6 +23,7 @@ from .imaging import ImageError, NotAnImageError
 from .predict import DigitReader, public
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+INLINE_BYTES = 20_000  # small images are read on the event loop; larger ones in the thread pool
 
 
 class BodyTooLarge(Exception):
@@ -81,7 +82,9 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    reader = DigitReader(model)
+    # One thread per inference: requests run concurrently in the thread pool, and a tiny model
+    # gains nothing from splitting one image across cores, only contention.
+    reader = DigitReader(model, threads=1)
     card = model_card(reader)
     app = FastAPI(title="digitcnn", version=__version__,
                   description="Reads handwritten digits in images with a CNN trained on MNIST.")
@@ -120,7 +123,10 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
 
     async def answer(source, fetch=None, include_images: bool = False):
         try:
-            result = await run_in_threadpool(reader.read, source, fetch, True)
+            if isinstance(source, bytes) and len(source) < INLINE_BYTES:
+                result = reader.read(source, None, True)  # well under a millisecond: no thread hop
+            else:
+                result = await run_in_threadpool(reader.read, source, fetch, True)
         except NotAnImageError as exc:
             return error(415, str(exc))
         except FetchError as exc:
