@@ -13,27 +13,23 @@ import numpy as np
 from .artifacts import atomic_path
 
 
-def _pyplot():
-    import matplotlib
+def _subplots(rows: int = 1, cols: int = 1, **kwargs):
+    """A figure and its axes, without pyplot: no global state, no backend, nothing to close."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only, no screen
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(rows, cols, **kwargs)
 
 
 def _save(fig, path: Path) -> Path:
-    plt = _pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
     return Path(path)
 
 
 def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, rows: int = 4, cols: int = 8) -> Path:
     """A grid of images (N, 28, 28[, 1]) with their labels (N,)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25))
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25))
     for ax, image, label in zip(axes.flat, images, labels):
         ax.imshow(np.squeeze(image), cmap="gray_r")
         ax.set_title(f"label {label}", fontsize=9)
@@ -46,9 +42,8 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, rows: int =
 
 def plot_curves(history: dict, path: Path) -> Path:
     """Accuracy and loss per epoch, training against validation (history as in history.json)."""
-    plt = _pyplot()
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_acc, ax_loss) = _subplots(1, 2, figsize=(11, 4))
     for ax, key, name in ((ax_acc, "accuracy", "Accuracy"), (ax_loss, "loss", "Loss")):
         ax.plot(epochs, history[key], "o-", label="training")
         ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
@@ -65,9 +60,8 @@ def plot_confusion(matrix: np.ndarray, path: Path, normalized: bool) -> Path:
     """Heatmap of a confusion matrix (10, 10) of counts; row-normalized when ``normalized``."""
     import seaborn as sns
 
-    plt = _pyplot()
     values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalized else matrix
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig, ax = _subplots(figsize=(7.5, 6.5))
     sns.heatmap(values, annot=True, fmt=".3f" if normalized else "d", cmap="Blues", ax=ax,
                 annot_kws={"fontsize": 7}, cbar_kws={"label": "share of the true class" if normalized else "images"})
     ax.set_xlabel("predicted label")
@@ -81,13 +75,12 @@ def plot_mistakes(images: np.ndarray, true: np.ndarray, proba: np.ndarray, path:
 
     images (N, 28, 28[, 1]); true (N,) int labels; proba (N, 10) predicted probabilities.
     """
-    plt = _pyplot()
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != true)
     wrong = wrong[np.argsort(-proba[wrong, predicted[wrong]])][:count]
     cols = 8
     rows = max(1, int(np.ceil(len(wrong) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.55), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(cols * 1.3, rows * 1.55), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
