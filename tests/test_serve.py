@@ -84,7 +84,7 @@ def test_predict_raw_body_and_multipart(client, digits):
     assert result["digits"] == str(y_test[5]) and result["error"] is None
     assert set(result) >= {"input", "digits", "confidence", "predictions", "error"}
     answer = client.post("/api/predict?include_images=true", files={"image": ("d.png", raw, "image/png")})
-    assert answer.json()["digits"] == str(y_test[5])
+    assert answer.json()["digits"] == str(y_test[5]) and answer.json()["input"] == "d.png"
     assert answer.json()["images"][0].startswith("data:image/png;base64,")
 
 

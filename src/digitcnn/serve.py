@@ -147,17 +147,22 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
         """Send the image as a multipart file field named ``image``, or as the raw request body.
         ``include_images=true`` adds the 28x28 images the model saw, as PNG data URLs."""
         body = await read_body(request)
+        name = "<body>"
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await request.form()
             upload = form.get("image")
             if upload is None or isinstance(upload, str):
                 return error(400, "the multipart body has no file field named 'image'")
             body = await upload.read()
+            name = upload.filename or "<upload>"
         if len(body) > max_bytes:
             raise BodyTooLarge()
         if not body:
             return error(400, "empty body: send an image as the body or as the multipart field 'image'")
-        return await answer(body, include_images=include_images)
+        result = await answer(body, include_images=include_images)
+        if isinstance(result, dict):
+            result["input"] = name
+        return result
 
     class UrlRequest(BaseModel):
         url: str
