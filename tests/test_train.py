@@ -128,3 +128,15 @@ def test_interrupted_run_resumes(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert len(history["val_accuracy"]) == 12
     assert (out / "model.onnx").is_file() and not (out / "checkpoint").exists()
+
+
+def test_mirrored_strategy_on_two_logical_cpu_devices_learns(tmp_path):
+    out = tmp_path / "mirrored"
+    result = run_cli("train", "--preset", "fast", "--limit", 2000, "--epochs", 4, "--strategy", "mirrored",
+                     "--devices", 2, "--quiet", "--out", out, check=True)
+    assert "2 replica(s)" in result.stdout
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["strategy"] == "mirrored" and config["devices"] == 2
+    history = json.loads((out / "history.json").read_text())
+    assert history["loss"][-1] < history["loss"][0] / 2  # it learns
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.7

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--limit", type=positive_int, help="use a stratified subset of N training and N test images")
     p.add_argument("--data-dir", type=Path, help="folder with the four IDX files (format checks, no pinned checksums)")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
+                   help="tf.distribute: mirrored on all GPUs (or --devices N CPU splits), multi-worker from TF_CONFIG")
+    p.add_argument("--devices", type=positive_int, help="with --strategy mirrored and no GPU: N logical CPU devices")
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
 
@@ -138,7 +141,7 @@ def run_train(args) -> int:
     from .train import TrainError, make_config, train
 
     config = make_config(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                         seed=args.seed, limit=args.limit,
+                         seed=args.seed, limit=args.limit, strategy=args.strategy, devices=args.devices,
                          data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
     out = args.out or Path("runs") / args.preset
     # A kill is handled like Ctrl-C: the last finished epoch is already saved.

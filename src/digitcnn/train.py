@@ -43,7 +43,7 @@ def make_config(preset: str = "fast", **overrides) -> dict:
     if preset not in PRESETS:
         raise TrainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     config = {"preset": preset, **PRESETS[preset], "seed": 0, "validation_fraction": 0.1,
-              "limit": None, "data_dir": None}
+              "limit": None, "data_dir": None, "strategy": "default", "devices": None}
     for key, value in overrides.items():
         if key not in config:
             raise TrainError(f"unknown configuration field {key!r}")
@@ -127,6 +127,37 @@ def make_optimizer(config: dict, steps_per_epoch: int):
     return keras.optimizers.Adam(schedule)
 
 
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def make_strategy(config: dict):
+    """The tf.distribute strategy that ``config["strategy"]`` names.
+
+    ``mirrored`` replicates the model on every visible GPU; with no GPU and ``devices`` = N it
+    splits the CPU into N logical devices (how the tests exercise it). ``multi-worker`` reads
+    the cluster from the TF_CONFIG environment variable. The batch size is the global one.
+    Must run before TensorFlow has started its runtime.
+    """
+    import tensorflow as tf
+
+    name = config["strategy"]
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        if config["devices"] and not tf.config.list_physical_devices("GPU"):
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            try:
+                tf.config.set_logical_device_configuration(
+                    cpu, [tf.config.LogicalDeviceConfiguration()] * config["devices"])
+            except RuntimeError as exc:
+                raise TrainError(f"cannot split the CPU into {config['devices']} devices: {exc}") from None
+            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(config["devices"])])
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise TrainError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
 def compile_model(config: dict, steps_per_epoch: int):
     import keras
 
@@ -135,8 +166,9 @@ def compile_model(config: dict, steps_per_epoch: int):
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"]),
         metrics=["accuracy"],
-        # Running many steps per call to the graph removes most of Python's per-step overhead.
-        steps_per_execution=32,
+        # Running many steps per call to the graph removes most of Python's per-step overhead;
+        # tf.distribute strategies fail with it in Keras 3.15 ("must feed a value for placeholder").
+        steps_per_execution=32 if config["strategy"] == "default" else 1,
     )
     return model
 
@@ -218,6 +250,7 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
 
     import keras  # imported here, after the cheap checks, because it costs seconds
 
+    strategy = make_strategy(config)
     keras.utils.set_random_seed(config["seed"])
     splits = load_training_data(config)
     x_train, y_train = splits["train"]
@@ -228,10 +261,12 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
     if epochs_done:
         state = read_json(checkpoint_dir / "state.json")
         history = state["history"]
-        model = keras.models.load_model(checkpoint_dir / "last.keras")
+        with strategy.scope():
+            model = keras.models.load_model(checkpoint_dir / "last.keras")
         log(f"Resuming {out_dir} from epoch {epochs_done} of {config['epochs']} (checkpoint found)")
     else:
-        model = compile_model(config, steps_per_epoch)
+        with strategy.scope():
+            model = compile_model(config, steps_per_epoch)
         write_json(out_dir / "config.json", {
             "config": config,
             "versions": package_versions(),
@@ -239,7 +274,8 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         })
         log(f"Training preset {config['preset']} ({config['arch']}) for {config['epochs']} epochs "
-            f"on {len(x_train)} images, validating on {len(splits['val'][1])}; run folder {out_dir}")
+            f"on {len(x_train)} images, validating on {len(splits['val'][1])}, "
+            f"{strategy.num_replicas_in_sync} replica(s); run folder {out_dir}")
 
     if epochs_done < config["epochs"]:
         model.fit(
