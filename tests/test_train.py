@@ -140,3 +140,33 @@ def test_mirrored_strategy_on_two_logical_cpu_devices_learns(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert history["loss"][-1] < history["loss"][0] / 2  # it learns
     assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.7
+
+
+def test_ensemble_exports_the_average_of_its_members(tmp_path):
+    import onnxruntime as ort
+
+    from digitcnn import DigitReader, data
+
+    out = tmp_path / "ensemble"
+    args = ["train", "--preset", "fast", "--limit", 1500, "--epochs", 2, "--ensemble", 2, "--quiet", "--out", out]
+    result = run_cli(*args, check=True)
+    assert "Members: seed 0" in result.stdout and "seed 1" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["seed"] for m in metrics["members"]] == [0, 1]
+    assert metrics["best_member_accuracy"] == max(m["accuracy"] for m in metrics["members"])
+
+    (_, _), (x_test, _) = data.load_mnist()
+    x = data.preprocess(x_test[:200])
+
+    def run(path):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+    members = [run(out / "members" / f"member_{k}" / "model.onnx") for k in range(2)]
+    np.testing.assert_allclose(run(out / "model.onnx"), np.mean(members, axis=0), atol=1e-5)
+    assert DigitReader(out).read(x_test[0])["digits"] != ""  # prediction uses it unchanged
+
+    # a finished member is reused, not retrained
+    (out / "model.onnx").unlink()
+    result = run_cli(*args, check=True)
+    assert "Member 1 of 2 already trained" in result.stdout and "Member 2 of 2 already trained" in result.stdout

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
                    help="tf.distribute: mirrored on all GPUs (or --devices N CPU splits), multi-worker from TF_CONFIG")
     p.add_argument("--devices", type=positive_int, help="with --strategy mirrored and no GPU: N logical CPU devices")
+    p.add_argument("--ensemble", type=positive_int, metavar="N",
+                   help="train N differently seeded members and export one ONNX model averaging them")
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
 
@@ -138,16 +140,18 @@ def run_predict(args) -> int:
 
 
 def run_train(args) -> int:
-    from .train import TrainError, make_config, train
+    from .train import TrainError, make_config, train, train_ensemble
 
     config = make_config(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                          seed=args.seed, limit=args.limit, strategy=args.strategy, devices=args.devices,
+                         ensemble=args.ensemble,
                          data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
     out = args.out or Path("runs") / args.preset
     # A kill is handled like Ctrl-C: the last finished epoch is already saved.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        metrics = train(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
+        run = train_ensemble if config["ensemble"] > 1 else train
+        metrics = run(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"\nInterrupted. Finished epochs are saved in {out}/checkpoint; "
               "run the same command again to resume.", file=sys.stderr)
@@ -155,6 +159,8 @@ def run_train(args) -> int:
     except TrainError as exc:
         print(f"digitcnn train: error: {exc}", file=sys.stderr)
         return 2
+    if "members" in metrics:
+        print("Members: " + ", ".join(f"seed {m['seed']} {m['accuracy'] * 100:.2f}%" for m in metrics["members"]))
     print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
           f"Report: {out / 'report.html'}")
     return 0

@@ -43,7 +43,7 @@ def make_config(preset: str = "fast", **overrides) -> dict:
     if preset not in PRESETS:
         raise TrainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     config = {"preset": preset, **PRESETS[preset], "seed": 0, "validation_fraction": 0.1,
-              "limit": None, "data_dir": None, "strategy": "default", "devices": None}
+              "limit": None, "data_dir": None, "strategy": "default", "devices": None, "ensemble": 1}
     for key, value in overrides.items():
         if key not in config:
             raise TrainError(f"unknown configuration field {key!r}")
@@ -300,3 +300,65 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
                                   "best_epoch": int(np.argmax(history["val_accuracy"])) + 1})
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return metrics
+
+
+def average_models(members: list):
+    """One Keras model whose output is the mean of the members' probabilities (N, 10)."""
+    import keras
+
+    from .models import INPUT_SHAPE
+
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    outputs = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{k}")(inputs) for k, m in enumerate(members)]
+    averaged = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, averaged, name=f"ensemble_of_{len(members)}")
+
+
+def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool = False,
+                   log=print) -> dict:
+    """Train ``config["ensemble"]`` members (seeds seed, seed+1, ...) and export their average.
+
+    Members live in ``members/member_K/``, each a whole run (resumable as one); a member that
+    is already finished is reused, so an interrupted ensemble resumes where it stopped. The
+    ensemble's ``model.onnx`` averages the members in one graph: prediction and the web page
+    use it unchanged. metrics.json lists each member's test accuracy beside the ensemble's.
+    """
+    out_dir = Path(out_dir)
+    if overwrite and out_dir.exists():
+        shutil.rmtree(out_dir)
+    if (out_dir / "model.onnx").exists():
+        raise TrainError(f"{out_dir} already holds a finished run; use another --out or --overwrite")
+    count = config["ensemble"]
+    members = []
+    for k in range(count):
+        member_dir = out_dir / "members" / f"member_{k}"
+        member_config = {**config, "seed": config["seed"] + k, "ensemble": 1}
+        if (member_dir / "metrics.json").exists() and (member_dir / "model.keras").exists():
+            log(f"Member {k + 1} of {count} already trained: {member_dir}")
+            metrics = read_json(member_dir / "metrics.json")
+        else:
+            log(f"Training member {k + 1} of {count} (seed {member_config['seed']})")
+            metrics = train(member_config, member_dir, verbose=verbose, log=log)
+        members.append({"seed": member_config["seed"], "accuracy": metrics["accuracy"],
+                        "train_seconds": metrics["train_seconds"], "folder": str(member_dir)})
+
+    import keras
+
+    ensemble = average_models([keras.models.load_model(Path(m["folder"]) / "model.keras") for m in members])
+    with atomic_path(out_dir / "model.keras") as tmp:
+        ensemble.save(tmp)
+    write_json(out_dir / "config.json", {
+        "config": config,
+        "versions": package_versions(),
+        "data_checksums_sha256": data.checksums(config["data_dir"]),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+    })
+    x_test = load_training_data(config)["test"][0]
+    parity = export_onnx(ensemble, out_dir / "model.onnx", x_test[:256])
+
+    from .evaluate import evaluate_run
+
+    return evaluate_run(out_dir, out_dir, config["data_dir"], config["limit"], config["seed"],
+                        extra={"members": members, "best_member_accuracy": max(m["accuracy"] for m in members),
+                               "train_seconds": sum(m["train_seconds"] for m in members),
+                               "onnx_max_abs_diff": parity})
