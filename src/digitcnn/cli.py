@@ -139,6 +139,11 @@ def run_predict(args) -> int:
     return 1 if failures else 0
 
 
+def interrupt_on_sigterm(signum, frame):
+    """A kill is handled like Ctrl-C: the last finished epoch is already saved."""
+    raise KeyboardInterrupt
+
+
 def run_train(args) -> int:
     from .train import TrainError, make_config, train, train_ensemble
 
@@ -147,8 +152,7 @@ def run_train(args) -> int:
                          ensemble=args.ensemble,
                          data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
     out = args.out or Path("runs") / args.preset
-    # A kill is handled like Ctrl-C: the last finished epoch is already saved.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     try:
         run = train_ensemble if config["ensemble"] > 1 else train
         metrics = run(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)

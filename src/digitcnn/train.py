@@ -65,6 +65,16 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def write_run_record(out_dir: Path, config: dict) -> None:
+    """config.json: the configuration, package versions, data checksums and machine of a run."""
+    write_json(out_dir / "config.json", {
+        "config": config,
+        "versions": package_versions(),
+        "data_checksums_sha256": data.checksums(config["data_dir"]),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+    })
+
+
 def load_training_data(config: dict):
     """Load, split and preprocess the data that ``config`` names.
 
@@ -173,7 +183,7 @@ def compile_model(config: dict, steps_per_epoch: int):
     return model
 
 
-def make_epoch_checkpoint(checkpoint_dir: Path, history: dict, log=print):
+def make_epoch_checkpoint(checkpoint_dir: Path, history: dict):
     """A Keras callback that, after each epoch, saves the model and the history atomically.
 
     ``last.keras`` (with the optimizer state) and ``state.json`` make a run resumable;
@@ -267,12 +277,7 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
     else:
         with strategy.scope():
             model = compile_model(config, steps_per_epoch)
-        write_json(out_dir / "config.json", {
-            "config": config,
-            "versions": package_versions(),
-            "data_checksums_sha256": data.checksums(config["data_dir"]),
-            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        })
+        write_run_record(out_dir, config)
         log(f"Training preset {config['preset']} ({config['arch']}) for {config['epochs']} epochs "
             f"on {len(x_train)} images, validating on {len(splits['val'][1])}, "
             f"{strategy.num_replicas_in_sync} replica(s); run folder {out_dir}")
@@ -282,7 +287,7 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
             make_dataset(x_train, y_train, config, training=True),
             validation_data=make_dataset(*splits["val"], config, training=False),
             epochs=config["epochs"], initial_epoch=epochs_done, verbose=verbose, shuffle=False,
-            callbacks=[make_epoch_checkpoint(checkpoint_dir, history, log), *callbacks],
+            callbacks=[make_epoch_checkpoint(checkpoint_dir, history), *callbacks],
         )
     train_seconds = float(sum(history["seconds"]))
 
@@ -347,12 +352,7 @@ def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrit
     ensemble = average_models([keras.models.load_model(Path(m["folder"]) / "model.keras") for m in members])
     with atomic_path(out_dir / "model.keras") as tmp:
         ensemble.save(tmp)
-    write_json(out_dir / "config.json", {
-        "config": config,
-        "versions": package_versions(),
-        "data_checksums_sha256": data.checksums(config["data_dir"]),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-    })
+    write_run_record(out_dir, config)
     x_test = load_training_data(config)["test"][0]
     parity = export_onnx(ensemble, out_dir / "model.onnx", x_test[:256])
 
