@@ -42,6 +42,8 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, rows: int =
 
 def plot_curves(history: dict, path: Path) -> Path:
     """Accuracy and loss per epoch, training against validation (history as in history.json)."""
+    from matplotlib.ticker import MaxNLocator
+
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, (ax_acc, ax_loss) = _subplots(1, 2, figsize=(11, 4))
     for ax, key, name in ((ax_acc, "accuracy", "Accuracy"), (ax_loss, "loss", "Loss")):
@@ -49,6 +51,7 @@ def plot_curves(history: dict, path: Path) -> Path:
         ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
         ax.set_title(f"{name} per epoch")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name.lower())
         ax.grid(alpha=0.3)
         ax.legend()
