@@ -164,3 +164,24 @@ def test_concurrent_requests(client, digits):
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda b: client.post("/api/predict", content=b).json()["digits"], bodies))
     assert answers == [str(y) for y in y_test[:32]] or np.mean([a == str(y) for a, y in zip(answers, y_test)]) > 0.95
+
+
+def test_odd_urls_and_paths_are_400_not_500(client):
+    for url, message in (("http://127.0.0.1:9\\@example.com/", "backslash"),
+                         ("/etc/passwd", "only http and https"),
+                         ("http://[::1", "not a valid URL"),
+                         ("http://\uff03x/", "URL"),
+                         ("http://", "no host")):
+        answer = client.post("/api/predict-url", json={"url": url})
+        assert answer.status_code == 400 and message in answer.json()["error"], (url, answer.text)
+
+
+def test_odd_images_are_4xx_not_500(client):
+    lab = io.BytesIO()
+    Image.new("LAB", (30, 30)).save(lab, format="TIFF")
+    answer = client.post("/api/predict", content=lab.getvalue())
+    assert answer.status_code == 400 and "unsupported image mode LAB" in answer.json()["error"]
+    bars = np.zeros((50, 1000), np.uint8)
+    bars[:, 0::6] = bars[:, 1::6] = bars[:, 2::6] = 255  # 167 strokes: no number, not worth seconds
+    answer = client.post("/api/predict", content=png(bars))
+    assert answer.status_code == 400 and "separate marks" in answer.json()["error"]

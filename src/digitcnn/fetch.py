@@ -22,12 +22,30 @@ class FetchError(ImageError):
     """A URL could not be fetched as an image, with the reason in one line."""
 
 
-def check_url(url: str) -> None:
-    parts = urlsplit(url)
+def url_host(url: str) -> str:
+    """The host of an http(s) URL, checked; raises FetchError for anything else.
+
+    The host must read the same to Python's parser and to urllib3's (which requests uses to
+    connect): URLs that parse differently, such as ones with a backslash, could show the
+    SSRF guard one host and connect to another.
+    """
+    from urllib3.util import parse_url
+
+    if "\\" in url or any(ord(c) < 33 for c in url):
+        raise FetchError(f"{url!r}: the URL holds a backslash, a space or a control character")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        connect_host = parse_url(url).host
+    except ValueError as exc:
+        raise FetchError(f"{url!r}: not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http and https URLs are fetched, not {parts.scheme or 'a bare path'}")
-    if not parts.hostname:
+    if not hostname:
         raise FetchError(f"{url}: the URL has no host")
+    if (connect_host or "").strip("[]").lower() != hostname.lower():
+        raise FetchError(f"{url!r}: the URL's host is ambiguous")
+    return hostname
 
 
 def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_host=None,
@@ -44,9 +62,9 @@ def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_host=None,
     with requests.Session() as session:
         session.trust_env = False  # no proxies from the environment: we fetch what we were asked
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(url)
+            host = url_host(url)
             if check_host is not None:
-                check_host(urlsplit(url).hostname)
+                check_host(host)
             try:
                 response = session.get(url, stream=True, timeout=timeout, allow_redirects=False,
                                        headers={"User-Agent": "digitcnn", "Accept": "image/*"})
@@ -56,7 +74,10 @@ def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_host=None,
                 raise FetchError(f"{url}: cannot connect ({type(exc).__name__})") from None
             with response:
                 if response.is_redirect:
-                    url = urljoin(url, response.headers.get("Location", ""))
+                    try:
+                        url = urljoin(url, response.headers.get("Location", ""))
+                    except ValueError:
+                        raise FetchError(f"{url}: redirect to an invalid URL") from None
                     continue
                 if response.status_code != 200:
                     raise FetchError(f"{url}: HTTP {response.status_code} {response.reason}")

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 MAX_PIXELS = 40_000_000  # refuse larger images: decompression bombs
+MAX_DIGITS = 40  # more separate marks than this is no number: refuse rather than spend seconds
 ANALYSIS_MAX_SIDE = 1024  # larger images are reduced first; digits need no more
 
 
@@ -70,6 +71,13 @@ def to_gray(image: Image.Image) -> np.ndarray:
         values = np.asarray(image, dtype=np.float32)
         low, high = float(values.min()), float(values.max())
         return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    try:
+        return _to_gray(image)
+    except (ValueError, OSError) as exc:  # modes Pillow cannot convert, such as CIELab
+        raise ImageError(f"unsupported image mode {image.mode} ({exc})") from None
+
+
+def _to_gray(image: Image.Image) -> np.ndarray:
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
@@ -179,6 +187,8 @@ def find_digits(mask: np.ndarray) -> list[np.ndarray]:
         elif heights[i] >= 0.25 * tallest and areas[i] >= 0.05 * areas.max():
             groups.append(([i], spans[i]))
     groups.sort(key=lambda group: group[1][0])
+    if len(groups) > MAX_DIGITS:
+        raise ImageError(f"{len(groups)} separate marks found, more than the {MAX_DIGITS} digits read at most")
     return [np.isin(labels, [i + 1 for i in members]) for members, _ in groups]
 
 

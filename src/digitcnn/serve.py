@@ -18,12 +18,11 @@ import socket
 from pathlib import Path
 
 from . import __version__
-from .fetch import MAX_BYTES, FetchError, fetch_url
+from .fetch import MAX_BYTES, FetchError, fetch_url, url_host
 from .imaging import ImageError, NotAnImageError
 from .predict import DigitReader, public
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-INLINE_BYTES = 20_000  # small images are read on the event loop; larger ones in the thread pool
 
 
 class BodyTooLarge(Exception):
@@ -123,10 +122,8 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
 
     async def answer(source, fetch=None, include_images: bool = False):
         try:
-            if isinstance(source, bytes) and len(source) < INLINE_BYTES:
-                result = reader.read(source, None, True)  # well under a millisecond: no thread hop
-            else:
-                result = await run_in_threadpool(reader.read, source, fetch, True)
+            # Always in the thread pool: a few hundred bytes can hide a large image.
+            result = await run_in_threadpool(reader.read, source, fetch, True)
         except NotAnImageError as exc:
             return error(415, str(exc))
         except FetchError as exc:
@@ -149,12 +146,12 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
         body = await read_body(request)
         name = "<body>"
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form()
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
-                return error(400, "the multipart body has no file field named 'image'")
-            body = await upload.read()
-            name = upload.filename or "<upload>"
+            async with request.form() as form:  # closes the spooled upload files
+                upload = form.get("image")
+                if upload is None or isinstance(upload, str):
+                    return error(400, "the multipart body has no file field named 'image'")
+                body = await upload.read()
+                name = upload.filename or "<upload>"
         if len(body) > max_bytes:
             raise BodyTooLarge()
         if not body:
@@ -174,8 +171,11 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
     async def predict_url(request_body: UrlRequest, include_images: bool = False):
         """http and https only; at most 10 MB and 5 redirects; hosts that resolve to loopback,
         private, link-local, multicast or unspecified addresses are refused."""
-        result = await answer(request_body.url, guarded_fetch, include_images)
-        return result
+        try:
+            url_host(request_body.url)  # an http(s) URL, never a path on the server
+        except FetchError as exc:
+            return error(400, str(exc))
+        return await answer(request_body.url, guarded_fetch, include_images)
 
     @app.get("/api/model", summary="The model card")
     async def model_info():

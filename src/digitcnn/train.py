@@ -339,6 +339,9 @@ def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrit
         member_dir = out_dir / "members" / f"member_{k}"
         member_config = {**config, "seed": config["seed"] + k, "ensemble": 1}
         if (member_dir / "metrics.json").exists() and (member_dir / "model.keras").exists():
+            if read_json(member_dir / "config.json")["config"] != member_config:
+                raise TrainError(f"{member_dir} holds a member trained with another configuration; "
+                                 "use another --out, the same options, or --overwrite")
             log(f"Member {k + 1} of {count} already trained: {member_dir}")
             metrics = read_json(member_dir / "metrics.json")
         else:
