@@ -107,17 +107,8 @@ class DigitReader:
             ring[2:-2, 2:-2] = False
             fast = np.flatnonzero((scaled[:, ring].mean(axis=1) < 0.1) & (scaled.max(axis=(1, 2)) > 0.3))
             proba = predict_proba(self.session, scaled[fast][..., np.newaxis])
-            order = np.argsort(-proba, axis=1)[:, :self.top_k]
-            for i, p, top in zip(fast.tolist(), proba, order):
-                best = int(top[0])
-                results[i] = {
-                    "input": f"<image {i}>", "digits": str(best), "confidence": float(p[best]),
-                    "low_confidence": bool(p[best] < LOW_CONFIDENCE), "message": None,
-                    "predictions": [{"digit": best, "probability": float(p[best]),
-                                     "top_k": [{"digit": int(d), "probability": float(p[d])} for d in top],
-                                     "probabilities": p.tolist(), "box": [0, 0, 28, 28]}],
-                    "error": None, "images": None,
-                }
+            for i, p in zip(fast.tolist(), proba):
+                results[i] = self.describe(f"<image {i}>", None, [[0, 0, 28, 28]], p[np.newaxis])
         for i, result in enumerate(results):
             if result is None:
                 results[i] = self.read(scaled[i])
@@ -126,13 +117,13 @@ class DigitReader:
 
     def describe(self, name: str, digits, boxes, proba: np.ndarray) -> dict:
         predictions = []
-        for box, p in zip(boxes, proba):
-            order = np.argsort(-p)
+        for box, p in zip(boxes, proba.tolist()):
+            order = sorted(range(10), key=p.__getitem__, reverse=True)[:self.top_k]
             predictions.append({
-                "digit": int(order[0]),
-                "probability": float(p[order[0]]),
-                "top_k": [{"digit": int(d), "probability": float(p[d])} for d in order[:self.top_k]],
-                "probabilities": [round(float(v), 6) for v in p],
+                "digit": order[0],
+                "probability": p[order[0]],
+                "top_k": [{"digit": d, "probability": p[d]} for d in order],
+                "probabilities": p,
                 "box": box,
             })
         # The least sure digit: a product would punish long numbers from a model trained with label
