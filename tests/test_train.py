@@ -170,3 +170,26 @@ def test_ensemble_exports_the_average_of_its_members(tmp_path):
     (out / "model.onnx").unlink()
     result = run_cli(*args, check=True)
     assert "Member 1 of 2 already trained" in result.stdout and "Member 2 of 2 already trained" in result.stdout
+
+
+def test_train_on_another_data_dir(tmp_path):
+    """--data-dir: any folder of the four IDX files (here a 400-image MNIST sample) trains end to end."""
+    from conftest import write_idx
+    from digitcnn import data
+
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", x_train[:300])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", y_train[:300])
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", x_test[:100])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", y_test[:100])
+    out = tmp_path / "run"
+    run_cli("train", "--data-dir", folder, "--epochs", 1, "--quiet", "--out", out, check=True)
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["data_dir"] == str(folder.resolve())
+    assert config["data_checksums_sha256"] == data.checksums(folder)
+    assert config["data_checksums_sha256"] != data.MNIST_SHA256
+    assert json.loads((out / "metrics.json").read_text())["test_size"] == 100
+    result = run_cli("evaluate", out, "--data-dir", folder, "--out", tmp_path / "again", check=True)
+    assert "(100 images)" in result.stdout
