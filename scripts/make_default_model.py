@@ -5,7 +5,6 @@
 
 import argparse
 import json
-import platform
 import shutil
 import subprocess
 import sys

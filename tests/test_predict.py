@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import ROOT, run_cli
 from digitcnn import DigitReader, data, synthetic
-from digitcnn.imaging import ImageError, image_to_digits
+from digitcnn.imaging import image_to_digits
 
 
 @pytest.fixture(scope="module")

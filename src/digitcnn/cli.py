@@ -107,15 +107,12 @@ def format_result(result: dict, top_k: int, show_runners_up: bool) -> str:
 
 
 def save_preprocessed(folder: Path, index: int, result: dict) -> None:
-    import numpy as np
-    from PIL import Image
-
-    from .artifacts import atomic_path
+    from .artifacts import write_bytes
+    from .imaging import frame_to_png
 
     stem = Path(result["input"]).stem if "://" not in result["input"] else "url"
     for k, image in enumerate(result["images"] if result["images"] is not None else []):
-        with atomic_path(folder / f"{index:03d}_{stem}_{k}.png") as tmp:
-            Image.fromarray((np.squeeze(image) * 255).round().astype(np.uint8), mode="L").save(tmp, format="PNG")
+        write_bytes(folder / f"{index:03d}_{stem}_{k}.png", frame_to_png(image))
 
 
 def run_predict(args) -> int:

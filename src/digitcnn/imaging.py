@@ -230,6 +230,13 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
     return frame, [int(left), int(top), int(right - left), int(bottom - top)]
 
 
+def frame_to_png(frame: np.ndarray) -> bytes:
+    """A float image (28, 28[, 1]) in [0, 1], such as one the model saw, as PNG bytes."""
+    out = io.BytesIO()
+    Image.fromarray((np.squeeze(frame) * 255).round().astype(np.uint8), mode="L").save(out, format="PNG")
+    return out.getvalue()
+
+
 def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
     """The whole path: an image -> float32 (K, 28, 28, 1) in [0, 1], one per digit left to right,
     and their boxes [x, y, w, h] in the image's own pixels. K is 0 when no digit is found.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .imaging import ImageError, decode_image, image_to_digits, is_mnist_like
+from .imaging import ImageError, decode_image, image_to_digits
 from .inference import load_session, predict_proba, resolve_model_path
 
 LOW_CONFIDENCE = 0.6  # below this a result is flagged as unsure
@@ -38,9 +38,9 @@ def load_source(source, fetch=None):
         return source
     if isinstance(source, np.ndarray):
         return source
-    if isinstance(source, Path) or isinstance(source, str):
+    if isinstance(source, (str, Path)):
         text = str(source)
-        if text.startswith(("http://", "https://")) or "://" in text:
+        if "://" in text:
             from .fetch import fetch_url
 
             return decode_image((fetch or fetch_url)(text))

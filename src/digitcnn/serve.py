@@ -10,7 +10,6 @@ Errors are JSON ``{"error": "..."}`` with a 4xx status; bad input never causes a
 """
 
 import base64
-import io
 import ipaddress
 import json
 import os
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from . import __version__
 from .fetch import MAX_BYTES, FetchError, fetch_url, url_host
-from .imaging import ImageError, NotAnImageError
+from .imaging import ImageError, NotAnImageError, frame_to_png
 from .predict import DigitReader, public
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -63,12 +62,7 @@ def model_card(reader: DigitReader) -> dict:
 
 
 def png_data_url(image) -> str:
-    import numpy as np
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.fromarray((np.squeeze(image) * 255).round().astype(np.uint8), mode="L").save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(frame_to_png(image)).decode("ascii")
 
 
 def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MAX_BYTES):

@@ -356,8 +356,8 @@ def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrit
     with atomic_path(out_dir / "model.keras") as tmp:
         ensemble.save(tmp)
     write_run_record(out_dir, config)
-    x_test = load_training_data(config)["test"][0]
-    parity = export_onnx(ensemble, out_dir / "model.onnx", x_test[:256])
+    (_, _), (x_test, _) = data.load_mnist(config["data_dir"])
+    parity = export_onnx(ensemble, out_dir / "model.onnx", data.preprocess(x_test[:256]))
 
     from .evaluate import evaluate_run
 
