@@ -193,3 +193,40 @@ def test_train_on_another_data_dir(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["test_size"] == 100
     result = run_cli("evaluate", out, "--data-dir", folder, "--out", tmp_path / "again", check=True)
     assert "(100 images)" in result.stdout
+
+
+def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path):
+    """`digitcnn quantize` writes a smaller int8 model beside the run; evaluating it keeps the run's metrics."""
+    import onnx
+
+    out, _ = tiny_run
+    target = tmp_path / "tiny.int8.onnx"
+    result = run_cli("quantize", out, "--out", target, check=True)
+    assert "same class as the float32 model" in result.stdout
+    graph = onnx.load(str(target)).graph
+    assert any(node.op_type == "QuantizeLinear" for node in graph.node)
+    weights = [init for init in graph.initializer if init.data_type == onnx.TensorProto.INT8]
+    assert weights, "no int8 weights in the quantized graph"
+    assert target.stat().st_size < (out / "model.onnx").stat().st_size
+
+    from digitcnn import data
+    from digitcnn.inference import load_session, predict_proba
+
+    (_, _), (x_test, _) = data.load_mnist()
+    x = data.preprocess(x_test[:1000])
+    float_classes = predict_proba(load_session(out), x).argmax(1)
+    int8_proba = predict_proba(load_session(target), x)
+    assert np.mean(int8_proba.argmax(1) == float_classes) >= 0.99
+    assert np.allclose(int8_proba.sum(axis=1), 1.0, atol=1e-5)  # the softmax stays in float32
+
+    before = (out / "metrics.json").read_bytes()
+    result = run_cli("evaluate", target, "--limit", 1000, check=True)
+    assert (tmp_path / "tiny-int8" / "metrics.json").is_file()
+    assert (out / "metrics.json").read_bytes() == before
+
+
+def test_quantize_refuses_what_is_not_a_model(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    result = run_cli("quantize", tmp_path / "bad.onnx")
+    assert result.returncode == 2 and "not a loadable ONNX model" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "model.int8.onnx").exists()

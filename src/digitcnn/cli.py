@@ -51,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="a .onnx file or a run folder holding model.onnx")
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--limit", type=positive_int, help="evaluate a stratified subset of N test images")
-    p.add_argument("--out", type=Path, help="where to write (default: the model's folder)")
+    p.add_argument("--out", type=Path,
+                   help="where to write (default: the run folder; for another file, a folder named after it)")
+    p = commands.add_parser("quantize", help="write an int8 version of a model (about 2x faster on a CPU)")
+    p.add_argument("model", type=Path, help="a .onnx file or a run folder holding model.onnx")
+    p.add_argument("--out", type=Path, help="where to write (default: model.int8.onnx beside the model)")
+    p.add_argument("--data-dir", type=Path, help="calibrate on this folder's training images")
+
     p = commands.add_parser("predict", help="read the digits in image files, folders, URLs or stdin")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="an image file, a folder (every file in it, sorted), an http(s) URL, or - for stdin")
@@ -171,14 +177,37 @@ def run_evaluate(args) -> int:
     from .evaluate import evaluate_run
 
     model = args.model
-    out = args.out or (model if model.is_dir() else model.parent)
+    # A run folder (or its model.onnx) is evaluated in place; any other file in a folder named
+    # after it, so that evaluating model.int8.onnx never overwrites the run's own metrics.
+    if args.out:
+        out = args.out
+    elif model.is_dir() or model.name == "model.onnx":
+        out = model if model.is_dir() else model.parent
+    else:
+        out = model.parent / model.stem.replace(".", "-")
     metrics = evaluate_run(model, out, args.data_dir, args.limit)
     print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
           f"Report: {out / 'report.html'}")
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "serve": run_serve}
+def run_quantize(args) -> int:
+    from .quantize import QuantizeError, quantize
+
+    folder = args.model if args.model.is_dir() else args.model.parent
+    out = args.out or folder / "model.int8.onnx"
+    try:
+        result = quantize(args.model, out, data_dir=args.data_dir)
+    except QuantizeError as exc:
+        print(f"digitcnn quantize: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {out} ({result['bytes'] / 1e6:.2f} MB): same class as the float32 model on "
+          f"{result['agreement']:.2%} of held-out training images. Its test accuracy: digitcnn evaluate {out}")
+    return 0
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "quantize": run_quantize, "predict": run_predict,
+            "serve": run_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

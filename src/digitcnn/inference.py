@@ -59,7 +59,7 @@ def load_session(model: str | Path | None = None, threads: int | None = None):
     return session
 
 
-def predict_proba(session, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def predict_proba(session, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class probabilities for float32 images (N, 28, 28, 1) in [0, 1]: float32 (N, 10)."""
     name = session.get_inputs()[0].name
     images = np.ascontiguousarray(images, dtype=np.float32)

