@@ -1,6 +1,7 @@
 """Fetching images from URLs, against a local HTTP server on 127.0.0.1 only."""
 
 import io
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,14 +117,45 @@ def test_reader_reads_urls(server):
     assert "HTTP 404" in reader.read(f"{server}/nothing.png")["error"]
 
 
-def test_host_check_applies_after_redirects(server):
+def test_address_check_applies_after_redirects(server):
     seen = []
 
-    def refuse_second_hop(host):
-        seen.append(host)
+    def refuse_second_hop(host, address):
+        seen.append((host, address))
         if len(seen) > 1:
             raise FetchError(f"{host}: refused")
 
     with pytest.raises(FetchError, match="refused"):
-        fetch_url(f"{server}/redirect", check_host=refuse_second_hop)
-    assert seen == ["127.0.0.1", "127.0.0.1"]
+        fetch_url(f"{server}/redirect", check_address=refuse_second_hop)
+    assert seen == [("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "127.0.0.1")]
+
+
+def test_the_checked_address_is_the_connected_one(server, monkeypatch):
+    """DNS rebinding: the host is resolved once, and the socket connects to what was checked.
+
+    A resolver that answers differently on every call (public for the check, private for the
+    connection) could fool a guard that resolves on its own; here there is no second resolution.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+    lookups = []
+
+    def rebinding_resolver(host, port, *args, **kwargs):
+        if host == "rebind.test":
+            lookups.append(host)
+            return real_getaddrinfo("127.0.0.1", port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_resolver)
+    checked = []
+    port = server.rsplit(":", 1)[1]
+    body = fetch_url(f"http://rebind.test:{port}/digit.png", check_address=lambda h, a: checked.append((h, a)))
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    assert lookups == ["rebind.test"] and checked == [("rebind.test", "127.0.0.1")]
+
+    def refuse_all(host, address):
+        raise FetchError(f"{host}: refused {address}")
+
+    with pytest.raises(FetchError, match="rebind.test: refused 127.0.0.1"):
+        fetch_url(f"http://rebind.test:{port}/digit.png", check_address=refuse_all)
+    with pytest.raises(FetchError, match="cannot resolve"):
+        fetch_url("http://no-such-host.invalid/x.png")

@@ -135,13 +135,13 @@ def test_allow_private_urls(image_server, digits):
 
 def test_ssrf_guard_applies_after_redirects(image_server, monkeypatch, digits):
     """A public-looking first hop that redirects to a private address is refused at the redirect."""
-    real_guard = serve.refuse_private_host
+    real_guard = serve.refuse_private_address
 
-    def guard_treating_127_0_0_1_as_public(host):
-        if host != "127.0.0.1":
-            real_guard(host)
+    def guard_treating_127_0_0_1_as_public(host, address):
+        if address != "127.0.0.1":
+            real_guard(host, address)
 
-    monkeypatch.setattr(serve, "refuse_private_host", guard_treating_127_0_0_1_as_public)
+    monkeypatch.setattr(serve, "refuse_private_address", guard_treating_127_0_0_1_as_public)
     client = TestClient(serve.create_app())
     assert client.post("/api/predict-url", json={"url": f"{image_server}/digit.png"}).status_code == 200
     answer = client.post("/api/predict-url", json={"url": f"{image_server}/to-private"})
@@ -149,11 +149,11 @@ def test_ssrf_guard_applies_after_redirects(image_server, monkeypatch, digits):
 
 
 def test_guard_function():
-    with pytest.raises(FetchError, match="non-public address 127.0.0.1"):
-        serve.refuse_private_host("127.0.0.1")
-    with pytest.raises(FetchError, match="cannot resolve"):
-        serve.refuse_private_host("no-such-host.invalid")
-    serve.refuse_private_host("8.8.8.8")  # a public literal needs no DNS and passes
+    for address in ("127.0.0.1", "10.1.2.3", "::1", "::ffff:192.168.0.1", "fe80::1%eth0", "0.0.0.0", "224.0.0.1"):
+        with pytest.raises(FetchError, match="non-public address"):
+            serve.refuse_private_address("example.org", address)
+    serve.refuse_private_address("example.org", "8.8.8.8")
+    serve.refuse_private_address("example.org", "2606:4700:4700::1111")
 
 
 def test_concurrent_requests(client, digits):

@@ -1,11 +1,15 @@
 """Fetch an image from an http(s) URL, with limits: timeouts, a body cap, few redirects.
 
-Redirects are followed by hand so that every hop is checked (scheme, and the optional host
-check the web server uses against server-side request forgery).
+Redirects are followed by hand so that every hop is checked (scheme, and the optional address
+check the web server uses against server-side request forgery). The address check runs inside
+the connection: the host is resolved once, every address it resolved to is checked, and the
+socket connects to one of exactly those addresses. A DNS answer that changes between a check and
+the connection (DNS rebinding) therefore cannot slip a private address past it.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -48,23 +52,72 @@ def url_host(url: str) -> str:
     return hostname
 
 
-def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_host=None,
+def _checked_connection_classes(check_address):
+    """urllib3 connection classes that resolve once, check every address, connect to a checked one."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.util.connection import create_connection
+
+    class CheckedConnection:
+        def _new_conn(self):
+            try:
+                infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError) as exc:
+                raise FetchError(f"{self.host}: cannot resolve the host ({exc})") from None
+            addresses = list(dict.fromkeys(info[4][0] for info in infos))
+            if check_address is not None:
+                for address in addresses:
+                    check_address(self.host, address)
+            error = None
+            for address in addresses:  # numeric addresses: create_connection resolves nothing
+                try:
+                    return create_connection((address, self.port), self.timeout,
+                                             source_address=self.source_address, socket_options=self.socket_options)
+                except socket.timeout:
+                    error = ConnectTimeoutError(self, f"connection to {self.host} timed out")
+                except OSError as exc:
+                    error = NewConnectionError(self, f"failed to connect to {self.host}: {exc}")
+            raise error
+
+    return (type("CheckedHTTPConnection", (CheckedConnection, HTTPConnection), {}),
+            type("CheckedHTTPSConnection", (CheckedConnection, HTTPSConnection), {}))
+
+
+def _checked_session(check_address):
+    """A requests session whose every connection goes through ``check_address`` (see above)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    http_connection, https_connection = _checked_connection_classes(check_address)
+    adapter = HTTPAdapter(max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = {
+        "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
+        "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}),
+    }
+    session = requests.Session()
+    session.trust_env = False  # no proxies from the environment: we fetch what we were asked
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_address=None,
               timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
               total_timeout: float = TOTAL_TIMEOUT) -> bytes:
     """GET ``url`` and return the body; raise FetchError for anything but a small 200 answer.
 
-    ``check_host(hostname)`` may raise FetchError to refuse a host; it is called for the URL
-    and for every redirect target.
+    ``check_address(host, address)`` may raise FetchError to refuse a connection; it is called
+    with every address the host resolved to, for the URL and for every redirect target, before
+    the socket connects to one of those very addresses.
     """
     import requests
 
     deadline = time.monotonic() + total_timeout
-    with requests.Session() as session:
-        session.trust_env = False  # no proxies from the environment: we fetch what we were asked
-        for _ in range(MAX_REDIRECTS + 1):
-            host = url_host(url)
-            if check_host is not None:
-                check_host(host)
+    for _ in range(MAX_REDIRECTS + 1):
+        url_host(url)
+        # A new session per hop: a kept-alive connection would skip the check of a redirect.
+        with _checked_session(check_address) as session:
             try:
                 response = session.get(url, stream=True, timeout=timeout, allow_redirects=False,
                                        headers={"User-Agent": "digitcnn", "Accept": "image/*"})

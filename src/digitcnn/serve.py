@@ -13,7 +13,6 @@ import base64
 import ipaddress
 import json
 import os
-import socket
 from pathlib import Path
 
 from . import __version__
@@ -28,23 +27,19 @@ class BodyTooLarge(Exception):
     pass
 
 
-def refuse_private_host(host: str) -> None:
-    """Raise FetchError when ``host`` resolves to an address that is not public.
+def refuse_private_address(host: str, address: str) -> None:
+    """Raise FetchError when ``address``, which ``host`` resolved to, is not public.
 
     Loopback, private, link-local, multicast, unspecified and reserved addresses are refused:
     a URL must not make the server reach into its own network (server-side request forgery).
+    fetch_url calls this with every resolved address and then connects only to those.
     """
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"{host}: cannot resolve the host ({exc})") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise FetchError(f"{host}: refused, it resolves to the non-public address {address} "
-                             "(start the server with --allow-private-urls to allow it)")
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if not ip.is_global or ip.is_multicast:
+        raise FetchError(f"{host}: refused, it resolves to the non-public address {ip} "
+                         "(start the server with --allow-private-urls to allow it)")
 
 
 def model_card(reader: DigitReader) -> dict:
@@ -159,7 +154,8 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
         url: str
 
     def guarded_fetch(url: str) -> bytes:
-        return fetch_url(url, max_bytes=max_bytes, check_host=None if allow_private_urls else refuse_private_host)
+        return fetch_url(url, max_bytes=max_bytes,
+                         check_address=None if allow_private_urls else refuse_private_address)
 
     @app.post("/api/predict-url", summary="Fetch an image from a URL and read its digits")
     async def predict_url(request_body: UrlRequest, include_images: bool = False):
