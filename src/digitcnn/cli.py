@@ -222,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ModelError) as exc:
         print(f"digitcnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional dependency: prediction needs none of them
+        extra = "serve" if args.command == "serve" else "train"
+        print(f"digitcnn {args.command}: error: needs the Python package {exc.name!r}, which is not installed "
+              f"(pip install 'digitcnn[{extra}]')", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ class ModelError(RuntimeError):
 
 def default_model_path() -> Path:
     """The pretrained model: shipped in the package when installed, else the repository's models/."""
-    for candidate in (PACKAGE_DIR / "models" / DEFAULT_MODEL_NAME, REPO_MODELS_DIR / DEFAULT_MODEL_NAME):
+    for candidate in (PACKAGE_DIR / "pretrained" / DEFAULT_MODEL_NAME, REPO_MODELS_DIR / DEFAULT_MODEL_NAME):
         if candidate.is_file():
             return candidate
     raise ModelError(f"no pretrained model found (looked for {DEFAULT_MODEL_NAME} in "
-                     f"{PACKAGE_DIR / 'models'} and {REPO_MODELS_DIR}); train one or pass --model")
+                     f"{PACKAGE_DIR / 'pretrained'} and {REPO_MODELS_DIR}); train one or pass --model")
 
 
 def resolve_model_path(model: str | Path | None) -> Path:

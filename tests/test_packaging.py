@@ -1,0 +1,54 @@
+"""A wheel built from this tree carries the data and the pretrained model, and predicts on its own."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+from PIL import Image
+
+from conftest import ROOT
+
+
+def test_wheel_carries_the_model_and_predicts_without_the_repository(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+                    "--quiet", "--wheel-dir", str(tmp_path / "dist")], check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("digitcnn-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        assert archive.read("digitcnn/pretrained/digitcnn.onnx") == (ROOT / "models" / "digitcnn.onnx").read_bytes()
+    assert {"digitcnn/pretrained/metrics.json", "digitcnn/mnist/t10k-images-idx3-ubyte.gz",
+            "digitcnn/static/index.html"} <= names
+
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site),
+                    str(wheel)], check=True, capture_output=True)
+    from digitcnn import data
+
+    (_, _), (x_test, y_test) = data.load_mnist()
+    Image.fromarray(255 - x_test[0]).resize((56, 56)).save(tmp_path / "digit.png")
+    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONWARNINGS": "ignore"}
+    script = ("import json, sys, digitcnn\nfrom digitcnn.inference import default_model_path\n"
+              "print(json.dumps([digitcnn.__file__, str(default_model_path())]))\n"
+              "from digitcnn.cli import main\nsys.exit(main(['predict', 'digit.png', '--json']))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    module_file, model_path = json.loads(result.stdout.splitlines()[0])
+    assert module_file.startswith(str(site)) and model_path.startswith(str(site))
+    assert json.loads(result.stdout.splitlines()[1])["digits"] == str(y_test[0])
+    assert np.isfinite(json.loads(result.stdout.splitlines()[1])["confidence"])
+
+
+def test_a_missing_optional_dependency_is_a_clear_error(tmp_path):
+    """Prediction needs no extra; train and quantize name the package and the extra to install."""
+    for blocked, args in (("onnx", ["quantize", str(ROOT / "models" / "digitcnn-float32.onnx"), "--out",
+                                    str(tmp_path / "m.onnx")]),
+                          ("keras", ["train", "--limit", "100", "--out", str(tmp_path / "run")])):
+        script = f"import sys\nsys.modules[{blocked!r}] = None\nfrom digitcnn.cli import main\nsys.exit(main({args!r}))"
+        result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert f"needs the Python package {blocked!r}" in result.stderr and "digitcnn[train]" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "m.onnx").exists()
