@@ -86,7 +86,8 @@ The model that `digitcnn predict`, the Python API and the web page use when no `
 | made | {date.today().isoformat()}{f', {wall / 60:.1f} min as a whole process' if not args.reuse else ''} |
 
 Reproduce it with `make model` (which runs `python scripts/make_default_model.py`). Per-class metrics and the
-confusion matrix are in `metrics.json`; the training curves in `history.json`.
+confusion matrix are in `metrics.json`; the training curves in `history.json`. This is one seed: the same
+recipe with other seeds lands some hundredths of a point apart (benchmarks/RESULTS.md lists those measured).
 """)
     print(f"models/ updated: test accuracy {metrics['accuracy'] * 100:.2f}%")
     return 0
