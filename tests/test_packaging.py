@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 
 import numpy as np
@@ -12,15 +14,36 @@ from PIL import Image
 from conftest import ROOT
 
 
-def test_wheel_carries_the_model_and_predicts_without_the_repository(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+def build_wheel_from_sdist(tmp_path):
+    """What `python -m build` does: an sdist of the tracked files, then a wheel built from that sdist.
+
+    Everything happens in copies under ``tmp_path``: a build in the checkout would leave build/
+    behind, and setuptools would put its stale files into later wheels.
+    """
+    tree = tmp_path / "tree"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tree / name)
+    build = "from setuptools import build_meta; print(build_meta.build_sdist({!r}))"
+    sdist_name = subprocess.run([sys.executable, "-c", build.format(str(tmp_path / "sdist"))], cwd=tree,
+                                capture_output=True, text=True, check=True).stdout.split()[-1]
+    with tarfile.open(tmp_path / "sdist" / sdist_name) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = next((tmp_path / "unpacked").iterdir())
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(unpacked), "--no-deps", "--no-build-isolation",
                     "--quiet", "--wheel-dir", str(tmp_path / "dist")], check=True, capture_output=True)
-    wheel = next((tmp_path / "dist").glob("digitcnn-*.whl"))
+    return next((tmp_path / "dist").glob("digitcnn-*.whl"))
+
+
+def test_wheel_carries_the_model_and_predicts_without_the_repository(tmp_path):
+    wheel = build_wheel_from_sdist(tmp_path)
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         assert archive.read("digitcnn/pretrained/digitcnn.onnx") == (ROOT / "models" / "digitcnn.onnx").read_bytes()
     assert {"digitcnn/pretrained/metrics.json", "digitcnn/mnist/t10k-images-idx3-ubyte.gz",
             "digitcnn/static/index.html"} <= names
+    assert not [name for name in names if name.startswith("digitcnn/models/")]
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site),

@@ -224,3 +224,8 @@ def test_read_batch_agrees_with_read(reader, mnist_test):
     assert np.mean([r["digits"] == str(y) for r, y in zip(batch, y_test[:50])]) >= 0.98
     blank_and_digit = np.stack([np.zeros((28, 28), np.uint8), x_test[0]])
     assert [r["digits"] for r in reader.read_batch(blank_and_digit)] == ["", str(y_test[0])]
+    # Each result is its own: changing one (a caller annotating boxes, say) leaves the others alone.
+    batch[0]["predictions"][0]["box"][2] = 99
+    assert batch[1]["predictions"][0]["box"] == [0, 0, 28, 28]
+    ranked = [[c["digit"] for c in r["predictions"][0]["top_k"]] for r in batch]
+    assert ranked == [[c["digit"] for c in s["predictions"][0]["top_k"]] for s in map(reader.read, x_test[:50])]

@@ -149,11 +149,13 @@ def test_ssrf_guard_applies_after_redirects(image_server, monkeypatch, digits):
 
 
 def test_guard_function():
-    for address in ("127.0.0.1", "10.1.2.3", "::1", "::ffff:192.168.0.1", "fe80::1%eth0", "0.0.0.0", "224.0.0.1"):
+    for address in ("127.0.0.1", "10.1.2.3", "::1", "::ffff:192.168.0.1", "fe80::1%eth0", "0.0.0.0", "224.0.0.1",
+                    "100.64.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "2002:a00:1::1"):  # IPv4 inside IPv6 too
         with pytest.raises(FetchError, match="non-public address"):
             serve.refuse_private_address("example.org", address)
     serve.refuse_private_address("example.org", "8.8.8.8")
     serve.refuse_private_address("example.org", "2606:4700:4700::1111")
+    serve.refuse_private_address("example.org", "64:ff9b::808:808")  # NAT64 of a public address
 
 
 def test_concurrent_requests(client, digits):

@@ -229,4 +229,6 @@ def test_quantize_refuses_what_is_not_a_model(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     result = run_cli("quantize", tmp_path / "bad.onnx")
     assert result.returncode == 2 and "not a loadable ONNX model" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "model.int8.onnx").exists()
+    assert "Traceback" not in result.stderr and not (tmp_path / "bad.int8.onnx").exists()
+    result = run_cli("quantize", ROOT / "models" / "digitcnn-float32.onnx", "--out", tmp_path)
+    assert result.returncode == 2 and "is a folder" in result.stderr and "Traceback" not in result.stderr

@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write (default: the run folder; for another file, a folder named after it)")
     p = commands.add_parser("quantize", help="write an int8 version of a model (about 2x faster on a CPU)")
     p.add_argument("model", type=Path, help="a .onnx file or a run folder holding model.onnx")
-    p.add_argument("--out", type=Path, help="where to write (default: model.int8.onnx beside the model)")
+    p.add_argument("--out", type=Path,
+                   help="where to write (default: model.int8.onnx in a run folder, X.int8.onnx beside X.onnx)")
     p.add_argument("--data-dir", type=Path, help="calibrate on this folder's training images")
 
     p = commands.add_parser("predict", help="read the digits in image files, folders, URLs or stdin")
@@ -194,8 +195,12 @@ def run_evaluate(args) -> int:
 def run_quantize(args) -> int:
     from .quantize import QuantizeError, quantize
 
-    folder = args.model if args.model.is_dir() else args.model.parent
-    out = args.out or folder / "model.int8.onnx"
+    if args.out:
+        out = args.out
+    elif args.model.is_dir():
+        out = args.model / "model.int8.onnx"
+    else:  # x.onnx -> x.int8.onnx beside it
+        out = args.model.with_name(f"{args.model.name.removesuffix('.onnx')}.int8.onnx")
     try:
         result = quantize(args.model, out, data_dir=args.data_dir)
     except QuantizeError as exc:
@@ -210,6 +215,13 @@ COMMANDS = {"train": run_train, "evaluate": run_evaluate, "quantize": run_quanti
             "serve": run_serve}
 
 
+# Top-level modules of the optional extras in pyproject.toml (prediction needs none of them).
+OPTIONAL_MODULES = {
+    "train": {"tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "seaborn"},
+    "serve": {"fastapi", "uvicorn", "uvloop", "httptools", "multipart", "python_multipart", "starlette"},
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     warnings.filterwarnings("ignore", category=FutureWarning)  # tf2onnx on NumPy 2
@@ -222,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ModelError) as exc:
         print(f"digitcnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except ModuleNotFoundError as exc:  # an optional dependency: prediction needs none of them
-        extra = "serve" if args.command == "serve" else "train"
-        print(f"digitcnn {args.command}: error: needs the Python package {exc.name!r}, which is not installed "
-              f"(pip install 'digitcnn[{extra}]')", file=sys.stderr)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").split(".")[0]
+        extra = next((name for name, modules in OPTIONAL_MODULES.items() if package in modules), None)
+        hint = f"pip install 'digitcnn[{extra}]'" if extra else "reinstall digitcnn with its dependencies"
+        print(f"digitcnn {args.command}: error: needs the Python package {package!r}, which is not installed "
+              f"({hint})", file=sys.stderr)
         return 2
 
 

@@ -52,8 +52,12 @@ def url_host(url: str) -> str:
     return hostname
 
 
-def _checked_connection_classes(check_address):
-    """urllib3 connection classes that resolve once, check every address, connect to a checked one."""
+def _checked_connection_classes(check_address, deadline: float):
+    """urllib3 connection classes that resolve once, check every address, connect to a checked one.
+
+    All connection attempts share the time left before ``deadline`` (time.monotonic()): a DNS
+    answer listing many unreachable addresses cannot multiply the connect timeout.
+    """
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
     from urllib3.util.connection import create_connection
@@ -65,13 +69,19 @@ def _checked_connection_classes(check_address):
             except (socket.gaierror, UnicodeError) as exc:
                 raise FetchError(f"{self.host}: cannot resolve the host ({exc})") from None
             addresses = list(dict.fromkeys(info[4][0] for info in infos))
+            if not addresses:
+                raise FetchError(f"{self.host}: the host resolves to no address")
             if check_address is not None:
                 for address in addresses:
                     check_address(self.host, address)
             error = None
             for address in addresses:  # numeric addresses: create_connection resolves nothing
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FetchError(f"{self.host}: no connection within the time limit")
+                timeout = min(self.timeout, left) if isinstance(self.timeout, (int, float)) else left
                 try:
-                    return create_connection((address, self.port), self.timeout,
+                    return create_connection((address, self.port), timeout,
                                              source_address=self.source_address, socket_options=self.socket_options)
                 except socket.timeout:
                     error = ConnectTimeoutError(self, f"connection to {self.host} timed out")
@@ -83,13 +93,13 @@ def _checked_connection_classes(check_address):
             type("CheckedHTTPSConnection", (CheckedConnection, HTTPSConnection), {}))
 
 
-def _checked_session(check_address):
+def _checked_session(check_address, deadline: float):
     """A requests session whose every connection goes through ``check_address`` (see above)."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    http_connection, https_connection = _checked_connection_classes(check_address)
+    http_connection, https_connection = _checked_connection_classes(check_address, deadline)
     adapter = HTTPAdapter(max_retries=0)
     adapter.poolmanager.pool_classes_by_scheme = {
         "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
@@ -117,7 +127,7 @@ def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_address=None,
     for _ in range(MAX_REDIRECTS + 1):
         url_host(url)
         # A new session per hop: a kept-alive connection would skip the check of a redirect.
-        with _checked_session(check_address) as session:
+        with _checked_session(check_address, deadline) as session:
             try:
                 response = session.get(url, stream=True, timeout=timeout, allow_redirects=False,
                                        headers={"User-Agent": "digitcnn", "Accept": "image/*"})

@@ -109,7 +109,7 @@ class DigitReader:
                       + scaled[:, 2:-2, :2].sum(axis=(1, 2)) + scaled[:, 2:-2, -2:].sum(axis=(1, 2))) / 208
             fast = np.flatnonzero((border < 0.1) & (scaled.max(axis=(1, 2)) > 0.3))
             proba = predict_proba(self.session, scaled[fast][..., np.newaxis])
-            for i, digit in zip(fast.tolist(), self.digit_predictions(proba, [[0, 0, 28, 28]] * len(fast))):
+            for i, digit in zip(fast.tolist(), self.digit_predictions(proba, [[0, 0, 28, 28] for _ in fast])):
                 results[i] = self.result(f"<image {i}>", None, [digit])
         for i, result in enumerate(results):
             if result is None:

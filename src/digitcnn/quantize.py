@@ -68,6 +68,8 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     source = resolve_model_path(model)
+    if Path(out_path).is_dir():
+        raise QuantizeError(f"{out_path} is a folder; give the path of the .onnx file to write")
     if calibration is None:
         calibration = training_images(data_dir, 0, CALIBRATION_IMAGES)
     if check_images is None:
@@ -79,10 +81,12 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
         prepared = Path(tmp) / "prepared.onnx"
         # Folds constants and infers shapes so that every Conv and MatMul can be quantized;
         # symbolic shape inference is skipped because the batch dimension is dynamic.
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        keep_float = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type in FLOAT_OPS]
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the calibrator prints its histograms
+            quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+            keep_float = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type in FLOAT_OPS]
+            # The calibrator prints its histograms. (This swaps sys.stdout for the whole process
+            # while it runs: quantize is a command, not something to call from several threads.)
+            with contextlib.redirect_stdout(io.StringIO()):
                 quantize_static(
                     str(prepared), str(target), _Batches(input_name, np.asarray(calibration, np.float32)),
                     quant_format=QuantFormat.QDQ, nodes_to_exclude=keep_float, per_channel=True,

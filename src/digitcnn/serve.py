@@ -27,19 +27,34 @@ class BodyTooLarge(Exception):
     pass
 
 
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, 6to4, Teredo, NAT64 or IPv4-compatible.
+
+    A network that routes these forms reaches the IPv4 address inside, so each one is checked too.
+    """
+    inside = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    if ip in NAT64_PREFIX or int(ip) >> 32 == 0:  # 64:ff9b::a.b.c.d, or ::a.b.c.d (deprecated)
+        inside.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in inside if address is not None]
+
+
 def refuse_private_address(host: str, address: str) -> None:
     """Raise FetchError when ``address``, which ``host`` resolved to, is not public.
 
-    Loopback, private, link-local, multicast, unspecified and reserved addresses are refused:
-    a URL must not make the server reach into its own network (server-side request forgery).
-    fetch_url calls this with every resolved address and then connects only to those.
+    Loopback, private, link-local, multicast, unspecified and reserved addresses are refused, and
+    so is an IPv6 address that carries such an IPv4 address: a URL must not make the server reach
+    into its own network (server-side request forgery). fetch_url calls this with every resolved
+    address and then connects only to those.
     """
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if not ip.is_global or ip.is_multicast:
-        raise FetchError(f"{host}: refused, it resolves to the non-public address {ip} "
-                         "(start the server with --allow-private-urls to allow it)")
+    candidates = [ip, *embedded_ipv4(ip)] if isinstance(ip, ipaddress.IPv6Address) else [ip]
+    for candidate in candidates:
+        if not candidate.is_global or candidate.is_multicast:
+            raise FetchError(f"{host}: refused, it resolves to the non-public address {candidate} "
+                             "(start the server with --allow-private-urls to allow it)")
 
 
 def model_card(reader: DigitReader) -> dict:
