@@ -26,6 +26,7 @@ from .artifacts import atomic_path
 from .inference import load_session, predict_proba, resolve_model_path
 
 CALIBRATION_IMAGES = 1000
+CHECK_IMAGES = 5000
 # Share of held-out images on which the int8 model must give the float32 model's class.
 MIN_AGREEMENT = 0.995
 FLOAT_OPS = ("Softmax",)
@@ -33,12 +34,6 @@ FLOAT_OPS = ("Softmax",)
 
 class QuantizeError(RuntimeError):
     """The model cannot be quantized, or its int8 version disagrees with it too often."""
-
-
-def training_images(data_dir=None, start: int = 0, count: int = CALIBRATION_IMAGES) -> np.ndarray:
-    """Training images start..start+count, float32 (count, 28, 28, 1) in [0, 1] (MNIST's order is mixed)."""
-    (x_train, _), _ = data.load_mnist(data_dir)
-    return data.preprocess(x_train[start:start + count])
 
 
 class _Batches:
@@ -60,8 +55,9 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
 
     ``calibration``: float32 (N, 28, 28, 1) in [0, 1] images for the activation ranges (default:
     the first ``CALIBRATION_IMAGES`` training images). ``check_images``: images on which float32
-    and int8 must agree (default: the 5,000 training images after those). Returns ``{"agreement": share of same classes, "max_abs_diff":
-    largest probability difference, "bytes": size}``; raises QuantizeError below MIN_AGREEMENT.
+    and int8 must agree (default: the ``CHECK_IMAGES`` training images after those). Returns
+    ``{"agreement": share of same classes, "max_abs_diff": largest probability difference,
+    "bytes": size}``; raises QuantizeError below MIN_AGREEMENT.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -70,10 +66,12 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
     source = resolve_model_path(model)
     if Path(out_path).is_dir():
         raise QuantizeError(f"{out_path} is a folder; give the path of the .onnx file to write")
-    if calibration is None:
-        calibration = training_images(data_dir, 0, CALIBRATION_IMAGES)
-    if check_images is None:
-        check_images = training_images(data_dir, CALIBRATION_IMAGES, 5000)
+    if calibration is None or check_images is None:
+        (x_train, _), _ = data.load_mnist(data_dir)  # MNIST's training order is already mixed
+        if calibration is None:
+            calibration = data.preprocess(x_train[:CALIBRATION_IMAGES])
+        if check_images is None:
+            check_images = data.preprocess(x_train[CALIBRATION_IMAGES:CALIBRATION_IMAGES + CHECK_IMAGES])
     float_session = load_session(source)
     input_name = float_session.get_inputs()[0].name
 

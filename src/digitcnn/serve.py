@@ -130,9 +130,7 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
             result = await run_in_threadpool(reader.read, source, fetch, True)
         except NotAnImageError as exc:
             return error(415, str(exc))
-        except FetchError as exc:
-            return error(400, str(exc))
-        except ImageError as exc:
+        except ImageError as exc:  # FetchError included: every URL failure is a 400
             return error(400, str(exc))
         payload = public(result)
         if include_images:
