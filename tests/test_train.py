@@ -138,7 +138,9 @@ def test_mirrored_strategy_on_two_logical_cpu_devices_learns(tmp_path):
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["strategy"] == "mirrored" and config["devices"] == 2
     history = json.loads((out / "history.json").read_text())
-    assert history["loss"][-1] < history["loss"][0] / 2  # it learns
+    # It learns. The preset's label smoothing keeps the loss above about 0.5, so not "halves".
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.8
     assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.7
 
 

@@ -27,11 +27,15 @@ def _save(fig, path: Path) -> Path:
     return Path(path)
 
 
-def _image_grid(images: np.ndarray, captions: list[str], cols: int, caption_size: int):
-    """One figure showing images (N, 28, 28[, 1]) as a grid with a caption above each.
+TITLE_INCHES = 0.4  # the band above an image grid that holds its title
 
-    The grid is a single picture on one axes: drawing one axes per image made these figures
-    the slowest part of a fast run's report.
+
+def _image_grid(images: np.ndarray, captions: list[str], cols: int, caption_size: int):
+    """A figure and its one axes, showing images as a grid with a caption above each.
+
+    images (N, 28, 28[, 1]), uint8 in 0-255 or float in [0, 1] (darker is more ink); captions,
+    N strings of one or more lines. The grid is a single picture on one axes: drawing one axes
+    per image made these figures the slowest part of a fast run's report.
     """
     rows = max(1, int(np.ceil(len(images) / cols)))
     caption_lines = max([caption.count("\n") + 1 for caption in captions], default=1)
@@ -39,13 +43,15 @@ def _image_grid(images: np.ndarray, captions: list[str], cols: int, caption_size
     cell_w, cell_h = 28 + 2 * side, 28 + top
     canvas = np.zeros((rows * cell_h, cols * cell_w))
     width, height = canvas.shape[1] / 32, canvas.shape[0] / 32  # inches; a 28-pixel digit is 7/8 in
-    fig, ax = _subplots(figsize=(width, height + 0.4))
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=height / (height + 0.4))  # the rest: the title
-    for i, (image, caption) in enumerate(zip(images, captions)):
+    fig, ax = _subplots(figsize=(width, height + TITLE_INCHES))
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=height / (height + TITLE_INCHES))
+    for i, (image, caption) in enumerate(zip(images, captions, strict=True)):
         row, col = divmod(i, cols)
         y, x = row * cell_h + top, col * cell_w + side
         canvas[y:y + 28, x:x + 28] = np.squeeze(image)
-        ax.text(x + 14, y - 1.5, caption, ha="center", va="bottom", fontsize=caption_size)
+        # Pixel centres are at integer coordinates, so the image spans x - 0.5 to x + 27.5.
+        ax.text(x + 13.5, y - 1.5, caption, ha="center", va="bottom", fontsize=caption_size)
+    # The upper limit follows the images' scale: 1 for floats, 255 for raw uint8 images.
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=max(1.0, float(canvas.max())))
     ax.axis("off")
     return fig, ax
@@ -53,7 +59,7 @@ def _image_grid(images: np.ndarray, captions: list[str], cols: int, caption_size
 
 def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, cols: int = 8) -> Path:
     """A grid of images (N, 28, 28[, 1]) with their labels (N,)."""
-    fig, _ = _image_grid(images, [f"label {label}" for label in labels], cols, 9)
+    fig, _ = _image_grid(images, [f"label {label}" for label in labels], cols=cols, caption_size=9)
     fig.suptitle("Training samples and their labels")
     return _save(fig, path)
 
@@ -100,7 +106,7 @@ def plot_mistakes(images: np.ndarray, true: np.ndarray, proba: np.ndarray, path:
     wrong = np.flatnonzero(predicted != true)
     wrong = wrong[np.argsort(-proba[wrong, predicted[wrong]])][:count]
     captions = [f"true {true[i]}, pred {predicted[i]}\np={proba[i, predicted[i]]:.2f}" for i in wrong]
-    fig, ax = _image_grid(images[wrong], captions, 8, 8)
+    fig, ax = _image_grid(images[wrong], captions, cols=8, caption_size=8)
     if len(wrong) == 0:
         ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(f"Most confident mistakes ({len(wrong)} of {int((predicted != true).sum())} errors shown)")

@@ -23,7 +23,7 @@ PRESETS = {
         "augment": False,
     },
     # The least CPU time to >= 99.0% test accuracy: two epochs of a small CNN without batch
-    # normalization (it doubled the cost of an epoch here), small batches for many updates,
+    # normalization (it made an epoch about 1.7x as costly here), small batches for many updates,
     # warmup+cosine to a high rate, and label smoothing. Measured in benchmarks/RESULTS.md.
     "fast": {
         "arch": "fast",
