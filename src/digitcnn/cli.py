@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .models import ARCHITECTURES, PRESETS
+from .models import ARCHITECTURES, PRESETS, STRATEGIES
 
 
 def positive_int(text: str) -> int:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--limit", type=positive_int, help="use a stratified subset of N training and N test images")
     p.add_argument("--data-dir", type=Path, help="folder with the four IDX files (format checks, no pinned checksums)")
-    p.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"),
+    p.add_argument("--strategy", choices=STRATEGIES,
                    help="tf.distribute: mirrored on all GPUs (or --devices N CPU splits), multi-worker from TF_CONFIG")
     p.add_argument("--devices", type=positive_int, help="with --strategy mirrored and no GPU: N logical CPU devices")
     p.add_argument("--ensemble", type=positive_int, metavar="N",

@@ -50,6 +50,8 @@ PRESETS = {
 }
 
 ARCHITECTURES = ("baseline", "bn-small", "fast", "bn-deep", "bn-lite")
+# tf.distribute strategies a run can name (train.make_strategy builds them).
+STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def _conv_bn_relu(x, filters, kernel_size, strides=1, padding="same"):

@@ -87,7 +87,8 @@ class DigitReader:
             if strict:
                 raise
             return self.failed(name, str(exc))
-        return self.describe(name, digits, boxes, predict_proba(self.session, digits))
+        proba = predict_proba(self.session, digits)
+        return self.result(name, digits, self.digit_predictions(proba, boxes))
 
     def read_batch(self, images: np.ndarray) -> list[dict]:
         """Read many single-digit images at once: uint8 or float (N, H, W) arrays.
@@ -120,10 +121,6 @@ class DigitReader:
                  "top_k": [{"digit": d, "probability": p[d]} for d in order],
                  "probabilities": p, "box": box}
                 for order, p, box in zip(orders, proba.tolist(), boxes)]
-
-    def describe(self, name: str, digits, boxes, proba: np.ndarray) -> dict:
-        """The result for one input whose digits (k, 28, 28) at ``boxes`` gave ``proba`` (k, 10)."""
-        return self.result(name, digits, self.digit_predictions(proba, boxes))
 
     @staticmethod
     def result(name: str, digits, predictions: list[dict]) -> dict:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import data
 from .artifacts import atomic_path, read_json, write_json
-from .models import PRESETS, build_model
+from .models import PRESETS, STRATEGIES, build_model
 
 PARITY_TOLERANCE = 1e-5
 CHECKPOINT_DIR = "checkpoint"
@@ -135,9 +135,6 @@ def make_optimizer(config: dict, steps_per_epoch: int):
     else:
         raise TrainError(f"unknown schedule {config['schedule']!r}; expected constant or warmup-cosine")
     return keras.optimizers.Adam(schedule)
-
-
-STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
 def make_strategy(config: dict):
