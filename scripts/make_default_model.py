@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 
 
+def config_machine(run: Path) -> str:
+    machine = json.loads((run / "config.json").read_text())["machine"]
+    return f"{machine['cpus']} CPU cores ({machine['platform']})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="accurate")
@@ -49,16 +54,22 @@ def main() -> int:
     for source, target in (("model.int8.onnx", "digitcnn.onnx"), ("model.onnx", "digitcnn-float32.onnx"),
                            ("model.keras", "digitcnn.keras"), ("int8/metrics.json", "metrics.json"),
                            ("config.json", "config.json"), ("history.json", "history.json")):
+        if not (args.run / source).exists() and source == "history.json":
+            (MODELS / target).unlink(missing_ok=True)  # a run trained elsewhere (see its metrics)
+            continue
         shutil.copyfile(args.run / source, MODELS / f".{target}.tmp")
         (MODELS / f".{target}.tmp").replace(MODELS / target)
     shutil.copyfile(args.run / "int8" / "figures" / "confusion_matrix.png",
                     ROOT / "reports" / "figures" / "confusion_matrix.png")
-    shutil.copyfile(args.run / "figures" / "curves.png", ROOT / "reports" / "figures" / "curves.png")
+    if (args.run / "figures" / "curves.png").exists():
+        shutil.copyfile(args.run / "figures" / "curves.png", ROOT / "reports" / "figures" / "curves.png")
 
     metrics = json.loads((MODELS / "metrics.json").read_text())
     # The run folder's paths mean nothing in the repository; training facts come from the float run.
     metrics["model"] = "digitcnn.onnx"
     metrics.update({k: float_metrics[k] for k in ("train_seconds", "onnx_max_abs_diff", "best_epoch")})
+    trained_with = float_metrics.get("trained_with", f"digitcnn train on {config_machine(args.run)}")
+    metrics["trained_with"] = trained_with
     metrics["float32_accuracy"] = float_metrics["accuracy"]
     metrics["int8_agreement_with_float32"] = int8["agreement"]
     from digitcnn.artifacts import write_json
@@ -77,11 +88,11 @@ The model that `digitcnn predict`, the Python API and the web page use when no `
 | input | float32 (N, 28, 28, 1) in [0, 1], MNIST convention (light ink on black, digit in a 20x20 box, centred by mass) |
 | output | float32 (N, 10) class probabilities |
 | architecture | `{cfg['arch']}` (see `src/digitcnn/models.py`) |
-| recipe | preset `{cfg['preset']}`: {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam {cfg['learning_rate']} with {cfg['schedule']}, label smoothing {cfg['label_smoothing']}, augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']} |
+| recipe | preset `{cfg['preset']}`: {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam {cfg['learning_rate']} with {cfg['schedule']}, label smoothing {cfg['label_smoothing']}, augmentation {cfg['augment']}, seed {cfg['seed']} |
 | test accuracy | **{metrics['accuracy'] * 100:.2f}%** int8 ({metrics['errors']} errors in {metrics['test_size']}), {float_metrics['accuracy'] * 100:.2f}% float32, measured with ONNX Runtime; the two give the same class on {int8['agreement']:.2%} of 5,000 held-out training images |
 | macro F1 | {metrics['macro_avg']['f1-score']:.4f} |
 | best epoch | {metrics.get('best_epoch')} (by validation accuracy) |
-| training time | {metrics['train_seconds'] / 60:.1f} min of training, on {config['machine']['cpus']} CPU cores ({config['machine']['platform']}) |
+| trained with | {trained_with}; {metrics['train_seconds'] / 60:.1f} min of training |
 | versions | {', '.join(f'{k} {v}' for k, v in config['versions'].items())} |
 | made | {date.today().isoformat()}{f', {wall / 60:.1f} min as a whole process' if not args.reuse else ''} |
 

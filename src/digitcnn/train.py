@@ -94,9 +94,16 @@ def load_training_data(config: dict):
 
 
 def make_dataset(images, labels, config: dict, training: bool):
-    """A tf.data pipeline of (image, one-hot label) batches; shuffled and augmented for training."""
+    """A tf.data pipeline of (image, one-hot label) batches; shuffled and augmented for training.
+
+    ``augment``: False; True for small rotations, zooms and shifts (Keras layers in the pipeline);
+    "writers" for digitcnn.augment's writer variations, drawn once into a pool, a share of each
+    epoch's images swapped for one of them.
+    """
     import tensorflow as tf
 
+    if training and config["augment"] == "writers":
+        return writer_epochs(images, labels, config)
     ds = tf.data.Dataset.from_tensor_slices((images, data.one_hot(labels)))
     if training:
         ds = ds.shuffle(len(images), seed=config["seed"], reshuffle_each_iteration=True)
@@ -106,6 +113,28 @@ def make_dataset(images, labels, config: dict, training: bool):
         augment = make_augmenter(config["seed"])
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def writer_epochs(images, labels, config: dict):
+    """Training batches with writer variations: the pool is drawn once, each epoch picks anew."""
+    import tensorflow as tf
+
+    from .augment import Augmentation, draw_pool, epoch_images
+
+    aug = Augmentation()
+    pool = draw_pool(images, labels, aug, seed=config["seed"])
+    rng = np.random.default_rng(config["seed"])
+    targets = data.one_hot(labels)
+
+    def epoch():
+        x = epoch_images(images, pool, aug.share, rng)[..., np.newaxis]
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), config["batch_size"]):
+            batch = order[start:start + config["batch_size"]]
+            yield x[batch], targets[batch]
+
+    signature = (tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None, 10), tf.float32))
+    return tf.data.Dataset.from_generator(epoch, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 
 
 def make_augmenter(seed: int):

@@ -1,0 +1,155 @@
+"""Make MNIST digits look like other people's writing, for training the default model.
+
+MNIST is 500 American writers of 1990s census forms. Real users slant more or less, write wider
+or narrower, press harder or lighter, lift the pen mid-stroke, and write a 1 with a flag and a
+base. ``writers_batch`` draws such variations on MNIST training digits, then brings each one back
+to the MNIST convention with the very code that prepares real inputs (``imaging.to_mnist``), so
+that the model trains on what the reading pipeline will give it.
+
+Every ingredient has a switch in ``Augmentation`` so that each can be measured alone (RESULTS.md).
+NumPy and OpenCV only: the same function feeds training under any Keras backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .imaging import to_mnist
+
+UPSCALE = 2  # drawn at 56x56: thickening and breaks at 28x28 are too coarse
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """The writer variations, each with its range; 0 turns one off."""
+
+    share: float = 0.5  # share of each batch that is varied; the rest stays plain MNIST
+    rotation: float = 12.0  # degrees, either way
+    shear: float = 0.3  # horizontal shear (slant), either way
+    aspect: float = 0.25  # width scaled by 1 -/+ this (narrow and wide writers)
+    thickness: float = 0.5  # probability of a thicker or thinner pen (one pixel at 56x56)
+    breaks: float = 0.15  # probability of one or two gaps in the strokes (pen lifted)
+    flag_one: float = 0.3  # probability that a 1 gets a flag (and half of those a base)
+    elastic: float = 0.0  # strength of a smooth random warp, in pixels at 56x56
+
+
+def _affine(image: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
+    size = image.shape[0]
+    angle = np.deg2rad(rng.uniform(-aug.rotation, aug.rotation))
+    shear = rng.uniform(-aug.shear, aug.shear)
+    stretch = rng.uniform(1 - aug.aspect, 1 + aug.aspect)
+    rotate = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = rotate @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([stretch, 1.0])
+    centre = np.array([size / 2, size / 2])
+    offset = centre - matrix @ centre
+    return cv2.warpAffine(image, np.hstack([matrix, offset[:, None]]), (size, size), flags=cv2.INTER_LINEAR)
+
+
+def _elastic(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    size = image.shape[0]
+    field = rng.uniform(-1, 1, (2, 6, 6)).astype(np.float32) * strength
+    dx, dy = (cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in field)
+    grid_x, grid_y = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32))
+    return cv2.remap(image, grid_x + dx, grid_y + dy, interpolation=cv2.INTER_LINEAR)
+
+
+def _flag_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A European 1: a flag down-left from the top of the stem, sometimes a base."""
+    rows, cols = np.nonzero(image > 0.5)
+    if len(rows) == 0:
+        return image
+    top = rows.min()
+    height = rows.max() - top
+    stem_x = int(np.median(cols[rows < top + max(2, height // 5)]))
+    width = max(2, int(round(np.median(np.sum(image > 0.5, axis=1)[image.max(axis=1) > 0.5]))))
+    length = rng.uniform(0.25, 0.45) * height
+    angle = np.deg2rad(rng.uniform(20, 60))  # below the horizontal
+    end = (int(stem_x - length * np.cos(angle)), int(top + length * np.sin(angle)))
+    out = image.copy()
+    cv2.line(out, (stem_x, int(top)), end, 1.0, thickness=width, lineType=cv2.LINE_AA)
+    if rng.uniform() < 0.5:
+        bottom = int(rows.max())
+        bottom_x = int(np.median(cols[rows > bottom - max(2, height // 5)]))
+        half = int(rng.uniform(0.2, 0.35) * height)
+        cv2.line(out, (bottom_x - half, bottom), (bottom_x + half, bottom), 1.0, thickness=width,
+                 lineType=cv2.LINE_AA)
+    return out
+
+
+def _breaks(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    rows, cols = np.nonzero(image > 0.5)
+    out = image.copy()
+    if len(rows) == 0:
+        return out
+    for _ in range(int(rng.integers(1, 3))):
+        k = int(rng.integers(len(rows)))
+        cv2.circle(out, (int(cols[k]), int(rows[k])), int(rng.integers(2, 4)), 0.0, thickness=-1)
+    return out
+
+
+def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
+    """One MNIST digit (28, 28) float32 in [0, 1] -> a varied digit in the MNIST convention."""
+    big = cv2.resize(image, (28 * UPSCALE, 28 * UPSCALE), interpolation=cv2.INTER_LINEAR)
+    if label == 1 and rng.uniform() < aug.flag_one:
+        big = _flag_one(big, rng)
+    big = _affine(big, rng, aug)
+    if aug.elastic:
+        big = _elastic(big, rng, aug.elastic)
+    if rng.uniform() < aug.thickness:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        big = cv2.dilate(big, kernel) if rng.uniform() < 0.5 else cv2.erode(big, kernel)
+    if rng.uniform() < aug.breaks:
+        big = _breaks(big, rng)
+    mask = big > 0.3
+    if mask.sum() < 4:
+        return image
+    frame, _ = to_mnist(np.clip(big, 0.0, 1.0), mask)
+    return frame
+
+
+def writers_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                  aug: Augmentation = Augmentation()) -> np.ndarray:
+    """A batch (N, 28, 28[, 1]) float32 in [0, 1] with a share ``aug.share`` varied; labels (N,) ints."""
+    out = np.array(images, dtype=np.float32, copy=True)
+    flat = out.reshape(len(out), 28, 28)
+    for i in np.flatnonzero(rng.uniform(size=len(out)) < aug.share):
+        flat[i] = vary(flat[i], int(labels[i]), rng, aug)
+    return out
+
+
+def _draw_chunk(args) -> np.ndarray:
+    images, labels, seed, aug = args
+    rng = np.random.default_rng(seed)
+    return np.stack([vary(image, int(label), rng, aug) for image, label in zip(images, labels)])
+
+
+def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: int, copies: int = 4,
+              workers: int | None = None) -> np.ndarray:
+    """``copies`` varied versions of every image: float32 (copies, N, 28, 28) in [0, 1].
+
+    Drawn once per run, in worker processes (about 1 ms an image on one core); training then
+    picks among them each epoch (``epoch_images``). Spawned, not forked: the caller may have
+    started TensorFlow's threads.
+    """
+    import multiprocessing
+    import os
+
+    images = np.asarray(images, dtype=np.float32).reshape(len(images), 28, 28)
+    step = 2000
+    chunks = [(images[i:i + step], labels[i:i + step], [seed, k, i], aug)
+              for k in range(copies) for i in range(0, len(images), step)]
+    with multiprocessing.get_context("spawn").Pool(workers or os.cpu_count()) as pool:
+        parts = pool.map(_draw_chunk, chunks)
+    per_copy = len(parts) // copies
+    return np.stack([np.concatenate(parts[k * per_copy:(k + 1) * per_copy]) for k in range(copies)])
+
+
+def epoch_images(images: np.ndarray, pool: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """One epoch's training images (N, 28, 28): a share replaced by one of their pooled variations."""
+    out = np.array(images, dtype=np.float32, copy=True).reshape(pool.shape[1:])
+    varied = np.flatnonzero(rng.uniform(size=len(out)) < share)
+    out[varied] = pool[rng.integers(0, len(pool), len(varied)), varied]
+    return out
