@@ -220,7 +220,9 @@ def test_read_batch_agrees_with_read(reader, mnist_test):
     for image, result in zip(x_test[:50], batch):
         single = reader.read(image)
         assert result["digits"] == single["digits"]
-        assert abs(result["confidence"] - single["confidence"]) < 1e-6
+        # The float32 first convolution of the int8 model rounds differently by batch size; the
+        # next layer's int8 steps can turn that into a few 1e-4 of probability.
+        assert abs(result["confidence"] - single["confidence"]) < 2e-3
     assert np.mean([r["digits"] == str(y) for r, y in zip(batch, y_test[:50])]) >= 0.98
     blank_and_digit = np.stack([np.zeros((28, 28), np.uint8), x_test[0]])
     assert [r["digits"] for r in reader.read_batch(blank_and_digit)] == ["", str(y_test[0])]

@@ -201,13 +201,13 @@ def find_digits(mask: np.ndarray) -> list[np.ndarray]:
     if count <= 1:
         return []
     tallest = int(stats[1:, cv2.CC_STAT_HEIGHT].max())
-    gap = int(round(JOIN_GAP * tallest))
-    if gap >= 1:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1))
+    radius = int(JOIN_GAP * tallest / 2)  # growing each piece by half the gap closes the gap
+    if radius >= 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         joined = cv2.dilate(as_bytes, kernel)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
         labels = np.where(pieces > 0, labels, 0)
-        # the dilation grew each mark by ``gap``: measure marks on their own ink again
+        # the dilation grew each mark: measure marks on their own ink again
         stats = _mark_stats(labels, count)
     else:
         labels = pieces
