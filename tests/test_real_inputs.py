@@ -1,0 +1,143 @@
+"""The failure classes of real handwriting, each with an image the test builds, and the digit read.
+
+Shaded paper (a phone photo with light from one side), hairline canvas strokes with gaps, a thick
+marker, a thin pen on a large photo, small 16x16 digits of other writers' sets, faint 28x28
+drawings. Real files are not needed: ../shared/data/realdev is for benchmarks/real_handwriting.py.
+"""
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitcnn import DigitReader, data
+from digitcnn.imaging import decode_image, find_digits, ink_image, to_gray
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return DigitReader()
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return data.load_mnist()[1]
+
+
+def encode(array: np.ndarray, format="PNG", **kwargs) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format=format, **kwargs)
+    return out.getvalue()
+
+
+def on_paper(digit: np.ndarray, size: int, digit_height: int, pen: int = 30) -> np.ndarray:
+    """An MNIST digit (light ink, 28x28) as dark ink on white paper, ``digit_height`` px tall."""
+    big = cv2.resize(digit, (digit_height, digit_height), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    page = np.full((size, size), 255.0, dtype=np.float32)
+    top = (size - digit_height) // 2
+    region = page[top:top + digit_height, top:top + digit_height]
+    page[top:top + digit_height, top:top + digit_height] = region * (1 - big) + pen * big
+    return page
+
+
+# Digits drawn as strokes (polylines in a 100x140 box), as a mouse or a finger draws them.
+STROKES = {
+    0: [[(50, 10), (20, 30), (12, 70), (20, 112), (50, 130), (80, 112), (88, 70), (80, 30), (50, 10)]],
+    1: [[(40, 30), (60, 10), (60, 130)]],
+    4: [[(70, 130), (70, 10), (10, 90), (95, 90)]],
+    7: [[(10, 15), (90, 15), (40, 130)]],
+}
+
+
+def drawn(digit: int, scale: float, width: int, gaps: int = 0, rng=None) -> np.ndarray:
+    """White strokes on a black canvas, ``width`` px wide, with ``gaps`` small breaks (pen skips)."""
+    canvas = np.zeros((int(160 * scale), int(120 * scale)), dtype=np.uint8)
+    for line in STROKES[digit]:
+        points = (np.array(line, dtype=np.float32) * scale + 10 * scale).astype(np.int32)
+        cv2.polylines(canvas, [points], False, 255, thickness=width, lineType=cv2.LINE_8)
+    rows, cols = np.nonzero(canvas)
+    for k in (rng.choice(len(rows), gaps, replace=False) if gaps else []):
+        canvas[rows[k] - 1:rows[k] + 2, cols[k] - 1:cols[k] + 2] = 0  # a gap of about 2 px
+    return canvas
+
+
+def test_shaded_paper_is_read(reader, mnist_test):
+    """Light falls from one side: the paper goes from white to grey darker than faint ink."""
+    x_test, y_test = mnist_test
+    size = 400
+    shade = np.linspace(1.0, 0.35, size, dtype=np.float32)[np.newaxis, :] * np.linspace(1.0, 0.8, size)[:, np.newaxis]
+    right = 0
+    for i in range(20):
+        page = on_paper(x_test[i], size, 240, pen=70) * shade
+        gray = to_gray(Image.fromarray(page.astype(np.uint8)))
+        # a global threshold of this picture splits lit from shaded paper, not ink from paper
+        assert (gray > 0.5).mean() > 0.2 and (gray < 0.5).mean() > 0.2
+        right += reader.read(encode(page.astype(np.uint8)))["digits"] == str(y_test[i])
+    assert right >= 19, right
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+def test_hairline_strokes_with_gaps_are_one_digit(reader, digit):
+    """1-pixel canvas lines with small breaks are one digit, not one 'digit' per piece."""
+    rng = np.random.default_rng(digit)
+    canvas = drawn(digit, scale=1.0, width=1, gaps=4, rng=rng)
+    _, mask = ink_image(canvas.astype(np.float32) / 255)
+    assert len(np.unique(cv2.connectedComponents(mask.astype(np.uint8))[1])) > 2  # really broken
+    assert reader.read(encode(canvas))["digits"] == str(digit)
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+def test_thick_marker_is_read(reader, digit):
+    """A marker whose strokes are a quarter of the digit's width."""
+    canvas = drawn(digit, scale=2.0, width=28)
+    assert reader.read(encode(255 - canvas))["digits"] == str(digit)
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+def test_thin_pen_on_a_large_photo_is_read(reader, digit):
+    """A 3000x3000 JPEG with a fine pen: strokes 4 px wide on a digit about 900 px tall."""
+    strokes = drawn(digit, scale=6.0, width=4)
+    page = np.full((3000, 3000), 235, dtype=np.uint8)
+    page[1000:1000 + strokes.shape[0], 1100:1100 + strokes.shape[1]][strokes > 0] = 40
+    raw = encode(page, format="JPEG", quality=85)
+    assert max(decode_image(raw).size) < 3000  # decoded reduced, straight from the JPEG
+    result = reader.read(raw)
+    assert result["digits"] == str(digit)
+    x, y, w, h = result["predictions"][0]["box"]
+    # in the file's pixels, not in those of the reduced picture that was analysed
+    assert 1000 <= x and 1000 <= y and x + w <= 1100 + strokes.shape[1] + 8 and h > 600
+
+
+def test_small_16x16_digits_are_read(reader, mnist_test):
+    """Other writers' digit sets come as 16x16 (USPS) or 32x32 crops that the digit fills."""
+    x_test, y_test = mnist_test
+    answers = []
+    for digit in x_test[:100]:
+        rows, cols = np.nonzero(digit > 30)
+        crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        side = max(crop.shape)
+        square = np.zeros((side, side), dtype=np.uint8)  # the digit fills the box, aspect kept
+        top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+        square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+        answers.append(reader.read(cv2.resize(square, (16, 16), interpolation=cv2.INTER_AREA))["digits"])
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:100])]) >= 0.95
+
+
+def test_faint_28x28_drawing_is_stretched(reader, mnist_test):
+    """A 28x28 drawing whose ink never reaches white is not MNIST-ready: it takes the full path."""
+    x_test, y_test = mnist_test
+    faint = (x_test[:50].astype(np.float32) * 0.4).astype(np.uint8)
+    answers = [reader.read(image)["digits"] for image in faint]
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:50])]) >= 0.96
+
+
+def test_specks_are_dropped_before_grouping():
+    """Sensor noise makes thousands of specks: they are noise, not 'too many marks'."""
+    rng = np.random.default_rng(0)
+    mask = np.zeros((300, 300), dtype=bool)
+    mask[50:250, 140:160] = True  # a 1
+    mask[rng.integers(0, 300, 2000), rng.integers(0, 300, 2000)] = True
+    digits = find_digits(mask)
+    assert len(digits) == 1 and digits[0][50:250, 140:160].all()
