@@ -1,17 +1,24 @@
-"""Load on the HTTP API: `digitcnn serve` against a minimal Keras `model.predict` server.
+"""Load on the HTTP API: `digitcnn serve` against the previous revision's and a minimal Keras server.
 
     python benchmarks/serve_load.py [--requests 2000] [--concurrency 16] [--workers 1]
+                                    [--inputs mnist canvas photo] [--baseline-ref 405860b] [--keras]
 
-Both servers run on 127.0.0.1 in child processes and get the same bounded load: real PNG
-digits (MNIST test images), POSTed as raw bodies, `concurrency` at a time. Reports throughput,
-p50 and p99 latency, errors and the server's resident memory. Target for digitcnn on 2 cores:
->= 500 requests/s, p99 <= 50 ms, no errors.
+Every server runs on 127.0.0.1 in a child process and gets the same bounded load, `concurrency`
+requests at a time, POSTed as raw bodies, for each kind of input:
+- ``mnist``: 28x28 PNGs of MNIST test digits (the easy case);
+- ``canvas``: what the web page posts, a 560x280 RGBA PNG of a digit drawn on white;
+- ``photo``: a 2000x1500 phone-style JPEG (shaded paper, pen digit).
+``digitcnn`` is the working tree; ``previous`` is git revision ``--baseline-ref`` served from an
+exported copy of its tree; ``--keras`` adds a minimal Keras `model.predict` server (MNIST only).
+Reports throughput, p50 and p99 latency, errors, wrong answers and the server's resident memory.
+Target for digitcnn on 2 cores with canvas PNGs: >= 500 requests/s, p99 <= 50 ms, no errors.
 """
 
 import argparse
 import http.client
 import io
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -28,7 +35,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitcnn import data  # noqa: E402
+from digitcnn import data, synthetic  # noqa: E402
 
 KERAS_SERVER = """
 import io, sys, numpy as np
@@ -105,8 +112,7 @@ def load(port: int, bodies: list[bytes], expected: list[str], requests: int, con
                 return
             started = time.perf_counter()
             try:
-                connection.request("POST", "/api/predict", body=bodies[i % len(bodies)],
-                                   headers={"Content-Type": "image/png"})
+                connection.request("POST", "/api/predict", body=bodies[i % len(bodies)])
                 response = connection.getresponse()
                 payload = response.read()
                 latency = time.perf_counter() - started
@@ -132,12 +138,15 @@ def load(port: int, bodies: list[bytes], expected: list[str], requests: int, con
             "p99_ms": 1000 * float(np.percentile(latencies, 99)), **failures}
 
 
-def run(name: str, command: list[str], port: int, bodies, expected, args) -> dict:
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def run(name: str, command: list[str], port: int, bodies, expected, requests: int, concurrency: int,
+        pythonpath: Path | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
+    cwd = pythonpath.parent if pythonpath else ROOT  # the previous tree finds its own models/
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"http://127.0.0.1:{port}", process)
-        load(port, bodies, expected, min(200, args.requests), args.concurrency)  # warm-up
-        result = load(port, bodies, expected, args.requests, args.concurrency)
+        load(port, bodies, expected, min(200, requests), concurrency)  # warm-up
+        result = load(port, bodies, expected, requests, concurrency)
         result["rss_mb"] = rss_mb(process.pid)
     finally:
         process.terminate()
@@ -148,34 +157,67 @@ def run(name: str, command: list[str], port: int, bodies, expected, args) -> dic
     return result
 
 
+def make_inputs(kind: str, images, labels) -> tuple[list[bytes], list[str]]:
+    """Request bodies of one kind, and the digit each should read."""
+    rng = np.random.default_rng(0)
+    count = {"mnist": 500, "canvas": 100, "photo": 20}[kind]
+    bodies = []
+    for image in images[:count]:
+        if kind == "mnist":
+            out = io.BytesIO()
+            Image.fromarray(image).save(out, format="PNG")
+            bodies.append(out.getvalue())
+        elif kind == "canvas":
+            bodies.append(synthetic.canvas_drawing(image, rng))
+        else:
+            bodies.append(synthetic.phone_photo(image, rng, size=(2000, 1500)))
+    return bodies, [str(label) for label in labels[:count]]
+
+
+def exported_tree(ref: str, into: Path) -> Path:
+    """The source and models of git revision ``ref``, unpacked under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src", "models"], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--inputs", nargs="+", default=["mnist", "canvas", "photo"],
+                        choices=["mnist", "canvas", "photo"])
+    parser.add_argument("--baseline-ref", default="405860b", help="git revision of the 'previous' server")
+    parser.add_argument("--keras", action="store_true", help="also load a minimal Keras server (MNIST inputs)")
     args = parser.parse_args()
     (_, _), (x_test, y_test) = data.load_mnist()
-    bodies, expected = [], []
-    for image, label in zip(x_test[:500], y_test[:500]):
-        out = io.BytesIO()
-        Image.fromarray(image).save(out, format="PNG")
-        bodies.append(out.getvalue())
-        expected.append(str(label))
-
-    print(f"{args.requests} requests, {args.concurrency} at a time, 500 different MNIST test PNGs")
-    port = free_port()
-    ours = run(f"digitcnn serve ({args.workers} worker)",
-               [sys.executable, "-m", "digitcnn", "serve", "--port", str(port), "--workers", str(args.workers)],
-               port, bodies, expected, args)
+    serve = ["-m", "digitcnn", "serve", "--workers", str(args.workers), "--port"]
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "keras_server.py"
-        script.write_text(KERAS_SERVER)
-        port = free_port()
-        theirs = run("Keras model.predict server", [sys.executable, str(script),
-                                                    str(ROOT / "models" / "digitcnn.keras"), str(port)],
-                     port, bodies, expected, args)
-    print(f"ratio: {ours['throughput'] / theirs['throughput']:.1f}x the throughput, "
-          f"p99 {theirs['p99_ms'] / ours['p99_ms']:.1f}x lower, {theirs['rss_mb'] / ours['rss_mb']:.1f}x less memory")
+        previous = exported_tree(args.baseline_ref, Path(tmp))
+        for kind in args.inputs:
+            bodies, expected = make_inputs(kind, x_test, y_test)
+            requests = args.requests if kind != "photo" else max(1, args.requests // 10)
+            print(f"\n{kind}: {requests} requests, {args.concurrency} at a time, {len(bodies)} different bodies "
+                  f"of {np.mean([len(b) for b in bodies]) / 1000:.0f} kB on average")
+            port = free_port()
+            ours = run(f"digitcnn serve ({args.workers} worker)", [sys.executable, *serve, str(port)],
+                       port, bodies, expected, requests, args.concurrency)
+            port = free_port()
+            theirs = run(f"previous ({args.baseline_ref})", [sys.executable, *serve, str(port)],
+                         port, bodies, expected, requests, args.concurrency, pythonpath=previous / "src")
+            print(f"ratio: {ours['throughput'] / theirs['throughput']:.2f}x the throughput, "
+                  f"p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}x lower")
+            if args.keras and kind == "mnist":
+                script = Path(tmp) / "keras_server.py"
+                script.write_text(KERAS_SERVER)
+                port = free_port()
+                keras = run("Keras model.predict server", [sys.executable, str(script),
+                                                           str(ROOT / "models" / "digitcnn.keras"), str(port)],
+                            port, bodies, expected, requests, args.concurrency)
+                print(f"against Keras: {ours['throughput'] / keras['throughput']:.1f}x the throughput")
     return 0
 
 

@@ -90,3 +90,40 @@ def make_cases(images: np.ndarray, labels: np.ndarray, count: int, digits_per_im
         style = STYLES[i % len(STYLES)]
         cases.append((render([images[j] for j in picks], style, rng), "".join(str(labels[j]) for j in picks), style))
     return cases
+
+
+def canvas_drawing(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """The PNG the web page posts: an opaque white 560x280 RGBA canvas, a dark digit drawn on it."""
+    height = int(rng.integers(150, 250))
+    ink = np.asarray(Image.fromarray(_crop(digit)).resize(
+        (max(1, round(_crop(digit).shape[1] * height / _crop(digit).shape[0])), height), Image.Resampling.BICUBIC))
+    alpha = np.zeros((280, 560), dtype=np.float32)
+    top = int(rng.integers(0, 280 - height + 1))
+    left = int(rng.integers(0, 560 - ink.shape[1] + 1))
+    alpha[top:top + height, left:left + ink.shape[1]] = (ink > 100)
+    gray = (255 - alpha * (255 - 17)).astype(np.uint8)  # #111 on #fff, as app.js draws
+    rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+    out = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(out, format="PNG")
+    return out.getvalue()
+
+
+def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000)) -> bytes:
+    """A phone-camera JPEG (12 megapixels by default): shaded, slightly tinted paper, a pen digit."""
+    width, height = size
+    digit_height = int(height * rng.uniform(0.3, 0.6))
+    crop = _crop(digit)
+    ink = np.asarray(Image.fromarray(crop).resize(
+        (max(1, round(crop.shape[1] * digit_height / crop.shape[0])), digit_height), Image.Resampling.BICUBIC),
+        dtype=np.float32) / 255
+    light = (np.linspace(1.0, rng.uniform(0.6, 0.85), width, dtype=np.float32)[np.newaxis, :]
+             * np.linspace(1.0, rng.uniform(0.8, 0.95), height, dtype=np.float32)[:, np.newaxis])
+    paper = 235 * light
+    top = int(rng.integers(0, height - digit_height))
+    left = int(rng.integers(0, width - ink.shape[1]))
+    region = paper[top:top + digit_height, left:left + ink.shape[1]]
+    paper[top:top + digit_height, left:left + ink.shape[1]] = region * (1 - ink) + 40 * ink
+    rgb = np.clip(paper[..., np.newaxis] * np.array([1.0, 0.98, 0.93], dtype=np.float32), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(out, format="JPEG", quality=88)
+    return out.getvalue()
