@@ -39,7 +39,7 @@ def main() -> int:
     reader = DigitReader()
 
     notebook = predict_proba(reader.session, np.stack([notebook_preprocess(raw) for raw, _, _ in cases])).argmax(1)
-    ours = [reader.read(raw)["digits"] for raw, _, _ in cases]
+    ours = [reader.read(raw).digits for raw, _, _ in cases]
     per_style = Counter()
     for (_, truth, style), theirs, mine in zip(cases, notebook, ours):
         per_style[style, "notebook"] += str(theirs) == truth
@@ -55,7 +55,7 @@ def main() -> int:
           f"   ({len(cases)} images, same model)")
 
     numbers = synthetic.make_cases(x_test, y_test, args.count // 5, digits_per_image=(2, 6), seed=2027)
-    exact = np.mean([reader.read(raw)["digits"] == truth for raw, truth, _ in numbers])
+    exact = np.mean([reader.read(raw).digits == truth for raw, truth, _ in numbers])
     print(f"numbers of 2 to 6 digits read exactly: {exact:.1%} ({len(numbers)} images)")
     return 0
 

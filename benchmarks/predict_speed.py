@@ -108,7 +108,7 @@ def main() -> int:
     ort_one = per_call(lambda: predict_proba(reader.session, x1), 200)
     ours_batch = per_call(lambda: reader.read_batch(x_test), args.repeats)
     results = reader.read_batch(x_test)
-    accuracy = np.mean([r["digits"] == str(y) for r, y in zip(results, y_test)])
+    accuracy = np.mean([r.digits == str(y) for r, y in zip(results, y_test)])
     small_batch = None
     if Path(args.small_model).exists():
         small = DigitReader(args.small_model)

@@ -102,7 +102,7 @@ def main() -> int:
         readers = {
             "notebook": lambda source: notebook_read(reader.session, source),
             "previous": previous_reader(args.baseline_ref, Path(tmp)),
-            "digitcnn": lambda source: reader.read(source)["digits"],
+            "digitcnn": lambda source: reader.read(source).digits,
         }
         if args.only_new:
             readers = {"digitcnn": readers["digitcnn"]}

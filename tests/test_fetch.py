@@ -111,10 +111,10 @@ def test_only_http_and_https(url):
 def test_reader_reads_urls(server):
     reader = DigitReader()
     result = reader.read(f"{server}/digit.png")
-    assert result["digits"] == "7" and result["input"] == f"{server}/digit.png"
+    assert result.digits == "7" and result.input == f"{server}/digit.png"
     result = reader.read(f"{server}/lying.png")  # Content-Type is not trusted
-    assert "not an image" in result["error"]
-    assert "HTTP 404" in reader.read(f"{server}/nothing.png")["error"]
+    assert "not an image" in result.error
+    assert "HTTP 404" in reader.read(f"{server}/nothing.png").error
 
 
 def test_address_check_applies_after_redirects(server):

@@ -42,7 +42,7 @@ def paper_digit(digit: np.ndarray, size=120) -> Image.Image:
 def test_photo_like_digits_are_read(reader, mnist_test):
     x_test, y_test = mnist_test
     cases = synthetic.make_cases(x_test, y_test, 300, seed=7)
-    correct = [reader.read(raw)["digits"] == truth for raw, truth, _ in cases]
+    correct = [reader.read(raw).digits == truth for raw, truth, _ in cases]
     assert np.mean(correct) >= 0.97, np.mean(correct)
     # every style is represented and none collapses
     for style in synthetic.STYLES:
@@ -54,11 +54,11 @@ def test_numbers_of_several_digits_are_read(reader, mnist_test):
     x_test, y_test = mnist_test
     cases = synthetic.make_cases(x_test, y_test, 120, digits_per_image=(2, 6), seed=11)
     results = [reader.read(raw) for raw, _, _ in cases]
-    exact = np.mean([r["digits"] == truth for r, (_, truth, _) in zip(results, cases)])
+    exact = np.mean([r.digits == truth for r, (_, truth, _) in zip(results, cases)])
     assert exact >= 0.90, exact
     for result, (_, truth, _) in zip(results, cases):
-        if len(result["digits"]) == len(truth):
-            lefts = [p["box"][0] for p in result["predictions"]]
+        if len(result.digits) == len(truth):
+            lefts = [p.box[0] for p in result.predictions]
             assert lefts == sorted(lefts)  # left to right
 
 
@@ -92,8 +92,8 @@ def test_box_is_in_original_pixels_for_large_images(reader, mnist_test):
     x_test, y_test = mnist_test
     page = paper_digit(x_test[0], size=3000)
     result = reader.read(page)
-    assert result["digits"] == str(y_test[0])
-    x, y, w, h = result["predictions"][0]["box"]
+    assert result.digits == str(y_test[0])
+    x, y, w, h = result.predictions[0].box
     assert 600 <= x <= 1000 and 1000 <= y <= 1400 and h > 700
 
 
@@ -102,15 +102,15 @@ def test_transparent_drawing_is_not_black_on_black(reader, mnist_test):
     alpha = Image.fromarray(x_test[1]).resize((140, 140), Image.Resampling.BICUBIC)
     drawing = Image.new("RGBA", (140, 140), (0, 0, 0, 0))
     drawing.putalpha(alpha)  # black strokes, transparent elsewhere
-    assert reader.read(png_bytes(drawing))["digits"] == str(y_test[1])
+    assert reader.read(png_bytes(drawing)).digits == str(y_test[1])
 
 
 def test_blank_image_has_no_digit(reader):
     for blank in (Image.new("L", (100, 100), 255), Image.new("RGB", (50, 80), (200, 180, 160)),
                   np.zeros((28, 28), np.uint8)):
         result = reader.read(blank)
-        assert result["digits"] == "" and result["predictions"] == []
-        assert result["message"] == "no digit found" and result["error"] is None
+        assert result.digits == "" and result.predictions == []
+        assert result.message == "no digit found" and result.error is None
 
 
 def test_image_modes_are_read(reader, mnist_test):
@@ -129,7 +129,7 @@ def test_image_modes_are_read(reader, mnist_test):
     variants["animated gif"] = png_bytes(frames[0], format="GIF", save_all=True, append_images=frames[1:])
     for name, raw in variants.items():
         result = reader.read(raw)
-        assert result["error"] is None and result["digits"] == truth, name
+        assert result.error is None and result.digits == truth, name
 
 
 def test_exif_orientation_is_applied(reader, mnist_test):
@@ -139,7 +139,7 @@ def test_exif_orientation_is_applied(reader, mnist_test):
     exif = Image.Exif()
     exif[0x0112] = 6  # ...with "rotate 90 clockwise to display"
     raw = png_bytes(page.convert("RGB"), format="JPEG", exif=exif, quality=95)
-    assert reader.read(raw)["digits"] == "7"
+    assert reader.read(raw).digits == "7"
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -151,13 +151,13 @@ def test_bad_bytes_are_clear_errors(reader, raw, message):
     if raw is None:  # a PNG cut in the middle
         raw = png_bytes(Image.new("L", (300, 300), 128).point(lambda v: v))[:200]
     result = reader.read(raw)
-    assert message in result["error"] and result["digits"] == ""
+    assert message in result.error and result.digits == ""
 
 
 def test_decompression_bomb_is_refused(reader):
     bomb = png_bytes(Image.new("1", (9000, 9000), 0))  # 81 megapixels in a few kB
     assert len(bomb) < 100_000
-    assert "over the limit" in reader.read(bomb)["error"]
+    assert "over the limit" in reader.read(bomb).error
 
 
 def test_cli_human_json_and_exit_codes(tmp_path, mnist_test):
@@ -219,15 +219,15 @@ def test_read_batch_agrees_with_read(reader, mnist_test):
     batch = reader.read_batch(x_test[:50])
     for image, result in zip(x_test[:50], batch):
         single = reader.read(image)
-        assert result["digits"] == single["digits"]
+        assert result.digits == single.digits
         # The float32 first convolution of the int8 model rounds differently by batch size; the
         # next layer's int8 steps can turn that into a few 1e-4 of probability.
-        assert abs(result["confidence"] - single["confidence"]) < 2e-3
-    assert np.mean([r["digits"] == str(y) for r, y in zip(batch, y_test[:50])]) >= 0.98
+        assert abs(result.confidence - single.confidence) < 2e-3
+    assert np.mean([r.digits == str(y) for r, y in zip(batch, y_test[:50])]) >= 0.98
     blank_and_digit = np.stack([np.zeros((28, 28), np.uint8), x_test[0]])
-    assert [r["digits"] for r in reader.read_batch(blank_and_digit)] == ["", str(y_test[0])]
+    assert [r.digits for r in reader.read_batch(blank_and_digit)] == ["", str(y_test[0])]
     # Each result is its own: changing one (a caller annotating boxes, say) leaves the others alone.
-    batch[0]["predictions"][0]["box"][2] = 99
-    assert batch[1]["predictions"][0]["box"] == [0, 0, 28, 28]
-    ranked = [[c["digit"] for c in r["predictions"][0]["top_k"]] for r in batch]
-    assert ranked == [[c["digit"] for c in s["predictions"][0]["top_k"]] for s in map(reader.read, x_test[:50])]
+    batch[0].predictions[0].box[2] = 99
+    assert batch[1].predictions[0].box == [0, 0, 28, 28]
+    ranked = [[c.digit for c in r.predictions[0].top_k] for r in batch]
+    assert ranked == [[c.digit for c in s.predictions[0].top_k] for s in map(reader.read, x_test[:50])]

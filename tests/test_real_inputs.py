@@ -74,7 +74,7 @@ def test_shaded_paper_is_read(reader, mnist_test):
         gray = to_gray(Image.fromarray(page.astype(np.uint8)))
         # a global threshold of this picture splits lit from shaded paper, not ink from paper
         assert (gray > 0.5).mean() > 0.2 and (gray < 0.5).mean() > 0.2
-        right += reader.read(encode(page.astype(np.uint8)))["digits"] == str(y_test[i])
+        right += reader.read(encode(page.astype(np.uint8))).digits == str(y_test[i])
     assert right >= 19, right
 
 
@@ -85,14 +85,14 @@ def test_hairline_strokes_with_gaps_are_one_digit(reader, digit):
     canvas = drawn(digit, scale=1.0, width=1, gaps=4, rng=rng)
     _, mask = ink_image(canvas.astype(np.float32) / 255)
     assert len(np.unique(cv2.connectedComponents(mask.astype(np.uint8))[1])) > 2  # really broken
-    assert reader.read(encode(canvas))["digits"] == str(digit)
+    assert reader.read(encode(canvas)).digits == str(digit)
 
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
 def test_thick_marker_is_read(reader, digit):
     """A marker whose strokes are a quarter of the digit's width."""
     canvas = drawn(digit, scale=2.0, width=28)
-    assert reader.read(encode(255 - canvas))["digits"] == str(digit)
+    assert reader.read(encode(255 - canvas)).digits == str(digit)
 
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
@@ -104,8 +104,8 @@ def test_thin_pen_on_a_large_photo_is_read(reader, digit):
     raw = encode(page, format="JPEG", quality=85)
     assert max(decode_image(raw).size) < 3000  # decoded reduced, straight from the JPEG
     result = reader.read(raw)
-    assert result["digits"] == str(digit)
-    x, y, w, h = result["predictions"][0]["box"]
+    assert result.digits == str(digit)
+    x, y, w, h = result.predictions[0].box
     # in the file's pixels, not in those of the reduced picture that was analysed
     assert 1000 <= x and 1000 <= y and x + w <= 1100 + strokes.shape[1] + 8 and h > 600
 
@@ -121,7 +121,7 @@ def test_small_16x16_digits_are_read(reader, mnist_test):
         square = np.zeros((side, side), dtype=np.uint8)  # the digit fills the box, aspect kept
         top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
         square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
-        answers.append(reader.read(cv2.resize(square, (16, 16), interpolation=cv2.INTER_AREA))["digits"])
+        answers.append(reader.read(cv2.resize(square, (16, 16), interpolation=cv2.INTER_AREA)).digits)
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:100])]) >= 0.95
 
 
@@ -129,7 +129,7 @@ def test_faint_28x28_drawing_is_stretched(reader, mnist_test):
     """A 28x28 drawing whose ink never reaches white is not MNIST-ready: it takes the full path."""
     x_test, y_test = mnist_test
     faint = (x_test[:50].astype(np.float32) * 0.4).astype(np.uint8)
-    answers = [reader.read(image)["digits"] for image in faint]
+    answers = [reader.read(image).digits for image in faint]
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:50])]) >= 0.96
 
 

@@ -28,7 +28,7 @@ def test_arbitrary_bytes(reader, raw):
     except ImageError:
         pass
     result = reader.read(raw)  # the reader turns every ImageError into a result
-    assert result["error"] is None or isinstance(result["error"], str)
+    assert result.error is None or isinstance(result.error, str)
 
 
 shapes = st.tuples(st.integers(1, 64), st.integers(1, 64)).flatmap(
@@ -48,4 +48,4 @@ def test_arbitrary_arrays(reader, array):
     assert digits.shape[1:] == (28, 28, 1) and len(digits) == len(boxes)
     assert np.isfinite(digits).all() and ((digits >= 0) & (digits <= 1)).all()
     result = reader.read(array)
-    assert len(result["digits"]) == len(result["predictions"])
+    assert len(result.digits) == len(result.predictions)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitcnn import data, serve
+from digitcnn import data, fetch, serve
 from digitcnn.fetch import FetchError
 
 
@@ -135,13 +135,13 @@ def test_allow_private_urls(image_server, digits):
 
 def test_ssrf_guard_applies_after_redirects(image_server, monkeypatch, digits):
     """A public-looking first hop that redirects to a private address is refused at the redirect."""
-    real_guard = serve.refuse_private_address
+    real_guard = fetch.refuse_private_address
 
     def guard_treating_127_0_0_1_as_public(host, address):
         if address != "127.0.0.1":
             real_guard(host, address)
 
-    monkeypatch.setattr(serve, "refuse_private_address", guard_treating_127_0_0_1_as_public)
+    monkeypatch.setattr(fetch, "refuse_private_address", guard_treating_127_0_0_1_as_public)
     client = TestClient(serve.create_app())
     assert client.post("/api/predict-url", json={"url": f"{image_server}/digit.png"}).status_code == 200
     answer = client.post("/api/predict-url", json={"url": f"{image_server}/to-private"})
@@ -152,10 +152,10 @@ def test_guard_function():
     for address in ("127.0.0.1", "10.1.2.3", "::1", "::ffff:192.168.0.1", "fe80::1%eth0", "0.0.0.0", "224.0.0.1",
                     "100.64.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "2002:a00:1::1"):  # IPv4 inside IPv6 too
         with pytest.raises(FetchError, match="non-public address"):
-            serve.refuse_private_address("example.org", address)
-    serve.refuse_private_address("example.org", "8.8.8.8")
-    serve.refuse_private_address("example.org", "2606:4700:4700::1111")
-    serve.refuse_private_address("example.org", "64:ff9b::808:808")  # NAT64 of a public address
+            fetch.refuse_private_address("example.org", address)
+    fetch.refuse_private_address("example.org", "8.8.8.8")
+    fetch.refuse_private_address("example.org", "2606:4700:4700::1111")
+    fetch.refuse_private_address("example.org", "64:ff9b::808:808")  # NAT64 of a public address
 
 
 def test_concurrent_requests(client, digits):

@@ -166,7 +166,7 @@ def test_ensemble_exports_the_average_of_its_members(tmp_path):
 
     members = [run(out / "members" / f"member_{k}" / "model.onnx") for k in range(2)]
     np.testing.assert_allclose(run(out / "model.onnx"), np.mean(members, axis=0), atol=1e-5)
-    assert DigitReader(out).read(x_test[0])["digits"] != ""  # prediction uses it unchanged
+    assert DigitReader(out).read(x_test[0]).digits != ""  # prediction uses it unchanged
 
     # a finished member is reused, not retrained
     (out / "model.onnx").unlink()

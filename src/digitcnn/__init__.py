@@ -1,7 +1,7 @@
 """digitcnn: handwritten digit recognition with a CNN, from MNIST to a web page.
 
     from digitcnn import DigitReader
-    DigitReader().read("photo.jpg")["digits"]
+    DigitReader().read("photo.jpg").digits
 """
 
 __version__ = "0.1.0"

@@ -88,56 +88,59 @@ def run_serve(args) -> int:
 
 def expand_inputs(inputs: list[str]) -> list[str]:
     """Folders become their files (sorted, hidden ones skipped); everything else stays as given."""
+    from .fetch import is_url
+
     expanded = []
     for item in inputs:
         path = Path(item)
-        if item != "-" and "://" not in item and path.is_dir():
+        if item != "-" and not is_url(item) and path.is_dir():
             expanded.extend(str(p) for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith("."))
         else:
             expanded.append(item)
     return expanded
 
 
-def format_result(result: dict, top_k: int, show_runners_up: bool) -> str:
-    name = result["input"]
-    if result["error"]:
-        return f"{name}: error: {result['error']}"
-    if not result["predictions"]:
-        return f"{name}: {result['message']}"
-    line = f"{name}: {result['digits']} (confidence {result['confidence']:.3f}"
-    line += ", unsure)" if result["low_confidence"] else ")"
+def format_result(result, top_k: int, show_runners_up: bool) -> str:
+    """One ReadResult as the human-readable lines of ``digitcnn predict``."""
+    if result.error:
+        return f"{result.input}: error: {result.error}"
+    if not result.predictions:
+        return f"{result.input}: {result.message}"
+    line = f"{result.input}: {result.digits} (confidence {result.confidence:.3f}"
+    line += ", unsure)" if result.low_confidence else ")"
     if show_runners_up:
-        for i, digit in enumerate(result["predictions"], 1):
-            runners = ", ".join(f"{c['digit']} {c['probability']:.3f}" for c in digit["top_k"][1:top_k])
-            line += f"\n  digit {i}: {digit['digit']} {digit['probability']:.3f}; runners-up: {runners}"
+        for i, digit in enumerate(result.predictions, 1):
+            runners = ", ".join(f"{c.digit} {c.probability:.3f}" for c in digit.top_k[1:top_k])
+            line += f"\n  digit {i}: {digit.digit} {digit.probability:.3f}; runners-up: {runners}"
     return line
 
 
-def save_preprocessed(folder: Path, index: int, result: dict) -> None:
+def save_preprocessed(folder: Path, index: int, result) -> None:
     from .artifacts import write_bytes
+    from .fetch import is_url
     from .imaging import frame_to_png
 
-    stem = Path(result["input"]).stem if "://" not in result["input"] else "url"
-    for k, image in enumerate(result["images"] if result["images"] is not None else []):
+    stem = "url" if is_url(result.input) else Path(result.input).stem
+    for k, image in enumerate(result.frames if result.frames is not None else []):
         write_bytes(folder / f"{index:03d}_{stem}_{k}.png", frame_to_png(image))
 
 
 def run_predict(args) -> int:
     import json
 
-    from .predict import DigitReader, public
+    from .predict import DigitReader
 
     reader = DigitReader(args.model, top_k=args.top_k or 3)
     failures = 0
     for index, item in enumerate(expand_inputs(args.inputs)):
         source = sys.stdin.buffer.read() if item == "-" else item
         result = reader.read(source)
-        result["input"] = item
-        failures += result["error"] is not None
-        if args.save_preprocessed and result["images"] is not None:
+        result.input = item
+        failures += result.error is not None
+        if args.save_preprocessed and result.frames is not None:
             save_preprocessed(args.save_preprocessed, index, result)
         if args.json:
-            print(json.dumps(public(result)), flush=True)
+            print(json.dumps(result.to_json()), flush=True)
         else:
             print(format_result(result, reader.top_k, args.top_k is not None), flush=True)
     return 1 if failures else 0

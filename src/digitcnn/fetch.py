@@ -9,6 +9,7 @@ the connection (DNS rebinding) therefore cannot slip a private address past it.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +25,43 @@ TOTAL_TIMEOUT = 30.0  # a server that trickles bytes cannot hold us longer than 
 
 class FetchError(ImageError):
     """A URL could not be fetched as an image, with the reason in one line."""
+
+
+def is_url(text: str) -> bool:
+    """True when an input names a URL rather than a file: the one place that decides it."""
+    return "://" in text
+
+
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, 6to4, Teredo, NAT64 or IPv4-compatible.
+
+    A network that routes these forms reaches the IPv4 address inside, so each one is checked too.
+    """
+    inside = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    if ip in NAT64_PREFIX or int(ip) >> 32 == 0:  # 64:ff9b::a.b.c.d, or ::a.b.c.d (deprecated)
+        inside.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in inside if address is not None]
+
+
+def refuse_private_address(host: str, address: str) -> None:
+    """Raise FetchError when ``address``, which ``host`` resolved to, is not public.
+
+    Loopback, private, link-local, multicast, unspecified and reserved addresses are refused, and
+    so is an IPv6 address that carries such an IPv4 address: a URL must not make the server reach
+    into its own network (server-side request forgery). fetch_url calls this with every resolved
+    address and then connects only to those.
+    """
+    ip = ipaddress.ip_address(address.split("%")[0])
+    candidates = [ip, *embedded_ipv4(ip)] if isinstance(ip, ipaddress.IPv6Address) else [ip]
+    for candidate in candidates:
+        if not candidate.is_global or candidate.is_multicast:
+            raise FetchError(f"{host}: refused, it resolves to the non-public address {candidate} "
+                             "(start the server with --allow-private-urls to allow it)")
+
+
 
 
 def url_host(url: str) -> str:

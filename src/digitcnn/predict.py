@@ -3,7 +3,7 @@
     from digitcnn import DigitReader
     reader = DigitReader()                 # loads the default ONNX model once
     result = reader.read("photo.jpg")      # a path, URL, bytes, PIL image or NumPy array
-    result["digits"], result["confidence"]
+    result.digits, result.confidence       # a results.ReadResult
 
 ONNX Runtime only: this module never imports TensorFlow.
 """
@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .fetch import fetch_url, is_url
 from .imaging import ImageError, decode_image, image_to_digits, mnist_like
 from .inference import load_session, predict_proba, resolve_model_path
-
-LOW_CONFIDENCE = 0.6  # below this a result is flagged as unsure
-NO_DIGIT = "no digit found"
+from .results import Candidate, DigitPrediction, ReadResult
 
 
 def source_name(source) -> str:
@@ -40,9 +39,7 @@ def load_source(source, fetch=None):
         return source
     if isinstance(source, (str, Path)):
         text = str(source)
-        if "://" in text:
-            from .fetch import fetch_url
-
+        if is_url(text):
             return decode_image((fetch or fetch_url)(text))
         path = Path(text)
         if not path.exists():
@@ -72,12 +69,12 @@ class DigitReader:
         self.session = load_session(self.model_path, threads=threads)
         self.top_k = top_k
 
-    def read(self, source, fetch=None, strict: bool = False) -> dict:
-        """Read one image; return a result dict (the fields of ``digitcnn predict --json``).
+    def read(self, source, fetch=None, strict: bool = False) -> ReadResult:
+        """Read one image; return its ReadResult (the fields of ``digitcnn predict --json``).
 
         A bad input gives a result whose ``error`` is set, or raises ImageError when ``strict``.
         ``fetch(url) -> bytes`` replaces the default URL fetcher (the server adds its guard).
-        The 28x28 images the model saw are under the key ``images`` (not in the JSON).
+        The 28x28 images the model saw are in ``result.frames`` (not in the JSON).
         """
         name = source_name(source)
         try:
@@ -86,64 +83,36 @@ class DigitReader:
         except ImageError as exc:
             if strict:
                 raise
-            return self.failed(name, str(exc))
+            return ReadResult.failed(name, str(exc))
         proba = predict_proba(self.session, digits)
-        return self.result(name, digits, self.digit_predictions(proba, boxes))
+        return ReadResult.read(name, self.digit_predictions(proba, boxes), digits)
 
-    def read_batch(self, images: np.ndarray) -> list[dict]:
+    def read_batch(self, images: np.ndarray) -> list[ReadResult]:
         """Read many single-digit images at once: uint8 or float (N, H, W) arrays.
 
-        Images already in MNIST form (28x28, dark border, some ink) go to the model in one
-        call, and their results are built from whole-batch arrays; the others take the full
-        path of ``read``.
+        Images already in MNIST form (28x28, dark border, bright ink) go to the model in one
+        call; the others take the full path of ``read``.
         """
         images = np.asarray(images)
         if images.ndim != 3:
             raise ImageError(f"expected images of shape (N, H, W), got {images.shape}")
         scale = 1 / 255 if np.issubdtype(images.dtype, np.integer) else 1.0
         scaled = np.multiply(images, np.float32(scale), dtype=np.float32)  # 4x quicker than astype, then /
-        results: list[dict | None] = [None] * len(images)
+        results: list[ReadResult | None] = [None] * len(images)
         if images.shape[1:] == (28, 28):
             fast = np.flatnonzero(mnist_like(scaled))
             proba = predict_proba(self.session, scaled[fast][..., np.newaxis])
             for i, digit in zip(fast.tolist(), self.digit_predictions(proba, [[0, 0, 28, 28] for _ in fast])):
-                results[i] = self.result(f"<image {i}>", None, [digit])
+                results[i] = ReadResult.read(f"<image {i}>", [digit])
         for i, result in enumerate(results):
             if result is None:
                 results[i] = self.read(scaled[i])
-                results[i]["input"] = f"<image {i}>"
+                results[i].input = f"<image {i}>"
         return results
 
-    def digit_predictions(self, proba: np.ndarray, boxes: list) -> list[dict]:
+    def digit_predictions(self, proba: np.ndarray, boxes: list) -> list[DigitPrediction]:
         """One prediction per row of ``proba`` (k, 10): the digit, its probability, the top k, the box."""
         orders = np.argsort(-proba, axis=1, kind="stable")[:, :self.top_k].tolist()
-        return [{"digit": order[0], "probability": p[order[0]],
-                 "top_k": [{"digit": d, "probability": p[d]} for d in order],
-                 "probabilities": p, "box": box}
+        return [DigitPrediction(digit=order[0], probability=p[order[0]],
+                                top_k=[Candidate(d, p[d]) for d in order], probabilities=p, box=list(box))
                 for order, p, box in zip(orders, proba.tolist(), boxes)]
-
-    @staticmethod
-    def result(name: str, digits, predictions: list[dict]) -> dict:
-        # The least sure digit: a product would punish long numbers from a model trained with label
-        # smoothing, whose probabilities top out near 0.9 even when it is right.
-        confidence = min(d["probability"] for d in predictions) if predictions else 0.0
-        return {
-            "input": name,
-            "digits": "".join(str(d["digit"]) for d in predictions),
-            "confidence": confidence,
-            "low_confidence": bool(predictions) and confidence < LOW_CONFIDENCE,
-            "message": None if predictions else NO_DIGIT,
-            "predictions": predictions,
-            "error": None,
-            "images": digits,
-        }
-
-    @staticmethod
-    def failed(name: str, message: str) -> dict:
-        return {"input": name, "digits": "", "confidence": 0.0, "low_confidence": False, "message": None,
-                "predictions": [], "error": message, "images": None}
-
-
-def public(result: dict) -> dict:
-    """The JSON-ready fields of a result (without the 28x28 arrays)."""
-    return {key: value for key, value in result.items() if key != "images"}

@@ -1,0 +1,84 @@
+"""The shape of a reading: what the Python API returns, the CLI prints as JSON and the HTTP API sends.
+
+One definition, plain dataclasses (no import cost on the prediction path); FastAPI declares
+``ReadResult`` as the endpoints' ``response_model``, so /docs lists every field with its type.
+New fields go here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+LOW_CONFIDENCE = 0.6  # below this a result is flagged as unsure
+NO_DIGIT = "no digit found"
+
+
+@dataclass
+class Candidate:
+    """One class and its probability."""
+
+    digit: int
+    probability: float
+
+
+@dataclass
+class DigitPrediction:
+    """One digit read: its class, probability, the ``top_k`` candidates, all ten probabilities and
+    its box ``[x, y, width, height]`` in the pixels of the input image."""
+
+    digit: int
+    probability: float
+    top_k: list[Candidate]
+    probabilities: list[float]
+    box: list[int]
+
+
+@dataclass
+class ReadResult:
+    """What was read in one input.
+
+    ``digits`` is the number read, left to right ("" when none); ``confidence`` the probability of
+    its least sure digit, ``low_confidence`` True below LOW_CONFIDENCE; ``message`` says why
+    nothing was read (no digit found); ``error`` says why the input could not be read at all.
+    ``images`` (HTTP, with ``include_images=true``) holds the 28x28 images the model saw as PNG
+    data URLs. ``frames`` holds the same images as float32 (K, 28, 28, 1) in [0, 1]: set on results
+    of the Python API, never serialized.
+    """
+
+    input: str
+    digits: str = ""
+    confidence: float = 0.0
+    low_confidence: bool = False
+    message: str | None = None
+    predictions: list[DigitPrediction] = field(default_factory=list)
+    error: str | None = None
+    images: list[str] | None = None
+
+    frames: ClassVar = None  # a ClassVar, so that it is no field: set per instance, never serialized
+
+    @classmethod
+    def read(cls, name: str, predictions: list[DigitPrediction], frames=None) -> ReadResult:
+        """The result of a reading; the confidence is the least sure digit's probability.
+
+        (The least, not the product: a product would punish long numbers from a model trained with
+        label smoothing, whose probabilities top out near 0.9 even when it is right.)
+        """
+        confidence = min(d.probability for d in predictions) if predictions else 0.0
+        result = cls(input=name, digits="".join(str(d.digit) for d in predictions), confidence=confidence,
+                     low_confidence=bool(predictions) and confidence < LOW_CONFIDENCE,
+                     message=None if predictions else NO_DIGIT, predictions=predictions)
+        result.frames = frames
+        return result
+
+    @classmethod
+    def failed(cls, name: str, message: str) -> ReadResult:
+        return cls(input=name, error=message)
+
+    def to_json(self) -> dict:
+        """The JSON-ready fields (``images`` only when set)."""
+        payload = dataclasses.asdict(self)
+        if payload["images"] is None:
+            del payload["images"]
+        return payload
