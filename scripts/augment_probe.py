@@ -21,7 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from digitcnn import data  # noqa: E402
-from digitcnn.augment import Augmentation, draw_pool, epoch_images  # noqa: E402
+from digitcnn.augment import draw_pool, epoch_images  # noqa: E402
+from digitcnn.config import Augmentation  # noqa: E402
 
 VARIANTS = {
     "writers": Augmentation(),

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from digitcnn.models import ARCHITECTURES, PRESETS, build_model
+from digitcnn.config import PRESETS
+from digitcnn.models import ARCHITECTURES, build_model
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -25,7 +26,7 @@ def test_baseline_is_the_classic_cnn():
 
 def test_presets_name_known_architectures():
     assert {"baseline", "fast", "accurate"} <= set(PRESETS)
-    assert all(p["arch"] in ARCHITECTURES for p in PRESETS.values())
+    assert all(p.arch in ARCHITECTURES for p in PRESETS.values())
 
 
 def test_unknown_architecture_is_a_clear_error():

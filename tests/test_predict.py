@@ -199,7 +199,7 @@ def test_cli_missing_file_and_bad_model(tmp_path):
     result = run_cli("predict", tmp_path / "nope.png")
     assert result.returncode == 1 and "no such file" in result.stdout
     result = run_cli("predict", tmp_path / "nope.png", "--model", tmp_path / "none.onnx")
-    assert result.returncode == 2 and "no such ONNX model" in result.stderr
+    assert result.returncode == 1 and "no such ONNX model" in result.stderr
 
 
 def test_predict_never_imports_tensorflow(tmp_path, mnist_test):

@@ -90,18 +90,23 @@ def test_finished_run_folder_is_not_overwritten(tiny_run):
     out, _ = tiny_run
     before = (out / "model.onnx").read_bytes()
     result = run_cli("train", "--preset", "fast", "--limit", 3000, "--epochs", 2, "--out", out)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "already holds a finished run" in result.stderr and "Traceback" not in result.stderr
     assert (out / "model.onnx").read_bytes() == before
 
 
 def test_bad_input_gives_clear_errors(tmp_path):
     result = run_cli("train", "--data-dir", tmp_path, "--out", tmp_path / "run")
-    assert result.returncode == 2 and "file not found" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "file not found" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("evaluate", tmp_path / "missing.onnx")
-    assert result.returncode == 2 and "no such ONNX model" in result.stderr
+    assert result.returncode == 1 and "no such ONNX model" in result.stderr
+    # usage errors are 2: argparse's own, and settings outside their choices
     result = run_cli("train", "--epochs", "0")
     assert result.returncode == 2 and "positive integer" in result.stderr
+    result = run_cli("train", "--seed", "-1")
+    assert result.returncode == 2 and "0 or more" in result.stderr
+    result = run_cli("train", "--arch", "resnet")
+    assert result.returncode == 2 and "arch must be one of" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_interrupted_run_resumes(tmp_path):
@@ -230,7 +235,7 @@ def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path):
 def test_quantize_refuses_what_is_not_a_model(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     result = run_cli("quantize", tmp_path / "bad.onnx")
-    assert result.returncode == 2 and "not a loadable ONNX model" in result.stderr
+    assert result.returncode == 1 and "not a loadable ONNX model" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "bad.int8.onnx").exists()
     result = run_cli("quantize", ROOT / "models" / "digitcnn-float32.onnx", "--out", tmp_path)
-    assert result.returncode == 2 and "is a folder" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "is a folder" in result.stderr and "Traceback" not in result.stderr

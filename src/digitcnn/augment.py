@@ -6,34 +6,19 @@ base. ``writers_batch`` draws such variations on MNIST training digits, then bri
 to the MNIST convention with the very code that prepares real inputs (``imaging.to_mnist``), so
 that the model trains on what the reading pipeline will give it.
 
-Every ingredient has a switch in ``Augmentation`` so that each can be measured alone (RESULTS.md).
+Every ingredient has a switch in ``config.Augmentation`` so that each can be measured alone (RESULTS.md).
 NumPy and OpenCV only: the same function feeds training under any Keras backend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from .config import Augmentation
 from .imaging import to_mnist
 
 UPSCALE = 2  # drawn at 56x56: thickening and breaks at 28x28 are too coarse
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """The writer variations, each with its range; 0 turns one off."""
-
-    share: float = 0.5  # share of each batch that is varied; the rest stays plain MNIST
-    rotation: float = 12.0  # degrees, either way
-    shear: float = 0.3  # horizontal shear (slant), either way
-    aspect: float = 0.25  # width scaled by 1 -/+ this (narrow and wide writers)
-    thickness: float = 0.5  # probability of a thicker or thinner pen (one pixel at 56x56)
-    breaks: float = 0.15  # probability of one or two gaps in the strokes (pen lifted)
-    flag_one: float = 0.3  # probability that a 1 gets a flag (and half of those a base)
-    elastic: float = 0.0  # strength of a smooth random warp, in pixels at 56x56
 
 
 def _affine(image: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
@@ -126,9 +111,9 @@ def _draw_chunk(args) -> np.ndarray:
     return np.stack([vary(image, int(label), rng, aug) for image, label in zip(images, labels)])
 
 
-def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: int, copies: int = 4,
+def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: int,
               workers: int | None = None) -> np.ndarray:
-    """``copies`` varied versions of every image: float32 (copies, N, 28, 28) in [0, 1].
+    """``aug.copies`` varied versions of every image: float32 (copies, N, 28, 28) in [0, 1].
 
     Drawn once per run, in worker processes (about 1 ms an image on one core); training then
     picks among them each epoch (``epoch_images``). Spawned, not forked: the caller may have
@@ -138,6 +123,7 @@ def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: i
     import os
 
     images = np.asarray(images, dtype=np.float32).reshape(len(images), 28, 28)
+    copies = aug.copies
     step = 2000
     chunks = [(images[i:i + step], labels[i:i + step], [seed, k, i], aug)
               for k in range(copies) for i in range(0, len(images), step)]

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .models import ARCHITECTURES, PRESETS, STRATEGIES
+from .config import PRESETS, flags
 
 
 def positive_int(text: str) -> int:
@@ -26,24 +26,40 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {value}")
+    return value
+
+
+def preset_value(preset: str, name: str):
+    """A setting of a preset by its flag name (``writers_rotation`` is ``writers.rotation``)."""
+    config = PRESETS[preset]
+    if name.startswith("writers_"):
+        return getattr(config.writers, name.removeprefix("writers_"))
+    return getattr(config, name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitcnn", description="Handwritten digit recognition with a CNN.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("train", help="train a preset, export it to ONNX, evaluate it, write a report")
+    p = commands.add_parser("train", help="train a preset, export it to ONNX, evaluate it, write a report",
+                            description="Every setting of config.TrainConfig has a flag; a flag left out keeps "
+                                        "the preset's value (defaults shown: fast | accurate | baseline).")
     p.add_argument("--preset", choices=sorted(PRESETS), default="fast")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/PRESET)")
-    p.add_argument("--arch", choices=ARCHITECTURES, help="override the preset's architecture")
-    p.add_argument("--epochs", type=positive_int)
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--limit", type=positive_int, help="use a stratified subset of N training and N test images")
-    p.add_argument("--data-dir", type=Path, help="folder with the four IDX files (format checks, no pinned checksums)")
-    p.add_argument("--strategy", choices=STRATEGIES,
-                   help="tf.distribute: mirrored on all GPUs (or --devices N CPU splits), multi-worker from TF_CONFIG")
-    p.add_argument("--devices", type=positive_int, help="with --strategy mirrored and no GPU: N logical CPU devices")
-    p.add_argument("--ensemble", type=positive_int, metavar="N",
-                   help="train N differently seeded members and export one ONNX model averaging them")
+    for name, kind, meta in flags():
+        if name == "preset":
+            continue
+        shown = " | ".join(str(preset_value(preset, name)) for preset in ("fast", "accurate", "baseline"))
+        number = non_negative_int if name == "seed" else positive_int
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=number if kind is int else kind,
+                       choices=meta["choices"], help=f"{meta['help']} (default: {shown})")
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
 
@@ -152,24 +168,22 @@ def interrupt_on_sigterm(signum, frame):
 
 
 def run_train(args) -> int:
-    from .train import TrainError, make_config, train, train_ensemble
+    from .config import make_config
+    from .train import train, train_ensemble
 
-    config = make_config(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                         seed=args.seed, limit=args.limit, strategy=args.strategy, devices=args.devices,
-                         ensemble=args.ensemble,
-                         data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
+    settings = {name: getattr(args, name) for name, _, _ in flags() if name != "preset"}
+    if settings["data_dir"]:
+        settings["data_dir"] = str(Path(settings["data_dir"]).resolve())
+    config = make_config(args.preset, **settings)
     out = args.out or Path("runs") / args.preset
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     try:
-        run = train_ensemble if config["ensemble"] > 1 else train
+        run = train_ensemble if config.ensemble > 1 else train
         metrics = run(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"\nInterrupted. Finished epochs are saved in {out}/checkpoint; "
               "run the same command again to resume.", file=sys.stderr)
         return 130
-    except TrainError as exc:
-        print(f"digitcnn train: error: {exc}", file=sys.stderr)
-        return 2
     if "members" in metrics:
         print("Members: " + ", ".join(f"seed {m['seed']} {m['accuracy'] * 100:.2f}%" for m in metrics["members"]))
     print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
@@ -196,7 +210,7 @@ def run_evaluate(args) -> int:
 
 
 def run_quantize(args) -> int:
-    from .quantize import QuantizeError, quantize
+    from .quantize import quantize
 
     if args.out:
         out = args.out
@@ -204,11 +218,7 @@ def run_quantize(args) -> int:
         out = args.model / "model.int8.onnx"
     else:  # x.onnx -> x.int8.onnx beside it
         out = args.model.with_name(f"{args.model.name.removesuffix('.onnx')}.int8.onnx")
-    try:
-        result = quantize(args.model, out, data_dir=args.data_dir)
-    except QuantizeError as exc:
-        print(f"digitcnn quantize: error: {exc}", file=sys.stderr)
-        return 2
+    result = quantize(args.model, out, data_dir=args.data_dir)
     print(f"Wrote {out} ({result['bytes'] / 1e6:.2f} MB): same class as the float32 model on "
           f"{result['agreement']:.2%} of held-out training images. Its test accuracy: digitcnn evaluate {out}")
     return 0
@@ -229,21 +239,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     warnings.filterwarnings("ignore", category=FutureWarning)  # tf2onnx on NumPy 2
     args = build_parser().parse_args(argv)
-    from .data import DataError
-    from .inference import ModelError
+    from .errors import DigitcnnError
 
     try:
         return COMMANDS[args.command](args)
-    except (DataError, ModelError) as exc:
+    except DigitcnnError as exc:  # the project's every error: one line, no traceback
         print(f"digitcnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except ModuleNotFoundError as exc:
         package = (exc.name or "").split(".")[0]
         extra = next((name for name, modules in OPTIONAL_MODULES.items() if package in modules), None)
         hint = f"pip install 'digitcnn[{extra}]'" if extra else "reinstall digitcnn with its dependencies"
         print(f"digitcnn {args.command}: error: needs the Python package {package!r}, which is not installed "
               f"({hint})", file=sys.stderr)
-        return 2
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DigitcnnError
+
 PACKAGE_DATA_DIR = Path(__file__).resolve().parent / "mnist"
 
 FILES = {
@@ -37,7 +39,7 @@ LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
 NUM_CLASSES = 10
 
 
-class DataError(ValueError):
+class DataError(DigitcnnError, ValueError):
     """A data file is missing, truncated, corrupt or not what was expected."""
 
 

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from .errors import DigitcnnError
+
 MAX_PIXELS = 40_000_000  # refuse larger images: decompression bombs
 MAX_DIGITS = 40  # more separate marks than this is no number: refuse rather than spend seconds
 ANALYSIS_MAX_SIDE = 1024  # larger images are reduced first (JPEGs while decoding); digits need no more
@@ -46,7 +48,7 @@ JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one ma
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
-class ImageError(ValueError):
+class ImageError(DigitcnnError, ValueError):
     """The input is not a usable image (empty, corrupt, too large, not an image...)."""
 
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DigitcnnError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_MODELS_DIR = PACKAGE_DIR.parent.parent / "models"
 DEFAULT_MODEL_NAME = "digitcnn.onnx"
 
 
-class ModelError(RuntimeError):
+class ModelError(DigitcnnError, RuntimeError):
     """The model file is missing or not a usable digit classifier."""
 
 

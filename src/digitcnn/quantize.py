@@ -24,6 +24,7 @@ import numpy as np
 from . import data
 from .artifacts import atomic_path
 from .inference import load_session, predict_proba, resolve_model_path
+from .errors import DigitcnnError
 
 CALIBRATION_IMAGES = 1000
 CHECK_IMAGES = 5000
@@ -32,7 +33,7 @@ MIN_AGREEMENT = 0.995
 FLOAT_OPS = ("Softmax",)
 
 
-class QuantizeError(RuntimeError):
+class QuantizeError(DigitcnnError, RuntimeError):
     """The model cannot be quantized, or its int8 version disagrees with it too often."""
 
 

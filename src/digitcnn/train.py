@@ -14,6 +14,7 @@ resumes from it. TensorFlow is imported only in here, never on the prediction pa
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import platform
@@ -25,7 +26,9 @@ import numpy as np
 
 from . import data
 from .artifacts import atomic_path, read_json, write_json
-from .models import PRESETS, STRATEGIES, build_model
+from .config import STRATEGIES, TrainConfig, as_dict, make_config  # noqa: F401  (make_config: the API)
+from .models import build_model
+from .errors import DigitcnnError
 
 PARITY_TOLERANCE = 1e-5
 CHECKPOINT_DIR = "checkpoint"
@@ -34,22 +37,8 @@ VERSIONED_PACKAGES = ("numpy", "tensorflow|tensorflow-cpu", "keras", "tf2onnx", 
                       "scikit-learn")
 
 
-class TrainError(RuntimeError):
+class TrainError(DigitcnnError, RuntimeError):
     """A run cannot start or finish, for a reason the user can act on."""
-
-
-def make_config(preset: str = "fast", **overrides) -> dict:
-    """The preset's recipe with the given fields replaced (None means keep the preset's)."""
-    if preset not in PRESETS:
-        raise TrainError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    config = {"preset": preset, **PRESETS[preset], "seed": 0, "validation_fraction": 0.1,
-              "limit": None, "data_dir": None, "strategy": "default", "devices": None, "ensemble": 1}
-    for key, value in overrides.items():
-        if key not in config:
-            raise TrainError(f"unknown configuration field {key!r}")
-        if value is not None:
-            config[key] = value
-    return config
 
 
 def package_versions() -> dict[str, str]:
@@ -65,27 +54,27 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_run_record(out_dir: Path, config: dict) -> None:
+def write_run_record(out_dir: Path, config: TrainConfig) -> None:
     """config.json: the configuration, package versions, data checksums and machine of a run."""
     write_json(out_dir / "config.json", {
-        "config": config,
+        "config": as_dict(config),
         "versions": package_versions(),
-        "data_checksums_sha256": data.checksums(config["data_dir"]),
+        "data_checksums_sha256": data.checksums(config.data_dir),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     })
 
 
-def load_training_data(config: dict):
+def load_training_data(config: TrainConfig):
     """Load, split and preprocess the data that ``config`` names.
 
     Returns a dict of float32 images (N, 28, 28, 1) in [0, 1] and int labels (N,) for
     ``train``, ``val`` and ``test``. Validation is a seeded stratified share of the
     training set; the test set is never used before the final evaluation.
     """
-    (x_train, y_train), (x_test, y_test) = data.load_mnist(config["data_dir"])
-    x_train, y_train = data.limit_per_split(x_train, y_train, config["limit"], config["seed"])
-    x_test, y_test = data.limit_per_split(x_test, y_test, config["limit"], config["seed"])
-    train_idx, val_idx = data.stratified_split(y_train, config["validation_fraction"], config["seed"])
+    (x_train, y_train), (x_test, y_test) = data.load_mnist(config.data_dir)
+    x_train, y_train = data.limit_per_split(x_train, y_train, config.limit, config.seed)
+    x_test, y_test = data.limit_per_split(x_test, y_test, config.limit, config.seed)
+    train_idx, val_idx = data.stratified_split(y_train, config.validation_fraction, config.seed)
     return {
         "train": (data.preprocess(x_train[train_idx]), y_train[train_idx]),
         "val": (data.preprocess(x_train[val_idx]), y_train[val_idx]),
@@ -93,81 +82,82 @@ def load_training_data(config: dict):
     }
 
 
-def make_dataset(images, labels, config: dict, training: bool):
+def make_dataset(images, labels, config: TrainConfig, training: bool):
     """A tf.data pipeline of (image, one-hot label) batches; shuffled and augmented for training.
 
-    ``augment``: False; True for small rotations, zooms and shifts (Keras layers in the pipeline);
-    "writers" for digitcnn.augment's writer variations, drawn once into a pool, a share of each
-    epoch's images swapped for one of them.
+    ``augment``: "none"; "shift" for small rotations, zooms and shifts (Keras layers in the
+    pipeline); "writers" for digitcnn.augment's writer variations, drawn once into a pool, a share
+    of each epoch's images swapped for one of them.
     """
     import tensorflow as tf
 
-    if training and config["augment"] == "writers":
+    if training and config.augment == "writers":
         return writer_epochs(images, labels, config)
     ds = tf.data.Dataset.from_tensor_slices((images, data.one_hot(labels)))
     if training:
-        ds = ds.shuffle(len(images), seed=config["seed"], reshuffle_each_iteration=True)
-    ds = ds.batch(config["batch_size"])
-    if training and config["augment"]:
+        ds = ds.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(config.batch_size)
+    if training and config.augment == "shift":
         # Augment here, not in the model: random layers inside a model break its ONNX export.
-        augment = make_augmenter(config["seed"])
+        augment = make_augmenter(config)
         ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def writer_epochs(images, labels, config: dict):
+def writer_epochs(images, labels, config: TrainConfig):
     """Training batches with writer variations: the pool is drawn once, each epoch picks anew."""
     import tensorflow as tf
 
-    from .augment import Augmentation, draw_pool, epoch_images
+    from .augment import draw_pool, epoch_images
 
-    aug = Augmentation()
-    pool = draw_pool(images, labels, aug, seed=config["seed"])
-    rng = np.random.default_rng(config["seed"])
+    aug = config.writers
+    pool = draw_pool(images, labels, aug, seed=config.seed)
+    rng = np.random.default_rng(config.seed)
     targets = data.one_hot(labels)
 
     def epoch():
         x = epoch_images(images, pool, aug.share, rng)[..., np.newaxis]
         order = rng.permutation(len(x))
-        for start in range(0, len(x), config["batch_size"]):
-            batch = order[start:start + config["batch_size"]]
+        for start in range(0, len(x), config.batch_size):
+            batch = order[start:start + config.batch_size]
             yield x[batch], targets[batch]
 
     signature = (tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None, 10), tf.float32))
     return tf.data.Dataset.from_generator(epoch, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 
 
-def make_augmenter(seed: int):
-    """Small random rotations (about 10 degrees), zooms and shifts, as handwriting varies."""
+def make_augmenter(config: TrainConfig):
+    """Small random rotations, zooms and shifts (``shift_*`` of the configuration)."""
     import keras
     from keras import layers
 
     return keras.Sequential([
-        layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
-        layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 2),
+        layers.RandomRotation(config.shift_rotation, fill_mode="constant", seed=config.seed),
+        layers.RandomZoom(config.shift_zoom, fill_mode="constant", seed=config.seed + 1),
+        layers.RandomTranslation(config.shift_translation, config.shift_translation, fill_mode="constant",
+                                 seed=config.seed + 2),
     ], name="augment")
 
 
-def make_optimizer(config: dict, steps_per_epoch: int):
+def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     import keras
 
-    total_steps = max(1, steps_per_epoch * config["epochs"])
-    lr = config["learning_rate"]
-    if config["schedule"] == "constant":
+    total_steps = max(1, steps_per_epoch * config.epochs)
+    lr = config.learning_rate
+    if config.schedule == "constant":
         schedule = lr
-    elif config["schedule"] == "warmup-cosine":
-        warmup = max(1, int(0.2 * total_steps))
+    elif config.schedule == "warmup-cosine":
+        warmup = max(1, int(config.warmup_share * total_steps))
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=lr / 10, decay_steps=total_steps - warmup,
-            warmup_target=lr, warmup_steps=warmup, alpha=0.01)
+            initial_learning_rate=lr / 10, decay_steps=max(1, total_steps - warmup),
+            warmup_target=lr, warmup_steps=warmup, alpha=config.final_lr_share)
     else:
-        raise TrainError(f"unknown schedule {config['schedule']!r}; expected constant or warmup-cosine")
+        raise TrainError(f"unknown schedule {config.schedule!r}; expected constant or warmup-cosine")
     return keras.optimizers.Adam(schedule)
 
 
-def make_strategy(config: dict):
-    """The tf.distribute strategy that ``config["strategy"]`` names.
+def make_strategy(config: TrainConfig):
+    """The tf.distribute strategy that ``config.strategy`` names.
 
     ``mirrored`` replicates the model on every visible GPU; with no GPU and ``devices`` = N it
     splits the CPU into N logical devices (how the tests exercise it). ``multi-worker`` reads
@@ -176,35 +166,35 @@ def make_strategy(config: dict):
     """
     import tensorflow as tf
 
-    name = config["strategy"]
+    name = config.strategy
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        if config["devices"] and not tf.config.list_physical_devices("GPU"):
+        if config.devices and not tf.config.list_physical_devices("GPU"):
             cpu = tf.config.list_physical_devices("CPU")[0]
             try:
                 tf.config.set_logical_device_configuration(
-                    cpu, [tf.config.LogicalDeviceConfiguration()] * config["devices"])
+                    cpu, [tf.config.LogicalDeviceConfiguration()] * config.devices)
             except RuntimeError as exc:
-                raise TrainError(f"cannot split the CPU into {config['devices']} devices: {exc}") from None
-            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(config["devices"])])
+                raise TrainError(f"cannot split the CPU into {config.devices} devices: {exc}") from None
+            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(config.devices)])
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise TrainError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
 
 
-def compile_model(config: dict, steps_per_epoch: int):
+def compile_model(config: TrainConfig, steps_per_epoch: int):
     import keras
 
-    model = build_model(config["arch"])
+    model = build_model(config.arch)
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config["label_smoothing"]),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
         # Running many steps per call to the graph removes most of Python's per-step overhead;
         # tf.distribute strategies fail with it in Keras 3.15 ("must feed a value for placeholder").
-        steps_per_execution=32 if config["strategy"] == "default" else 1,
+        steps_per_execution=config.steps_per_execution if config.strategy == "default" else 1,
     )
     return model
 
@@ -256,15 +246,15 @@ def export_onnx(model, path: Path, check_images: np.ndarray) -> float:
     return diff
 
 
-def prepare_out_dir(out_dir: Path, config: dict, overwrite: bool) -> int:
+def prepare_out_dir(out_dir: Path, config: TrainConfig, overwrite: bool) -> int:
     """Check the run folder; return the number of epochs already done (0 for a new run)."""
     checkpoint_dir = out_dir / CHECKPOINT_DIR
     if overwrite and out_dir.exists():
         shutil.rmtree(out_dir)
     if (checkpoint_dir / "state.json").exists():
-        saved = read_json(out_dir / "config.json")["config"]
-        if saved != config:
-            changed = sorted(k for k in config if saved.get(k) != config[k])
+        saved, wanted = read_json(out_dir / "config.json")["config"], as_dict(config)
+        if saved != wanted:
+            changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
             raise TrainError(
                 f"{out_dir} holds an interrupted run with another configuration (differs in "
                 f"{', '.join(changed)}); use another --out, the same options, or --overwrite")
@@ -274,7 +264,7 @@ def prepare_out_dir(out_dir: Path, config: dict, overwrite: bool) -> int:
     return 0
 
 
-def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool = False, log=print,
+def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite: bool = False, log=print,
           callbacks=()) -> dict:
     """Train, export and evaluate one run; return its metrics (see evaluate.evaluate_run).
 
@@ -287,10 +277,10 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
     import keras  # imported here, after the cheap checks, because it costs seconds
 
     strategy = make_strategy(config)
-    keras.utils.set_random_seed(config["seed"])
+    keras.utils.set_random_seed(config.seed)
     splits = load_training_data(config)
     x_train, y_train = splits["train"]
-    steps_per_epoch = int(np.ceil(len(x_train) / config["batch_size"]))
+    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
     checkpoint_dir = out_dir / CHECKPOINT_DIR
 
     history: dict = {}
@@ -299,20 +289,20 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
         history = state["history"]
         with strategy.scope():
             model = keras.models.load_model(checkpoint_dir / "last.keras")
-        log(f"Resuming {out_dir} from epoch {epochs_done} of {config['epochs']} (checkpoint found)")
+        log(f"Resuming {out_dir} from epoch {epochs_done} of {config.epochs} (checkpoint found)")
     else:
         with strategy.scope():
             model = compile_model(config, steps_per_epoch)
         write_run_record(out_dir, config)
-        log(f"Training preset {config['preset']} ({config['arch']}) for {config['epochs']} epochs "
+        log(f"Training preset {config.preset} ({config.arch}) for {config.epochs} epochs "
             f"on {len(x_train)} images, validating on {len(splits['val'][1])}, "
             f"{strategy.num_replicas_in_sync} replica(s); run folder {out_dir}")
 
-    if epochs_done < config["epochs"]:
+    if epochs_done < config.epochs:
         model.fit(
             make_dataset(x_train, y_train, config, training=True),
             validation_data=make_dataset(*splits["val"], config, training=False),
-            epochs=config["epochs"], initial_epoch=epochs_done, verbose=verbose, shuffle=False,
+            epochs=config.epochs, initial_epoch=epochs_done, verbose=verbose, shuffle=False,
             callbacks=[make_epoch_checkpoint(checkpoint_dir, history), *callbacks],
         )
     train_seconds = float(sum(history["seconds"]))
@@ -326,7 +316,7 @@ def train(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool =
 
     from .evaluate import evaluate_run
 
-    metrics = evaluate_run(out_dir, out_dir, config["data_dir"], config["limit"], config["seed"],
+    metrics = evaluate_run(out_dir, out_dir, config.data_dir, config.limit, config.seed,
                            extra={"train_seconds": train_seconds, "onnx_max_abs_diff": parity,
                                   "best_epoch": int(np.argmax(history["val_accuracy"])) + 1})
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
@@ -345,9 +335,9 @@ def average_models(members: list):
     return keras.Model(inputs, averaged, name=f"ensemble_of_{len(members)}")
 
 
-def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrite: bool = False,
+def train_ensemble(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite: bool = False,
                    log=print) -> dict:
-    """Train ``config["ensemble"]`` members (seeds seed, seed+1, ...) and export their average.
+    """Train ``config.ensemble`` members (seeds seed, seed+1, ...) and export their average.
 
     Members live in ``members/member_K/``, each a whole run (resumable as one); a member that
     is already finished is reused, so an interrupted ensemble resumes where it stopped. The
@@ -359,21 +349,21 @@ def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrit
         shutil.rmtree(out_dir)
     if (out_dir / "model.onnx").exists():
         raise TrainError(f"{out_dir} already holds a finished run; use another --out or --overwrite")
-    count = config["ensemble"]
+    count = config.ensemble
     members = []
     for k in range(count):
         member_dir = out_dir / "members" / f"member_{k}"
-        member_config = {**config, "seed": config["seed"] + k, "ensemble": 1}
+        member_config = dataclasses.replace(config, seed=config.seed + k, ensemble=1)
         if (member_dir / "metrics.json").exists() and (member_dir / "model.keras").exists():
-            if read_json(member_dir / "config.json")["config"] != member_config:
+            if read_json(member_dir / "config.json")["config"] != as_dict(member_config):
                 raise TrainError(f"{member_dir} holds a member trained with another configuration; "
                                  "use another --out, the same options, or --overwrite")
             log(f"Member {k + 1} of {count} already trained: {member_dir}")
             metrics = read_json(member_dir / "metrics.json")
         else:
-            log(f"Training member {k + 1} of {count} (seed {member_config['seed']})")
+            log(f"Training member {k + 1} of {count} (seed {member_config.seed})")
             metrics = train(member_config, member_dir, verbose=verbose, log=log)
-        members.append({"seed": member_config["seed"], "accuracy": metrics["accuracy"],
+        members.append({"seed": member_config.seed, "accuracy": metrics["accuracy"],
                         "train_seconds": metrics["train_seconds"], "folder": str(member_dir)})
 
     import keras
@@ -382,12 +372,12 @@ def train_ensemble(config: dict, out_dir: str | Path, verbose: int = 1, overwrit
     with atomic_path(out_dir / "model.keras") as tmp:
         ensemble.save(tmp)
     write_run_record(out_dir, config)
-    (_, _), (x_test, _) = data.load_mnist(config["data_dir"])
+    (_, _), (x_test, _) = data.load_mnist(config.data_dir)
     parity = export_onnx(ensemble, out_dir / "model.onnx", data.preprocess(x_test[:256]))
 
     from .evaluate import evaluate_run
 
-    return evaluate_run(out_dir, out_dir, config["data_dir"], config["limit"], config["seed"],
+    return evaluate_run(out_dir, out_dir, config.data_dir, config.limit, config.seed,
                         extra={"members": members, "best_member_accuracy": max(m["accuracy"] for m in members),
                                "train_seconds": sum(m["train_seconds"] for m in members),
                                "onnx_max_abs_diff": parity})
