@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRESET ?= fast
 
-.PHONY: run test model bench report clean
+.PHONY: run test test-fast lint model bench report clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,16 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/digitcnn train --preset $(PRESET) --out runs/$(PRESET) --overwrite
 
-## test: install (with the test dependencies) and run the whole test suite
-test: $(STAMP)
+## test: install (with the test dependencies), lint with ruff's default rules, run the whole test suite
+test: lint
 	$(BIN)/python -m pytest
+
+## test-fast: the same without the tests that train a model (about a minute)
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
 
 ## model: reproduce the pretrained default model in models/ (the accurate preset)
 model: $(STAMP)
@@ -31,6 +38,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/predict_speed.py
 	$(BIN)/python benchmarks/new_images.py
 	$(BIN)/python benchmarks/serve_load.py
+	$(BIN)/python benchmarks/real_input_speed.py
+	$(BIN)/python benchmarks/real_handwriting.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -19,8 +19,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from digitcnn import DigitReader, data, synthetic  # noqa: E402
-from digitcnn.inference import predict_proba  # noqa: E402
+from digitcnn import DigitReader, data, synthetic
+from digitcnn.inference import predict_proba
 
 
 def notebook_preprocess(raw: bytes) -> np.ndarray:

@@ -27,8 +27,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitcnn import DigitReader  # noqa: E402
-from digitcnn.inference import load_session, predict_proba  # noqa: E402
+from digitcnn import DigitReader
+from digitcnn.inference import load_session, predict_proba
 
 FILE_SETS = ("photo", "drawn", "tiny")
 ARRAY_SETS = ("usps", "optdigits32")

@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from digitcnn import data, synthetic  # noqa: E402
-from predict_speed import process_cost  # noqa: E402
-from serve_load import exported_tree  # noqa: E402
+from predict_speed import process_cost
+from serve_load import exported_tree
+
+from digitcnn import data, synthetic
 
 IN_PROCESS = """
 import sys, time, statistics

@@ -35,7 +35,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitcnn import data, synthetic  # noqa: E402
+from digitcnn import data, synthetic
 
 KERAS_SERVER = """
 import io, sys, numpy as np

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from digitcnn import data  # noqa: E402
-from digitcnn.augment import draw_pool, epoch_images  # noqa: E402
-from digitcnn.config import Augmentation  # noqa: E402
+from digitcnn import data
+from digitcnn.augment import draw_pool, epoch_images
+from digitcnn.config import Augmentation
 
 VARIANTS = {
     "writers": Augmentation(),

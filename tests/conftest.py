@@ -1,18 +1,26 @@
-"""Shared fixtures: synthetic IDX files, and one tiny training run reused by several tests."""
+"""Shared fixtures: the repository, the CLI, MNIST, the default reader, one local image server, a tiny run.
+
+Tests ask for these by name; nothing is imported from this file.
+"""
 
 import gzip
+import io
 import os
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+def _write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
     """Write a uint8 array as an IDX file (labels 1-D, images 3-D), gzip'd when ``compress``."""
     magic = 0x801 if array.ndim == 1 else 0x803
     header = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
@@ -21,11 +29,11 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
     return path
 
 
-def run_cli(*args, check=False, timeout=600, **kwargs):
+def _run_cli(*args, check=False, timeout=600, **kwargs):
     """Run ``python -m digitcnn ARGS`` and return the CompletedProcess (text output)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     stdin_bytes = kwargs.pop("stdin_bytes", None)
-    result = subprocess.run([sys.executable, "-m", "digitcnn", *map(str, args)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "digitcnn", *map(str, args)], capture_output=True, check=False,
                             timeout=timeout, env=env, cwd=kwargs.pop("cwd", ROOT),
                             input=stdin_bytes if stdin_bytes is not None else b"", **kwargs)
     result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
@@ -35,9 +43,118 @@ def run_cli(*args, check=False, timeout=600, **kwargs):
 
 
 @pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository's root folder."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(*args, check=False, timeout=600, stdin_bytes=None, cwd=ROOT)``: `python -m digitcnn`."""
+    return _run_cli
+
+
+@pytest.fixture(scope="session")
+def write_idx():
+    """``write_idx(path, array, compress=True)``: a uint8 array as an IDX file."""
+    return _write_idx
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The shipped MNIST: ((x_train, y_train), (x_test, y_test)), uint8."""
+    from digitcnn import data
+
+    return data.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist):
+    """(x_test, y_test): uint8 (10000, 28, 28) and (10000,)."""
+    return mnist[1]
+
+
+@pytest.fixture(scope="session")
+def reader():
+    """The default model's DigitReader, loaded once."""
+    from digitcnn import DigitReader
+
+    return DigitReader()
+
+
+def _png(image, format="PNG", **kwargs) -> bytes:
+    out = io.BytesIO()
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(out, format=format, **kwargs)
+    return out.getvalue()
+
+
+class _ImageHandler(BaseHTTPRequestHandler):
+    png = b""
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        if not any(k == "Content-Length" for k, _ in headers):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        path = self.path
+        if path == "/digit.png":
+            self.send(200, self.png, [("Content-Type", "image/png")])
+        elif path == "/lying.png":  # says it is a PNG, is not
+            self.send(200, b"<html>hello</html>", [("Content-Type", "image/png")])
+        elif path == "/slow":
+            time.sleep(3)
+            self.send(200, self.png)
+        elif path == "/huge":  # 11 MB with no Content-Length: the cap must hold while streaming
+            self.send_response(200)
+            self.end_headers()
+            for _ in range(11 * 16):
+                try:
+                    self.wfile.write(b"\0" * 65536)
+                except OSError:
+                    return
+        elif path == "/huge-declared":
+            self.send(200, b"", [("Content-Length", str(50 * 1024 * 1024))])
+        elif path == "/loop":
+            self.send(302, headers=[("Location", "/loop")])
+        elif path == "/redirect":
+            self.send(301, headers=[("Location", "/digit.png")])
+        elif path == "/to-private":  # a public-looking first hop that redirects to another loopback address
+            self.send(302, headers=[("Location", f"http://127.0.0.2:{self.server.server_address[1]}/digit.png")])
+        else:
+            self.send(404, b"not found")
+
+
+@pytest.fixture(scope="session")
+def digit_png(mnist_test) -> bytes:
+    """The first MNIST test digit (a 7) as dark ink on white, 84x84, PNG: what the image server serves."""
+    x_test, _ = mnist_test
+    return _png(Image.fromarray(255 - x_test[0]).resize((84, 84)))
+
+
+@pytest.fixture(scope="session")
+def image_server(digit_png):
+    """The one local HTTP server of the tests, on 127.0.0.1: its base URL. Paths: /digit.png, /lying.png,
+    /slow, /huge, /huge-declared, /loop, /redirect, /to-private, anything else 404."""
+    _ImageHandler.png = digit_png
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ImageHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A whole `digitcnn train --preset fast` run on 3,000 images: (run folder, CLI result)."""
     out = tmp_path_factory.mktemp("runs") / "fast"
-    result = run_cli("train", "--preset", "fast", "--limit", 3000, "--epochs", 2, "--quiet", "--out", out,
-                     check=True)
+    result = _run_cli("train", "--preset", "fast", "--limit", 3000, "--epochs", 2, "--quiet", "--out", out,
+                      check=True)
     return out, result

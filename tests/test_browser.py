@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
 from digitcnn import data
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,11 +25,11 @@ if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(root):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)], cwd=root,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

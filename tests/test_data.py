@@ -6,7 +6,6 @@ import hashlib
 import numpy as np
 import pytest
 
-from conftest import write_idx
 from digitcnn import data
 from digitcnn.data import DataError
 
@@ -16,7 +15,7 @@ def mnist():
     return data.load_mnist()
 
 
-def test_reads_good_files_plain_and_gzip(tmp_path):
+def test_reads_good_files_plain_and_gzip(tmp_path, write_idx):
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     labels = np.array([7, 1], dtype=np.uint8)
     for compress in (True, False):
@@ -25,7 +24,7 @@ def test_reads_good_files_plain_and_gzip(tmp_path):
         np.testing.assert_array_equal(data.read_idx(write_idx(tmp_path / f"l{suffix}", labels, compress)), labels)
 
 
-def test_truncated_file_is_a_clear_error(tmp_path):
+def test_truncated_file_is_a_clear_error(tmp_path, write_idx):
     path = write_idx(tmp_path / "images.gz", np.zeros((5, 28, 28), np.uint8))
     raw = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(raw[:-100]))
@@ -43,7 +42,7 @@ def test_wrong_magic_is_a_clear_error(tmp_path):
         data.read_idx(path)
 
 
-def test_wrong_checksum_is_a_clear_error(tmp_path):
+def test_wrong_checksum_is_a_clear_error(tmp_path, write_idx):
     labels = np.array([1, 2, 3], np.uint8)
     path = write_idx(tmp_path / "labels.gz", labels)
     good = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
@@ -65,18 +64,18 @@ def test_shipped_mnist_matches_its_readme(mnist):
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def test_data_dir_loads_any_folder_without_pinned_checksums(tmp_path):
+def test_data_dir_loads_any_folder_without_pinned_checksums(tmp_path, write_idx):
     rng = np.random.default_rng(0)
     for name, shape in (("train-images-idx3-ubyte.gz", (50, 28, 28)), ("t10k-images-idx3-ubyte.gz", (20, 28, 28))):
         write_idx(tmp_path / name, rng.integers(0, 256, shape, dtype=np.uint8))
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(50, dtype=np.uint8) % 10)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(20, dtype=np.uint8) % 10)
-    (x_train, y_train), (x_test, y_test) = data.load_mnist(tmp_path)
+    (x_train, _), (_, y_test) = data.load_mnist(tmp_path)
     assert x_train.shape == (50, 28, 28) and y_test.shape == (20,)
     assert set(data.checksums(tmp_path)) == set(data.FILES.values())
 
 
-def test_mismatched_counts_are_an_error(tmp_path):
+def test_mismatched_counts_are_an_error(tmp_path, write_idx):
     for name in data.FILES.values():
         count = 9 if name.startswith("train-labels") else 10
         shape = (count, 28, 28) if "images" in name else (count,)
@@ -114,7 +113,7 @@ def test_stratified_split_is_seeded_disjoint_and_stratified(mnist):
 def test_validation_comes_from_training_set_only(mnist):
     from digitcnn.train import load_training_data, make_config
 
-    (x_train, _), (x_test, y_test) = mnist
+    (x_train, _), (_, y_test) = mnist
     splits = load_training_data(make_config("fast", limit=None))
     x_val = splits["val"][0][..., 0]
     # the test split is the whole test set, untouched

@@ -6,14 +6,13 @@ import numpy as np
 
 from digitcnn import data
 from digitcnn.inference import default_model_path, load_session, predict_proba
-from conftest import ROOT
 
 
-def test_default_model_accuracy():
+def test_default_model_accuracy(root):
     (_, _), (x_test, y_test) = data.load_mnist()
     proba = predict_proba(load_session(), data.preprocess(x_test))
     accuracy = float(np.mean(proba.argmax(axis=1) == y_test))
     assert accuracy >= 0.996, accuracy
-    card = json.loads((ROOT / "models" / "metrics.json").read_text())
+    card = json.loads((root / "models" / "metrics.json").read_text())
     assert abs(card["accuracy"] - accuracy) < 1e-9  # the card tells the truth
-    assert default_model_path() == ROOT / "models" / "digitcnn.onnx"
+    assert default_model_path() == root / "models" / "digitcnn.onnx"

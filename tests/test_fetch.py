@@ -1,81 +1,16 @@
 """Fetching images from URLs, against a local HTTP server on 127.0.0.1 only."""
 
-import io
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from PIL import Image
 
-from digitcnn import DigitReader, data
 from digitcnn.fetch import FetchError, fetch_url
 
 
-def digit_png() -> bytes:
-    (_, _), (x_test, _) = data.load_mnist()
-    out = io.BytesIO()
-    Image.fromarray(255 - x_test[0]).resize((84, 84)).save(out, format="PNG")
-    return out.getvalue()
-
-
-class Handler(BaseHTTPRequestHandler):
-    png = b""
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, body=b"", headers=()):
-        self.send_response(status)
-        for key, value in headers:
-            self.send_header(key, value)
-        if not any(k == "Content-Length" for k, _ in headers):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        path = self.path
-        if path == "/digit.png":
-            self.send(200, self.png, [("Content-Type", "image/png")])
-        elif path == "/lying.png":  # says it is a PNG, is not
-            self.send(200, b"<html>hello</html>", [("Content-Type", "image/png")])
-        elif path == "/slow":
-            time.sleep(3)
-            self.send(200, self.png)
-        elif path == "/huge":  # 11 MB with no Content-Length: the cap must hold while streaming
-            self.send_response(200)
-            self.end_headers()
-            for _ in range(11 * 16):
-                try:
-                    self.wfile.write(b"\0" * 65536)
-                except OSError:
-                    return
-        elif path == "/huge-declared":
-            self.send(200, b"", [("Content-Length", str(50 * 1024 * 1024))])
-        elif path == "/loop":
-            self.send(302, headers=[("Location", "/loop")])
-        elif path == "/redirect":
-            self.send(301, headers=[("Location", "/digit.png")])
-        else:
-            self.send(404, b"not found")
-
-
-@pytest.fixture(scope="module")
-def server():
-    Handler.png = digit_png()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-def test_fetch_success_and_redirect(server):
-    assert fetch_url(f"{server}/digit.png") == Handler.png
-    assert fetch_url(f"{server}/redirect") == Handler.png
+def test_fetch_success_and_redirect(image_server, digit_png):
+    assert fetch_url(f"{image_server}/digit.png") == digit_png
+    assert fetch_url(f"{image_server}/redirect") == digit_png
 
 
 @pytest.mark.parametrize("path, message", [
@@ -84,16 +19,16 @@ def test_fetch_success_and_redirect(server):
     ("/huge", "over the limit of 10485760 bytes"),
     ("/huge-declared", "over the limit"),
 ])
-def test_fetch_failures_are_one_line_errors(server, path, message):
+def test_fetch_failures_are_one_line_errors(image_server, path, message):
     with pytest.raises(FetchError, match=message) as info:
-        fetch_url(f"{server}{path}")
+        fetch_url(f"{image_server}{path}")
     assert "\n" not in str(info.value)
 
 
-def test_slow_server_times_out(server):
+def test_slow_server_times_out(image_server):
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out"):
-        fetch_url(f"{server}/slow", timeout=(1.0, 0.5))
+        fetch_url(f"{image_server}/slow", timeout=(1.0, 0.5))
     assert time.monotonic() - started < 2.5
 
 
@@ -108,16 +43,15 @@ def test_only_http_and_https(url):
         fetch_url(url)
 
 
-def test_reader_reads_urls(server):
-    reader = DigitReader()
-    result = reader.read(f"{server}/digit.png")
-    assert result.digits == "7" and result.input == f"{server}/digit.png"
-    result = reader.read(f"{server}/lying.png")  # Content-Type is not trusted
+def test_reader_reads_urls(image_server, reader):
+    result = reader.read(f"{image_server}/digit.png")
+    assert result.digits == "7" and result.input == f"{image_server}/digit.png"
+    result = reader.read(f"{image_server}/lying.png")  # Content-Type is not trusted
     assert "not an image" in result.error
-    assert "HTTP 404" in reader.read(f"{server}/nothing.png").error
+    assert "HTTP 404" in reader.read(f"{image_server}/nothing.png").error
 
 
-def test_address_check_applies_after_redirects(server):
+def test_address_check_applies_after_redirects(image_server):
     seen = []
 
     def refuse_second_hop(host, address):
@@ -126,11 +60,11 @@ def test_address_check_applies_after_redirects(server):
             raise FetchError(f"{host}: refused")
 
     with pytest.raises(FetchError, match="refused"):
-        fetch_url(f"{server}/redirect", check_address=refuse_second_hop)
+        fetch_url(f"{image_server}/redirect", check_address=refuse_second_hop)
     assert seen == [("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "127.0.0.1")]
 
 
-def test_the_checked_address_is_the_connected_one(server, monkeypatch):
+def test_the_checked_address_is_the_connected_one(image_server, monkeypatch):
     """DNS rebinding: the host is resolved once, and the socket connects to what was checked.
 
     A resolver that answers differently on every call (public for the check, private for the
@@ -147,7 +81,7 @@ def test_the_checked_address_is_the_connected_one(server, monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding_resolver)
     checked = []
-    port = server.rsplit(":", 1)[1]
+    port = image_server.rsplit(":", 1)[1]
     body = fetch_url(f"http://rebind.test:{port}/digit.png", check_address=lambda h, a: checked.append((h, a)))
     assert body[:8] == b"\x89PNG\r\n\x1a\n"
     assert lookups == ["rebind.test"] and checked == [("rebind.test", "127.0.0.1")]

@@ -10,7 +10,7 @@ from digitcnn import figures
 def test_grid_puts_each_image_in_its_cell_under_its_caption():
     rng = np.random.default_rng(0)
     images = rng.random((11, 28, 28, 1))
-    fig, ax = figures._image_grid(images, [f"image {i}" for i in range(11)], cols=4, caption_size=8)
+    _, ax = figures._image_grid(images, [f"image {i}" for i in range(11)], cols=4, caption_size=8)
     canvas = ax.images[0].get_array()
     assert [text.get_text() for text in ax.texts] == [f"image {i}" for i in range(11)]
     found = 0

@@ -6,15 +6,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ROOT
-
-NOTEBOOK = ROOT / "notebooks" / "clasificacion_digitos_cnn.ipynb"
-
 pytestmark = pytest.mark.slow
 
 
-def test_notebook_executes(tmp_path):
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+def test_notebook_executes(tmp_path, root):
+    notebook_path = root / "notebooks" / "clasificacion_digitos_cnn.ipynb"
+    notebook = nbformat.read(notebook_path, as_version=4)
     parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1
     # Like papermill: an injected cell after the parameters overrides them.
@@ -23,7 +20,7 @@ def test_notebook_executes(tmp_path):
         "URL_IMAGEN = 'http://127.0.0.1:9/no-hay-red.png'")
     notebook.cells.insert(notebook.cells.index(parameters[0]) + 1, injected)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+                   resources={"metadata": {"path": str(notebook_path.parent)}}).execute()
 
     outputs = "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                         for output in cell.get("outputs", []))
@@ -37,8 +34,8 @@ def test_notebook_executes(tmp_path):
     assert images >= 5  # samples, curves, confusion matrix, mistakes, prediction
 
 
-def test_committed_notebook_has_outputs_of_a_full_fast_run():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+def test_committed_notebook_has_outputs_of_a_full_fast_run(root):
+    notebook = nbformat.read(root / "notebooks" / "clasificacion_digitos_cnn.ipynb", as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     with_outputs = [cell for cell in code if cell.get("outputs")]
     assert len(with_outputs) >= len(code) - 2  # all but the parameters and the imports

@@ -10,19 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_cli
-from digitcnn import DigitReader, data, synthetic
+from digitcnn import synthetic
 from digitcnn.imaging import image_to_digits
-
-
-@pytest.fixture(scope="module")
-def reader():
-    return DigitReader()
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    return data.load_mnist()[1]
 
 
 def png_bytes(image: Image.Image, format="PNG", **kwargs) -> bytes:
@@ -93,7 +82,7 @@ def test_box_is_in_original_pixels_for_large_images(reader, mnist_test):
     page = paper_digit(x_test[0], size=3000)
     result = reader.read(page)
     assert result.digits == str(y_test[0])
-    x, y, w, h = result.predictions[0].box
+    x, y, _, h = result.predictions[0].box
     assert 600 <= x <= 1000 and 1000 <= y <= 1400 and h > 700
 
 
@@ -117,7 +106,7 @@ def test_image_modes_are_read(reader, mnist_test):
     x_test, y_test = mnist_test
     page = paper_digit(x_test[2])
     truth = str(y_test[2])
-    sixteen = Image.fromarray((np.asarray(page, dtype=np.uint16) * 257))
+    sixteen = Image.fromarray(np.asarray(page, dtype=np.uint16) * 257)
     assert sixteen.mode.startswith("I;16")
     variants = {
         "16-bit": png_bytes(sixteen),
@@ -160,7 +149,7 @@ def test_decompression_bomb_is_refused(reader):
     assert "over the limit" in reader.read(bomb).error
 
 
-def test_cli_human_json_and_exit_codes(tmp_path, mnist_test):
+def test_cli_human_json_and_exit_codes(tmp_path, mnist_test, run_cli):
     x_test, y_test = mnist_test
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -189,27 +178,27 @@ def test_cli_human_json_and_exit_codes(tmp_path, mnist_test):
     assert Image.open(tmp_path / "seen" / saved[0]).size == (28, 28)
 
 
-def test_cli_reads_stdin(mnist_test):
+def test_cli_reads_stdin(mnist_test, run_cli):
     x_test, y_test = mnist_test
     result = run_cli("predict", "-", "--json", stdin_bytes=png_bytes(paper_digit(x_test[4])))
     assert json.loads(result.stdout)["digits"] == str(y_test[4])
 
 
-def test_cli_missing_file_and_bad_model(tmp_path):
+def test_cli_missing_file_and_bad_model(tmp_path, run_cli):
     result = run_cli("predict", tmp_path / "nope.png")
     assert result.returncode == 1 and "no such file" in result.stdout
     result = run_cli("predict", tmp_path / "nope.png", "--model", tmp_path / "none.onnx")
     assert result.returncode == 1 and "no such ONNX model" in result.stderr
 
 
-def test_predict_never_imports_tensorflow(tmp_path, mnist_test):
+def test_predict_never_imports_tensorflow(tmp_path, mnist_test, root):
     x_test, _ = mnist_test
     paper_digit(x_test[0]).save(tmp_path / "one.png")
     code = ("import sys; from digitcnn.cli import main; rc = main(['predict', sys.argv[1]]); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'; "
             "sys.exit(rc)")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "one.png")], capture_output=True,
-                            text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "one.png")], capture_output=True, check=False,
+                            text=True, cwd=root)
     assert result.returncode == 0, result.stderr
 
 

@@ -12,18 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitcnn import DigitReader, data
 from digitcnn.imaging import decode_image, find_digits, ink_image, to_gray
-
-
-@pytest.fixture(scope="module")
-def reader():
-    return DigitReader()
-
-
-@pytest.fixture(scope="module")
-def mnist_test():
-    return data.load_mnist()[1]
 
 
 def encode(array: np.ndarray, format="PNG", **kwargs) -> bytes:

@@ -1,20 +1,13 @@
 """Property tests: arbitrary bytes and arrays never raise anything but the project's own error."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from digitcnn import DigitReader
 from digitcnn.imaging import ImageError, decode_image, image_to_digits
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def reader():
-    return DigitReader()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

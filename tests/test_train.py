@@ -9,8 +9,6 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
-
 pytestmark = pytest.mark.slow
 
 FIGURES = ["samples.png", "curves.png", "confusion_matrix.png", "confusion_matrix_normalized.png",
@@ -75,7 +73,7 @@ def test_onnx_matches_keras(tiny_run):
     assert np.max(np.abs(got - expected)) <= 1e-5
 
 
-def test_evaluate_recomputes_metrics_into_another_folder(tiny_run, tmp_path):
+def test_evaluate_recomputes_metrics_into_another_folder(tiny_run, tmp_path, run_cli):
     out, _ = tiny_run
     result = run_cli("evaluate", out, "--limit", 3000, "--out", tmp_path, check=True)
     assert "Test accuracy" in result.stdout
@@ -86,7 +84,7 @@ def test_evaluate_recomputes_metrics_into_another_folder(tiny_run, tmp_path):
     assert (tmp_path / "report.html").is_file() and (tmp_path / "figures" / "curves.png").is_file()
 
 
-def test_finished_run_folder_is_not_overwritten(tiny_run):
+def test_finished_run_folder_is_not_overwritten(tiny_run, run_cli):
     out, _ = tiny_run
     before = (out / "model.onnx").read_bytes()
     result = run_cli("train", "--preset", "fast", "--limit", 3000, "--epochs", 2, "--out", out)
@@ -95,7 +93,7 @@ def test_finished_run_folder_is_not_overwritten(tiny_run):
     assert (out / "model.onnx").read_bytes() == before
 
 
-def test_bad_input_gives_clear_errors(tmp_path):
+def test_bad_input_gives_clear_errors(tmp_path, run_cli):
     result = run_cli("train", "--data-dir", tmp_path, "--out", tmp_path / "run")
     assert result.returncode == 1 and "file not found" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("evaluate", tmp_path / "missing.onnx")
@@ -109,12 +107,12 @@ def test_bad_input_gives_clear_errors(tmp_path):
     assert result.returncode == 2 and "arch must be one of" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_interrupted_run_resumes(tmp_path):
+def test_interrupted_run_resumes(tmp_path, root, run_cli):
     """Kill a run after its first epoch; the same command resumes from the checkpoint and finishes."""
     out = tmp_path / "run"
     args = ["train", "--preset", "fast", "--limit", 1500, "--epochs", 12, "--batch-size", 64, "--quiet",
             "--out", out]
-    process = subprocess.Popen([sys.executable, "-m", "digitcnn", *map(str, args)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "digitcnn", *map(str, args)], cwd=root,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     state = out / "checkpoint" / "state.json"
     deadline = time.monotonic() + 300
@@ -135,7 +133,7 @@ def test_interrupted_run_resumes(tmp_path):
     assert (out / "model.onnx").is_file() and not (out / "checkpoint").exists()
 
 
-def test_mirrored_strategy_on_two_logical_cpu_devices_learns(tmp_path):
+def test_mirrored_strategy_on_two_logical_cpu_devices_learns(tmp_path, run_cli):
     out = tmp_path / "mirrored"
     result = run_cli("train", "--preset", "fast", "--limit", 2000, "--epochs", 4, "--strategy", "mirrored",
                      "--devices", 2, "--quiet", "--out", out, check=True)
@@ -149,7 +147,7 @@ def test_mirrored_strategy_on_two_logical_cpu_devices_learns(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["accuracy"] > 0.7
 
 
-def test_ensemble_exports_the_average_of_its_members(tmp_path):
+def test_ensemble_exports_the_average_of_its_members(tmp_path, run_cli):
     import onnxruntime as ort
 
     from digitcnn import DigitReader, data
@@ -179,9 +177,9 @@ def test_ensemble_exports_the_average_of_its_members(tmp_path):
     assert "Member 1 of 2 already trained" in result.stdout and "Member 2 of 2 already trained" in result.stdout
 
 
-def test_train_on_another_data_dir(tmp_path):
+def test_train_on_another_data_dir(tmp_path, run_cli, write_idx):
     """--data-dir: any folder of the four IDX files (here a 400-image MNIST sample) trains end to end."""
-    from conftest import write_idx
+
     from digitcnn import data
 
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
@@ -202,7 +200,7 @@ def test_train_on_another_data_dir(tmp_path):
     assert "(100 images)" in result.stdout
 
 
-def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path):
+def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path, run_cli):
     """`digitcnn quantize` writes a smaller int8 model beside the run; evaluating it keeps the run's metrics."""
     import onnx
 
@@ -232,10 +230,10 @@ def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path):
     assert (out / "metrics.json").read_bytes() == before
 
 
-def test_quantize_refuses_what_is_not_a_model(tmp_path):
+def test_quantize_refuses_what_is_not_a_model(tmp_path, root, run_cli):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     result = run_cli("quantize", tmp_path / "bad.onnx")
     assert result.returncode == 1 and "not a loadable ONNX model" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "bad.int8.onnx").exists()
-    result = run_cli("quantize", ROOT / "models" / "digitcnn-float32.onnx", "--out", tmp_path)
+    result = run_cli("quantize", root / "models" / "digitcnn-float32.onnx", "--out", tmp_path)
     assert result.returncode == 1 and "is a folder" in result.stderr and "Traceback" not in result.stderr

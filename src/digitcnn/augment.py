@@ -49,7 +49,7 @@ def _flag_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     top = rows.min()
     height = rows.max() - top
     stem_x = int(np.median(cols[rows < top + max(2, height // 5)]))
-    width = max(2, int(round(np.median(np.sum(image > 0.5, axis=1)[image.max(axis=1) > 0.5]))))
+    width = max(2, round(float(np.median(np.sum(image > 0.5, axis=1)[image.max(axis=1) > 0.5]))))
     length = rng.uniform(0.25, 0.45) * height
     angle = np.deg2rad(rng.uniform(20, 60))  # below the horizontal
     end = (int(stem_x - length * np.cos(angle)), int(top + length * np.sin(angle)))
@@ -96,8 +96,9 @@ def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentat
 
 
 def writers_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-                  aug: Augmentation = Augmentation()) -> np.ndarray:
+                  aug: Augmentation | None = None) -> np.ndarray:
     """A batch (N, 28, 28[, 1]) float32 in [0, 1] with a share ``aug.share`` varied; labels (N,) ints."""
+    aug = aug or Augmentation()
     out = np.array(images, dtype=np.float32, copy=True)
     flat = out.reshape(len(out), 28, 28)
     for i in np.flatnonzero(rng.uniform(size=len(out)) < aug.share):

@@ -36,7 +36,7 @@ def compute_metrics(true: np.ndarray, proba: np.ndarray) -> dict:
                                     output_dict=True, zero_division=0)
     return {
         "accuracy": float(accuracy_score(true, predicted)),
-        "test_size": int(len(true)),
+        "test_size": len(true),
         "errors": int((predicted != true).sum()),
         "per_class": {name: {k: float(report[name][k]) if k != "support" else int(report[name][k])
                              for k in ("precision", "recall", "f1-score", "support")}
@@ -107,9 +107,9 @@ def render_report(metrics: dict, report_text: str, paths: dict, config: dict | N
         f"<td>{m['f1-score']:.4f}</td><td>{m['support']}</td></tr>"
         for name, m in metrics["per_class"].items())
     sections = [
-        f"<h1>digitcnn run report</h1><p class=big>Test accuracy "
-        f"<b>{metrics['accuracy'] * 100:.2f}%</b> on {metrics['test_size']} test images "
-        f"({metrics['errors']} errors), model <code>{esc(metrics['model'])}</code>, run with ONNX Runtime.</p>",
+        (f"<h1>digitcnn run report</h1><p class=big>Test accuracy "
+         f"<b>{metrics['accuracy'] * 100:.2f}%</b> on {metrics['test_size']} test images "
+         f"({metrics['errors']} errors), model <code>{esc(metrics['model'])}</code>, run with ONNX Runtime.</p>"),
     ]
     if config:
         cfg = config["config"]

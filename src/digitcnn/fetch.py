@@ -121,7 +121,7 @@ def _checked_connection_classes(check_address, deadline: float):
                 try:
                     return create_connection((address, self.port), timeout,
                                              source_address=self.source_address, socket_options=self.socket_options)
-                except socket.timeout:
+                except TimeoutError:
                     error = ConnectTimeoutError(self, f"connection to {self.host} timed out")
                 except OSError as exc:
                     error = NewConnectionError(self, f"failed to connect to {self.host}: {exc}")

@@ -91,7 +91,7 @@ def decode_image(raw: bytes) -> Image.Image:
         raise ImageError(f"image refused as a decompression bomb ({exc})") from None
     except Image.UnidentifiedImageError:
         raise NotAnImageError("not an image: Pillow cannot identify the bytes as any image format") from None
-    except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error...
+    except Exception as exc:  # noqa: BLE001  (Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error...)
         raise ImageError(f"corrupt or truncated image ({type(exc).__name__}: {exc})") from None
 
 

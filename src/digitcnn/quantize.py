@@ -23,8 +23,8 @@ import numpy as np
 
 from . import data
 from .artifacts import atomic_path
-from .inference import load_session, predict_proba, resolve_model_path
 from .errors import DigitcnnError
+from .inference import load_session, predict_proba, resolve_model_path
 
 CALIBRATION_IMAGES = 1000
 CHECK_IMAGES = 5000
@@ -61,7 +61,12 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
     "bytes": size}``; raises QuantizeError below MIN_AGREEMENT.
     """
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     source = resolve_model_path(model)

@@ -27,8 +27,8 @@ import numpy as np
 from . import data
 from .artifacts import atomic_path, read_json, write_json
 from .config import STRATEGIES, TrainConfig, as_dict, make_config  # noqa: F401  (make_config: the API)
-from .models import build_model
 from .errors import DigitcnnError
+from .models import build_model
 
 PARITY_TOLERANCE = 1e-5
 CHECKPOINT_DIR = "checkpoint"
