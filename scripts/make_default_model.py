@@ -41,11 +41,13 @@ def main() -> int:
         subprocess.run(command, check=True)
     wall = time.perf_counter() - started
 
+    from digitcnn.artifacts import RunFolder
     from digitcnn.evaluate import evaluate_run
     from digitcnn.quantize import quantize
 
-    int8 = quantize(args.run / "model.onnx", args.run / "model.int8.onnx")
-    evaluate_run(args.run / "model.int8.onnx", args.run / "int8")
+    run = RunFolder(args.run)
+    int8 = quantize(run.model_onnx, run.model_int8)
+    evaluate_run(run.model_int8, run.path / "int8")
     float_metrics = json.loads((args.run / "metrics.json").read_text())
 
     MODELS.mkdir(exist_ok=True)

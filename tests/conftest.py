@@ -31,11 +31,12 @@ def _write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
 
 def _run_cli(*args, check=False, timeout=600, **kwargs):
     """Run ``python -m digitcnn ARGS`` and return the CompletedProcess (text output)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **kwargs.pop("env", {})}
     stdin_bytes = kwargs.pop("stdin_bytes", None)
+    if "stdin" not in kwargs:  # a file object to read from, or these bytes (none by default)
+        kwargs["input"] = stdin_bytes if stdin_bytes is not None else b""
     result = subprocess.run([sys.executable, "-m", "digitcnn", *map(str, args)], capture_output=True, check=False,
-                            timeout=timeout, env=env, cwd=kwargs.pop("cwd", ROOT),
-                            input=stdin_bytes if stdin_bytes is not None else b"", **kwargs)
+                            timeout=timeout, env=env, cwd=kwargs.pop("cwd", ROOT), **kwargs)
     result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
     if check and result.returncode != 0:
         raise AssertionError(f"digitcnn {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -50,7 +51,8 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def run_cli():
-    """``run_cli(*args, check=False, timeout=600, stdin_bytes=None, cwd=ROOT)``: `python -m digitcnn`."""
+    """``run_cli(*args, check=False, timeout=600, stdin_bytes=None, stdin=None, env={}, cwd=ROOT)``:
+    `python -m digitcnn ARGS`, its output as text."""
     return _run_cli
 
 
@@ -120,6 +122,17 @@ class _ImageHandler(BaseHTTPRequestHandler):
                     self.wfile.write(b"\0" * 65536)
                 except OSError:
                     return
+        elif path == "/trickle":  # one byte every half second: each byte restarts a read timeout
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(100000):
+                try:
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.5)
         elif path == "/huge-declared":
             self.send(200, b"", [("Content-Length", str(50 * 1024 * 1024))])
         elif path == "/loop":
@@ -142,7 +155,7 @@ def digit_png(mnist_test) -> bytes:
 @pytest.fixture(scope="session")
 def image_server(digit_png):
     """The one local HTTP server of the tests, on 127.0.0.1: its base URL. Paths: /digit.png, /lying.png,
-    /slow, /huge, /huge-declared, /loop, /redirect, /to-private, anything else 404."""
+    /slow, /trickle, /huge, /huge-declared, /loop, /redirect, /to-private, anything else 404."""
     _ImageHandler.png = digit_png
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ImageHandler)
     httpd.daemon_threads = True

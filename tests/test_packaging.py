@@ -64,12 +64,12 @@ def test_wheel_carries_the_model_and_predicts_without_the_repository(tmp_path, r
 
 def test_a_missing_optional_dependency_is_a_clear_error(tmp_path, root):
     """Prediction needs no extra; train and quantize name the package and the extra to install."""
-    for blocked, args in (("onnx", ["quantize", str(root / "models" / "digitcnn-float32.onnx"), "--out",
-                                    str(tmp_path / "m.onnx")]),
+    for blocked, args in (("onnx", ["quantize", "--model", str(root / "models" / "digitcnn-float32.onnx"),
+                                    "--out", str(tmp_path)]),
                           ("keras", ["train", "--limit", "100", "--out", str(tmp_path / "run")])):
         script = f"import sys\nsys.modules[{blocked!r}] = None\nfrom digitcnn.cli import main\nsys.exit(main({args!r}))"
         result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, check=False, text=True)
         assert result.returncode == 1, result.stderr
         assert f"needs the Python package {blocked!r}" in result.stderr and "digitcnn[train]" in result.stderr
         assert "Traceback" not in result.stderr
-    assert not (tmp_path / "m.onnx").exists()
+    assert not (tmp_path / "digitcnn-float32.int8.onnx").exists()

@@ -1,5 +1,6 @@
 """The HTTP API: every endpoint and every error, the SSRF guard included."""
 
+import base64
 import io
 
 import numpy as np
@@ -47,6 +48,7 @@ def test_predict_raw_body_and_multipart(client, mnist_test):
     answer = client.post("/api/predict?include_images=true", files={"image": ("d.png", raw, "image/png")})
     assert answer.json()["digits"] == str(y_test[5]) and answer.json()["input"] == "d.png"
     assert answer.json()["images"][0].startswith("data:image/png;base64,")
+    assert answer.json()["source_image"].startswith("data:image/png;base64,")
 
 
 def test_predict_errors_are_4xx_json(client):
@@ -88,8 +90,11 @@ def test_ssrf_guard_refuses_private_hosts(client, image_server):
 def test_allow_private_urls(image_server, mnist_test):
     _, y_test = mnist_test
     client = TestClient(serve.create_app(allow_private_urls=True))
-    answer = client.post("/api/predict-url", json={"url": f"{image_server}/digit.png"})
+    answer = client.post("/api/predict-url?include_images=true", json={"url": f"{image_server}/digit.png"})
     assert answer.status_code == 200 and answer.json()["digits"] == str(y_test[0])
+    # the page shows the picture the server fetched (the other site sends no CORS header)
+    fetched = Image.open(io.BytesIO(base64.b64decode(answer.json()["source_image"].split(",", 1)[1])))
+    assert fetched.size == (84, 84)
     answer = client.post("/api/predict-url", json={"url": f"{image_server}/missing.png"})
     assert answer.status_code == 400 and "HTTP 404" in answer.json()["error"]
 

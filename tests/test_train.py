@@ -75,7 +75,7 @@ def test_onnx_matches_keras(tiny_run):
 
 def test_evaluate_recomputes_metrics_into_another_folder(tiny_run, tmp_path, run_cli):
     out, _ = tiny_run
-    result = run_cli("evaluate", out, "--limit", 3000, "--out", tmp_path, check=True)
+    result = run_cli("evaluate", "--model", out, "--limit", 3000, "--out", tmp_path, check=True)
     assert "Test accuracy" in result.stdout
     before = json.loads((out / "metrics.json").read_text())
     after = json.loads((tmp_path / "metrics.json").read_text())
@@ -96,7 +96,7 @@ def test_finished_run_folder_is_not_overwritten(tiny_run, run_cli):
 def test_bad_input_gives_clear_errors(tmp_path, run_cli):
     result = run_cli("train", "--data-dir", tmp_path, "--out", tmp_path / "run")
     assert result.returncode == 1 and "file not found" in result.stderr and "Traceback" not in result.stderr
-    result = run_cli("evaluate", tmp_path / "missing.onnx")
+    result = run_cli("evaluate", "--model", tmp_path / "missing.onnx")
     assert result.returncode == 1 and "no such ONNX model" in result.stderr
     # usage errors are 2: argparse's own, and settings outside their choices
     result = run_cli("train", "--epochs", "0")
@@ -196,7 +196,7 @@ def test_train_on_another_data_dir(tmp_path, run_cli, write_idx):
     assert config["data_checksums_sha256"] == data.checksums(folder)
     assert config["data_checksums_sha256"] != data.MNIST_SHA256
     assert json.loads((out / "metrics.json").read_text())["test_size"] == 100
-    result = run_cli("evaluate", out, "--data-dir", folder, "--out", tmp_path / "again", check=True)
+    result = run_cli("evaluate", "--model", out, "--data-dir", folder, "--out", tmp_path / "again", check=True)
     assert "(100 images)" in result.stdout
 
 
@@ -205,8 +205,8 @@ def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path, run_cli):
     import onnx
 
     out, _ = tiny_run
-    target = tmp_path / "tiny.int8.onnx"
-    result = run_cli("quantize", out, "--out", target, check=True)
+    target = tmp_path / "model.int8.onnx"  # --out is a folder; the file is named after the model
+    result = run_cli("quantize", "--model", out, "--out", tmp_path, check=True)
     assert "same class as the float32 model" in result.stdout
     graph = onnx.load(str(target)).graph
     assert any(node.op_type == "QuantizeLinear" for node in graph.node)
@@ -225,15 +225,16 @@ def test_quantize_writes_an_int8_model_that_agrees(tiny_run, tmp_path, run_cli):
     assert np.allclose(int8_proba.sum(axis=1), 1.0, atol=1e-5)  # the softmax stays in float32
 
     before = (out / "metrics.json").read_bytes()
-    result = run_cli("evaluate", target, "--limit", 1000, check=True)
-    assert (tmp_path / "tiny-int8" / "metrics.json").is_file()
+    result = run_cli("evaluate", "--model", target, "--limit", 1000, check=True)
+    assert (tmp_path / "model-int8" / "metrics.json").is_file()
     assert (out / "metrics.json").read_bytes() == before
 
 
 def test_quantize_refuses_what_is_not_a_model(tmp_path, root, run_cli):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
-    result = run_cli("quantize", tmp_path / "bad.onnx")
+    result = run_cli("quantize", "--model", tmp_path / "bad.onnx")
     assert result.returncode == 1 and "not a loadable ONNX model" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "bad.int8.onnx").exists()
-    result = run_cli("quantize", root / "models" / "digitcnn-float32.onnx", "--out", tmp_path)
-    assert result.returncode == 1 and "is a folder" in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "a-file").write_text("")
+    result = run_cli("quantize", "--model", root / "models" / "digitcnn-float32.onnx", "--out", tmp_path / "a-file")
+    assert result.returncode == 1 and "not a folder" in result.stderr and "Traceback" not in result.stderr

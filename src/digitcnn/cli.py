@@ -26,6 +26,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port, 1 to 65535, got {value}")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -64,15 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
 
     p = commands.add_parser("evaluate", help="recompute the metrics, figures and report of a model with ONNX Runtime")
-    p.add_argument("model", type=Path, help="a .onnx file or a run folder holding model.onnx")
+    p.add_argument("--model", type=Path, required=True, help="a run folder or a .onnx file")
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--limit", type=positive_int, help="evaluate a stratified subset of N test images")
     p.add_argument("--out", type=Path,
-                   help="where to write (default: the run folder; for another file, a folder named after it)")
+                   help="folder to write into (default: the run folder; for another .onnx file, a folder named "
+                        "after it beside it)")
     p = commands.add_parser("quantize", help="write an int8 version of a model (about 2x faster on a CPU)")
-    p.add_argument("model", type=Path, help="a .onnx file or a run folder holding model.onnx")
+    p.add_argument("--model", type=Path, required=True, help="a run folder or a .onnx file")
     p.add_argument("--out", type=Path,
-                   help="where to write (default: model.int8.onnx in a run folder, X.int8.onnx beside X.onnx)")
+                   help="folder to write X.int8.onnx into (default: beside the model; model.int8.onnx in a run)")
     p.add_argument("--data-dir", type=Path, help="calibrate on this folder's training images")
 
     p = commands.add_parser("predict", help="read the digits in image files, folders, URLs or stdin")
@@ -86,12 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("serve", help="serve the web page and the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port_number, default=8000)
     p.add_argument("--model", type=Path, help="a .onnx file or a run folder (default: the pretrained model)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--allow-private-urls", action="store_true",
                    help="let /api/predict-url fetch from loopback and private addresses (off: SSRF guard)")
     return parser
+
+
+def output_folder(path: Path) -> Path:
+    """``--out`` of every command is a folder: refuse a path that is a file, or lies under one."""
+    from .errors import DigitcnnError
+
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise DigitcnnError(f"{path}: not a folder ({part} is a file); --out names the folder to write into")
+            break
+    return path
 
 
 def run_serve(args) -> int:
@@ -109,11 +129,23 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     expanded = []
     for item in inputs:
         path = Path(item)
-        if item != "-" and not is_url(item) and path.is_dir():
-            expanded.extend(str(p) for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith("."))
-        else:
-            expanded.append(item)
+        try:
+            folder = item != "-" and not is_url(item) and path.is_dir()
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if folder else None
+        except OSError:  # an unreadable folder, a name too long: reading the item says why, on its line
+            files = None
+        expanded.extend(map(str, files) if files is not None else [item])
     return expanded
+
+
+def read_stdin(max_bytes: int) -> bytes:
+    """Standard input, at most ``max_bytes`` (the URL cap): `- < /dev/zero` is refused, not read forever."""
+    from .imaging import ImageError
+
+    raw = sys.stdin.buffer.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ImageError(f"standard input: over the limit of {max_bytes} bytes")
+    return raw
 
 
 def format_result(result, top_k: int, show_runners_up: bool) -> str:
@@ -146,15 +178,23 @@ def run_predict(args) -> int:
 
     from .predict import DigitReader
 
+    from .fetch import MAX_BYTES
+    from .imaging import ImageError
+    from .results import ReadResult
+
     reader = DigitReader(args.model, top_k=args.top_k or 3)
     failures = 0
     for index, item in enumerate(expand_inputs(args.inputs)):
-        source = sys.stdin.buffer.read() if item == "-" else item
-        result = reader.read(source)
-        result.input = item
+        try:
+            result = reader.read(read_stdin(MAX_BYTES) if item == "-" else item, strict=True)
+            result.input = item
+            if args.save_preprocessed and result.frames is not None:
+                save_preprocessed(args.save_preprocessed, index, result)
+        except ImageError as exc:
+            result = ReadResult.failed(item, str(exc))
+        except OSError as exc:  # --save-preprocessed into a read-only folder, onto a file, a full disk
+            result.error = f"cannot save the preprocessed images in {args.save_preprocessed}: {exc.strerror or exc}"
         failures += result.error is not None
-        if args.save_preprocessed and result.frames is not None:
-            save_preprocessed(args.save_preprocessed, index, result)
         if args.json:
             print(json.dumps(result.to_json()), flush=True)
         else:
@@ -168,6 +208,7 @@ def interrupt_on_sigterm(signum, frame):
 
 
 def run_train(args) -> int:
+    from .artifacts import RunFolder
     from .config import make_config
     from .train import train, train_ensemble
 
@@ -175,7 +216,7 @@ def run_train(args) -> int:
     if settings["data_dir"]:
         settings["data_dir"] = str(Path(settings["data_dir"]).resolve())
     config = make_config(args.preset, **settings)
-    out = args.out or Path("runs") / args.preset
+    out = output_folder(args.out or Path("runs") / args.preset)
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     try:
         run = train_ensemble if config.ensemble > 1 else train
@@ -187,40 +228,37 @@ def run_train(args) -> int:
     if "members" in metrics:
         print("Members: " + ", ".join(f"seed {m['seed']} {m['accuracy'] * 100:.2f}%" for m in metrics["members"]))
     print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
-          f"Report: {out / 'report.html'}")
+          f"Report: {RunFolder(out).report}")
     return 0
 
 
 def run_evaluate(args) -> int:
+    from .artifacts import RunFolder
     from .evaluate import evaluate_run
+    from .inference import resolve_model_path
 
-    model = args.model
-    # A run folder (or its model.onnx) is evaluated in place; any other file in a folder named
-    # after it, so that evaluating model.int8.onnx never overwrites the run's own metrics.
-    if args.out:
-        out = args.out
-    elif model.is_dir() or model.name == "model.onnx":
-        out = model if model.is_dir() else model.parent
-    else:
-        out = model.parent / model.stem.replace(".", "-")
-    metrics = evaluate_run(model, out, args.data_dir, args.limit)
+    model = resolve_model_path(args.model)
+    # A run's own model.onnx is evaluated in its run (its report shows the run's configuration and
+    # curves); any other file in a folder named after it, so that evaluating model.int8.onnx
+    # never overwrites the run's own metrics.
+    run = RunFolder(model.parent) if model.name == "model.onnx" else None
+    out = output_folder(args.out or (run.path if run else model.parent / model.name.removesuffix(".onnx").replace(".", "-")))
+    metrics = evaluate_run(model, out, args.data_dir, args.limit, run=run)
     print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
-          f"Report: {out / 'report.html'}")
+          f"Report: {RunFolder(out).report}")
     return 0
 
 
 def run_quantize(args) -> int:
+    from .inference import resolve_model_path
     from .quantize import quantize
 
-    if args.out:
-        out = args.out
-    elif args.model.is_dir():
-        out = args.model / "model.int8.onnx"
-    else:  # x.onnx -> x.int8.onnx beside it
-        out = args.model.with_name(f"{args.model.name.removesuffix('.onnx')}.int8.onnx")
-    result = quantize(args.model, out, data_dir=args.data_dir)
+    model = resolve_model_path(args.model)
+    out = output_folder(args.out or model.parent) / f"{model.name.removesuffix('.onnx')}.int8.onnx"
+    result = quantize(model, out, data_dir=args.data_dir)
     print(f"Wrote {out} ({result['bytes'] / 1e6:.2f} MB): same class as the float32 model on "
-          f"{result['agreement']:.2%} of held-out training images. Its test accuracy: digitcnn evaluate {out}")
+          f"{result['agreement']:.2%} of held-out training images. Its test accuracy: "
+          f"digitcnn evaluate --model {out}")
     return 0
 
 
@@ -237,6 +275,10 @@ OPTIONAL_MODULES = {
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    # A file name that is not UTF-8 must not stop the output of the other inputs.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     warnings.filterwarnings("ignore", category=FutureWarning)  # tf2onnx on NumPy 2
     args = build_parser().parse_args(argv)
     from .errors import DigitcnnError
@@ -246,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     except DigitcnnError as exc:  # the project's every error: one line, no traceback
         print(f"digitcnn {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_status
+    except OSError as exc:  # writing a run: a read-only folder, a full disk (the files written are whole)
+        print(f"digitcnn {args.command}: error: cannot write {exc.filename or 'the output'}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as exc:
         package = (exc.name or "").split(".")[0]
         extra = next((name for name, modules in OPTIONAL_MODULES.items() if package in modules), None)

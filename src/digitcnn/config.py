@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .errors import UsageError
 
 SCHEDULES = ("constant", "warmup-cosine")
+MIN_LIMIT = 100  # --limit below this leaves a validation split without some digits
 AUGMENTATIONS = ("none", "shift", "writers")
 STRATEGIES = ("default", "mirrored", "multi-worker")  # tf.distribute strategies (train.make_strategy)
 
@@ -115,6 +116,16 @@ def make_config(preset: str = "fast", **overrides) -> TrainConfig:
         choices = f.metadata.get("choices")
         if choices and getattr(config, f.name) not in choices:
             raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(config, f.name)!r}")
+    ranges = {"learning_rate": (0, 1, False), "label_smoothing": (0, 1, True), "warmup_share": (0, 1, True),
+              "final_lr_share": (0, 1, True), "validation_fraction": (0, 0.5, False)}
+    for name, (low, high, low_included) in ranges.items():
+        value = getattr(config, name)
+        if not (low <= value if low_included else low < value) or not value < high:
+            raise ConfigError(f"{name} must be {'at least' if low_included else 'above'} {low} and below {high}, "
+                              f"got {value}")
+    if config.limit is not None and config.limit < MIN_LIMIT:
+        raise ConfigError(f"limit must be at least {MIN_LIMIT} (the validation split needs images of every "
+                          f"digit), got {config.limit}")
     return config
 
 

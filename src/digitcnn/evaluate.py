@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data, figures
-from .artifacts import read_json, write_json, write_text
+from .artifacts import RunFolder, read_json, write_json, write_text
 from .inference import load_session, predict_proba, resolve_model_path
 
 CLASS_NAMES = [str(d) for d in range(10)]
@@ -48,16 +48,18 @@ def compute_metrics(true: np.ndarray, proba: np.ndarray) -> dict:
 
 
 def evaluate_run(model: str | Path, out_dir: str | Path, data_dir=None, limit=None, seed=0,
-                 extra: dict | None = None) -> dict:
-    """Evaluate ``model`` (a .onnx file or a run folder) and write metrics, figures and report.
+                 extra: dict | None = None, run: RunFolder | None = None) -> dict:
+    """Evaluate ``model`` (a .onnx file or a run folder) and write metrics, figures and report
+    into ``out_dir``.
 
     ``limit`` evaluates a stratified subset of that many test images (for quick checks).
-    ``extra`` is merged into metrics.json (training time, say). Returns the metrics.
+    ``extra`` is merged into metrics.json (training time, say). ``run``: the run the model comes
+    from, whose configuration and training curves the report shows (None: the model alone).
+    Returns the metrics.
     """
     started = time.perf_counter()
     model_path = resolve_model_path(model)
-    run_dir = model_path.parent
-    out_dir = Path(out_dir)
+    out = RunFolder(out_dir)
     (x_train, y_train), (x_test, y_test) = data.load_mnist(data_dir)
     x_test, y_test = data.limit_per_split(x_test, y_test, limit, seed)
     images = data.preprocess(x_test)
@@ -69,9 +71,9 @@ def evaluate_run(model: str | Path, out_dir: str | Path, data_dir=None, limit=No
 
     report_text = classification_report(y_test, proba.argmax(axis=1), labels=list(range(10)),
                                         target_names=CLASS_NAMES, digits=4, zero_division=0)
-    write_text(out_dir / "classification_report.txt", report_text)
+    write_text(out.classification_report, report_text)
 
-    fig_dir = out_dir / "figures"
+    fig_dir = out.figures
     matrix = np.array(metrics["confusion_matrix"])
     paths = {
         "samples": figures.plot_samples(x_train[:32], y_train[:32], fig_dir / "samples.png"),
@@ -80,16 +82,14 @@ def evaluate_run(model: str | Path, out_dir: str | Path, data_dir=None, limit=No
                                                        normalized=True),
         "mistakes": figures.plot_mistakes(x_test, y_test, proba, fig_dir / "misclassified.png"),
     }
-    history_path = run_dir / "history.json"
-    history = read_json(history_path) if history_path.is_file() else None
+    history = read_json(run.history) if run and run.history.is_file() else None
     if history:
         paths["curves"] = figures.plot_curves(history, fig_dir / "curves.png")
     metrics["evaluation_seconds"] = time.perf_counter() - started
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out.metrics, metrics)
 
-    config_path = run_dir / "config.json"
-    config = read_json(config_path) if config_path.is_file() else None
-    write_text(out_dir / "report.html", render_report(metrics, report_text, paths, config, history))
+    config = read_json(run.config) if run and run.config.is_file() else None
+    write_text(out.report, render_report(metrics, report_text, paths, config, history))
     return metrics
 
 

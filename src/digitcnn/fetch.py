@@ -9,14 +9,17 @@ the connection (DNS rebinding) therefore cannot slip a private address past it.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from urllib.parse import urljoin, urlsplit
 
 from .imaging import ImageError
 
 MAX_BYTES = 10 * 1024 * 1024
+URL_FETCHES_BUSY = "too many URL fetches in flight"
 MAX_REDIRECTS = 5
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
@@ -25,6 +28,11 @@ TOTAL_TIMEOUT = 30.0  # a server that trickles bytes cannot hold us longer than 
 
 class FetchError(ImageError):
     """A URL could not be fetched as an image, with the reason in one line."""
+
+
+def short(url: str, keep: int = 120) -> str:
+    """A URL cut for messages: an error must not echo a 100 MB URL back."""
+    return url if len(url) <= keep else f"{url[:keep]}... ({len(url)} characters)"
 
 
 def is_url(text: str) -> bool:
@@ -74,27 +82,30 @@ def url_host(url: str) -> str:
     from urllib3.util import parse_url
 
     if "\\" in url or any(ord(c) < 33 for c in url):
-        raise FetchError(f"{url!r}: the URL holds a backslash, a space or a control character")
+        raise FetchError(f"{short(url)!r}: the URL holds a backslash, a space or a control character")
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
         connect_host = parse_url(url).host
     except ValueError as exc:
-        raise FetchError(f"{url!r}: not a valid URL ({exc})") from None
+        raise FetchError(f"{short(url)!r}: not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
-        raise FetchError(f"{url}: only http and https URLs are fetched, not {parts.scheme or 'a bare path'}")
+        raise FetchError(f"{short(url)}: only http and https URLs are fetched, not {parts.scheme or 'a bare path'}")
     if not hostname:
-        raise FetchError(f"{url}: the URL has no host")
+        raise FetchError(f"{short(url)}: the URL has no host")
     if (connect_host or "").strip("[]").lower() != hostname.lower():
-        raise FetchError(f"{url!r}: the URL's host is ambiguous")
+        raise FetchError(f"{short(url)!r}: the URL's host is ambiguous")
     return hostname
 
 
-def _checked_connection_classes(check_address, deadline: float):
+def _checked_connection_classes(check_address, deadline: float, watchdogs: list):
     """urllib3 connection classes that resolve once, check every address, connect to a checked one.
 
     All connection attempts share the time left before ``deadline`` (time.monotonic()): a DNS
-    answer listing many unreachable addresses cannot multiply the connect timeout.
+    answer listing many unreachable addresses cannot multiply the connect timeout. Every socket
+    is shut down at the deadline by a timer (appended to ``watchdogs``), so that a server that
+    trickles a byte now and then, which restarts the read timeout each time, cannot hold a
+    fetch past it, over TLS too.
     """
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -119,8 +130,13 @@ def _checked_connection_classes(check_address, deadline: float):
                     raise FetchError(f"{self.host}: no connection within the time limit")
                 timeout = min(self.timeout, left) if isinstance(self.timeout, (int, float)) else left
                 try:
-                    return create_connection((address, self.port), timeout,
+                    sock = create_connection((address, self.port), timeout,
                                              source_address=self.source_address, socket_options=self.socket_options)
+                    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (sock,))
+                    watchdog.daemon = True
+                    watchdog.start()
+                    watchdogs.append(watchdog)
+                    return sock
                 except TimeoutError:
                     error = ConnectTimeoutError(self, f"connection to {self.host} timed out")
                 except OSError as exc:
@@ -131,13 +147,18 @@ def _checked_connection_classes(check_address, deadline: float):
             type("CheckedHTTPSConnection", (CheckedConnection, HTTPSConnection), {}))
 
 
-def _checked_session(check_address, deadline: float):
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: the fetch ended in time
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _checked_session(check_address, deadline: float, watchdogs: list):
     """A requests session whose every connection goes through ``check_address`` (see above)."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    http_connection, https_connection = _checked_connection_classes(check_address, deadline)
+    http_connection, https_connection = _checked_connection_classes(check_address, deadline, watchdogs)
     adapter = HTTPAdapter(max_retries=0)
     adapter.poolmanager.pool_classes_by_scheme = {
         "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
@@ -157,50 +178,64 @@ def fetch_url(url: str, max_bytes: int = MAX_BYTES, check_address=None,
 
     ``check_address(host, address)`` may raise FetchError to refuse a connection; it is called
     with every address the host resolved to, for the URL and for every redirect target, before
-    the socket connects to one of those very addresses.
+    the socket connects to one of those very addresses. The whole fetch, redirects and body
+    included, ends within ``total_timeout`` seconds whatever the server does.
     """
+    deadline = time.monotonic() + total_timeout
+    watchdogs: list[threading.Timer] = []
+    try:
+        return _fetch(url, max_bytes, check_address, timeout, total_timeout, deadline, watchdogs)
+    finally:
+        for watchdog in watchdogs:
+            watchdog.cancel()
+
+
+def _fetch(url, max_bytes, check_address, timeout, total_timeout, deadline, watchdogs) -> bytes:
     import requests
 
-    deadline = time.monotonic() + total_timeout
     for _ in range(MAX_REDIRECTS + 1):
         url_host(url)
         # A new session per hop: a kept-alive connection would skip the check of a redirect.
-        with _checked_session(check_address, deadline) as session:
+        with _checked_session(check_address, deadline, watchdogs) as session:
             try:
                 response = session.get(url, stream=True, timeout=timeout, allow_redirects=False,
                                        headers={"User-Agent": "digitcnn", "Accept": "image/*"})
             except requests.exceptions.Timeout:
-                raise FetchError(f"{url}: timed out (connect {timeout[0]:g} s, read {timeout[1]:g} s)") from None
+                raise FetchError(f"{short(url)}: timed out (connect {timeout[0]:g} s, read {timeout[1]:g} s)") from None
             except requests.exceptions.RequestException as exc:
-                raise FetchError(f"{url}: cannot connect ({type(exc).__name__})") from None
+                if time.monotonic() >= deadline:
+                    raise FetchError(f"{short(url)}: no answer within {total_timeout:g} s") from None
+                raise FetchError(f"{short(url)}: cannot connect ({type(exc).__name__})") from None
             with response:
                 if response.is_redirect:
                     try:
                         url = urljoin(url, response.headers.get("Location", ""))
                     except ValueError:
-                        raise FetchError(f"{url}: redirect to an invalid URL") from None
+                        raise FetchError(f"{short(url)}: redirect to an invalid URL") from None
                     continue
                 if response.status_code != 200:
-                    raise FetchError(f"{url}: HTTP {response.status_code} {response.reason}")
-                return _read_capped(response, url, max_bytes, deadline)
-    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+                    raise FetchError(f"{short(url)}: HTTP {response.status_code} {response.reason}")
+                return _read_capped(response, url, max_bytes, deadline, total_timeout)
+    raise FetchError(f"{short(url)}: more than {MAX_REDIRECTS} redirects")
 
 
-def _read_capped(response, url: str, max_bytes: int, deadline: float) -> bytes:
+def _read_capped(response, url: str, max_bytes: int, deadline: float, total_timeout: float) -> bytes:
     import requests
 
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"{url}: body of {int(declared)} bytes is over the limit of {max_bytes} bytes")
+        raise FetchError(f"{short(url)}: body of {int(declared)} bytes is over the limit of {max_bytes} bytes")
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > max_bytes:
-                raise FetchError(f"{url}: body is over the limit of {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise FetchError(f"{url}: download took longer than {TOTAL_TIMEOUT:g} s")
+                raise FetchError(f"{short(url)}: body is over the limit of {max_bytes} bytes")
             chunks.append(chunk)
     except requests.exceptions.RequestException as exc:
-        raise FetchError(f"{url}: download failed ({type(exc).__name__})") from None
+        if time.monotonic() >= deadline:
+            raise FetchError(f"{short(url)}: download took longer than {total_timeout:g} s") from None
+        raise FetchError(f"{short(url)}: download failed ({type(exc).__name__})") from None
+    if time.monotonic() >= deadline:  # the watchdog cut the body short
+        raise FetchError(f"{short(url)}: download took longer than {total_timeout:g} s")
     return b"".join(chunks)

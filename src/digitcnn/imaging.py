@@ -27,6 +27,11 @@ from PIL import Image, ImageOps
 from .errors import DigitcnnError
 
 MAX_PIXELS = 40_000_000  # refuse larger images: decompression bombs
+# Transparent images decode to 4 bytes a pixel, and a GIF's logical screen costs memory even when
+# its frame is 1x1: a lower limit keeps one request under about 100 MB. (Drawings are far smaller.)
+MAX_TRANSPARENT_PIXELS = 16_000_000
+# The formats decoded; no other Pillow plugin is ever tried (EPS would run Ghostscript on a host that has it).
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
 MAX_DIGITS = 40  # more separate marks than this is no number: refuse rather than spend seconds
 ANALYSIS_MAX_SIDE = 1024  # larger images are reduced first (JPEGs while decoding); digits need no more
 DECODED_SCALE = "digitcnn.decoded_scale"  # image.info key: size decoded / size in the file
@@ -67,11 +72,15 @@ def decode_image(raw: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+            image = Image.open(io.BytesIO(raw), formats=FORMATS)
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ImageError(f"image of {width}x{height} pixels is over the limit of "
                                  f"{MAX_PIXELS // 1_000_000} megapixels")
+            transparent = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+            if transparent and width * height > MAX_TRANSPARENT_PIXELS:
+                raise ImageError(f"image with transparency of {width}x{height} pixels is over the limit of "
+                                 f"{MAX_TRANSPARENT_PIXELS // 1_000_000} megapixels")
             image.seek(0)
             if image.format == "JPEG" and max(width, height) > ANALYSIS_MAX_SIDE:
                 # Decode a big photo at 1/2, 1/4 or 1/8 of its size, straight from the JPEG's
@@ -87,10 +96,11 @@ def decode_image(raw: bytes) -> Image.Image:
             return image
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"image refused as a decompression bomb ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"image refused as a decompression bomb (over {MAX_PIXELS // 1_000_000} megapixels "
+                         "once decoded)") from None
     except Image.UnidentifiedImageError:
-        raise NotAnImageError("not an image: Pillow cannot identify the bytes as any image format") from None
+        raise NotAnImageError(f"not an image: the bytes are none of the formats read ({', '.join(FORMATS)})") from None
     except Exception as exc:  # noqa: BLE001  (Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error...)
         raise ImageError(f"corrupt or truncated image ({type(exc).__name__}: {exc})") from None
 
@@ -102,8 +112,12 @@ def to_gray(image: Image.Image) -> np.ndarray:
     (white behind dark strokes, black behind light ones), so a transparent drawing never
     becomes black on black. 16-bit and 32-bit images keep their full range.
     """
+    if min(image.size) < 1:
+        raise ImageError(f"empty image: {image.size[0]}x{image.size[1]} pixels")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise ImageError("image holds NaN or infinite values")
         low, high = float(values.min()), float(values.max())
         return (values - low) / (high - low) if high > low else np.zeros_like(values)
     try:
@@ -139,10 +153,12 @@ def reduce_image(image: Image.Image) -> tuple[Image.Image, float]:
     longest = max(image.size)
     if longest <= ANALYSIS_MAX_SIDE:
         return image, 1.0
-    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
-        image = image.convert("LA" if image.mode in ("PA", "La") or "transparency" in image.info else "L")
     factor = -(-longest // ANALYSIS_MAX_SIDE)
-    reduced = image.reduce(factor)
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # a palette: pick pixels, convert the few left
+        size = (max(1, image.size[0] // factor), max(1, image.size[1] // factor))
+        reduced = image.resize(size, Image.Resampling.NEAREST)
+    else:
+        reduced = image.reduce(factor)
     return reduced, reduced.size[0] / image.size[0]
 
 
@@ -399,6 +415,19 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
 def _pieces(mask: np.ndarray) -> int:
     count, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     return count - 1
+
+
+def preview_png(image: Image.Image | np.ndarray, max_side: int = 640) -> bytes:
+    """The input picture as a PNG at most ``max_side`` px, for a page to show what was read."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray((array_to_gray(image) * 255).round().astype(np.uint8), mode="L")
+    image = image.copy()
+    image.thumbnail((max_side, max_side))
+    if image.mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGBA" if "transparency" in image.info or image.mode in ("PA", "La") else "RGB")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def frame_to_png(frame: np.ndarray) -> bytes:

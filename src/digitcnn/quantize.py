@@ -70,8 +70,6 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     source = resolve_model_path(model)
-    if Path(out_path).is_dir():
-        raise QuantizeError(f"{out_path} is a folder; give the path of the .onnx file to write")
     if calibration is None or check_images is None:
         (x_train, _), _ = data.load_mnist(data_dir)  # MNIST's training order is already mixed
         if calibration is None:

@@ -43,7 +43,8 @@ class ReadResult:
     its least sure digit, ``low_confidence`` True below LOW_CONFIDENCE; ``message`` says why
     nothing was read (no digit found); ``error`` says why the input could not be read at all.
     ``images`` (HTTP, with ``include_images=true``) holds the 28x28 images the model saw as PNG
-    data URLs. ``frames`` holds the same images as float32 (K, 28, 28, 1) in [0, 1]: set on results
+    data URLs, and ``source_image`` the picture that was read (the one fetched, for a URL), as a PNG
+    data URL at most SOURCE_PREVIEW_SIDE px, so that a page can show what was read. ``frames`` holds the same images as float32 (K, 28, 28, 1) in [0, 1]: set on results
     of the Python API, never serialized.
     """
 
@@ -55,8 +56,10 @@ class ReadResult:
     predictions: list[DigitPrediction] = field(default_factory=list)
     error: str | None = None
     images: list[str] | None = None
+    source_image: str | None = None
 
     frames: ClassVar = None  # a ClassVar, so that it is no field: set per instance, never serialized
+    source: ClassVar = None  # the decoded input picture (PIL image or array), set like frames
 
     @classmethod
     def read(cls, name: str, predictions: list[DigitPrediction], frames=None) -> ReadResult:
@@ -79,6 +82,7 @@ class ReadResult:
     def to_json(self) -> dict:
         """The JSON-ready fields (``images`` only when set)."""
         payload = dataclasses.asdict(self)
-        if payload["images"] is None:
-            del payload["images"]
+        for optional in ("images", "source_image"):
+            if payload[optional] is None:
+                del payload[optional]
         return payload

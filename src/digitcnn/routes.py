@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from . import fetch
-from .imaging import ImageError, NotAnImageError, frame_to_png
+from .imaging import ImageError, NotAnImageError, frame_to_png, preview_png
 from .results import ReadResult
 from .serve import STATIC_DIR, BodyTooLarge
 
@@ -24,46 +24,33 @@ class UrlRequest(BaseModel):
 
 
 ERROR_RESPONSES = {status: {"model": ErrorMessage, "description": description}
-                   for status, description in ((400, "a bad image, URL or request"), (413, "body over 10 MB"),
-                                               (415, "not an image"))}
+                   for status, description in ((400, "a bad image, URL or request"),
+                                               (408, "the body took too long to arrive"), (413, "body over 10 MB"),
+                                               (415, "not an image"), (503, "too many URL fetches in flight"))}
 
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def png_data_url(image) -> str:
-    return "data:image/png;base64," + base64.b64encode(frame_to_png(image)).decode("ascii")
+def png_data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused (413) as soon as it passes the limit, before it is all read."""
-    limit = request.app.state.max_bytes + 64 * 1024  # multipart framing adds a little
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # so that request.form() parses what was already read
-    return body
-
-
-async def answer(request: Request, source, fetcher=None, include_images: bool = False):
-    """Read ``source`` off the event loop; a ReadResult, or a 4xx JSON error."""
+async def answer(request: Request, source, include_images: bool = False):
+    """Read ``source`` off the event loop, one decode per core at a time; a ReadResult, or a 4xx JSON error."""
+    state = request.app.state
     try:
         # Always in the thread pool: a few hundred bytes can hide a large image.
-        result = await run_in_threadpool(request.app.state.reader.read, source, fetcher, True)
+        async with state.decode_slots:
+            result = await run_in_threadpool(state.reader.read, source, None, True)
     except NotAnImageError as exc:
         return error(415, str(exc))
-    except ImageError as exc:  # FetchError included: every URL failure is a 400
+    except ImageError as exc:
         return error(400, str(exc))
     if include_images:
-        result.images = [png_data_url(image) for image in result.frames]
+        result.images = [png_data_url(frame_to_png(image)) for image in result.frames]
+        result.source_image = png_data_url(await run_in_threadpool(preview_png, result.source))
     return result
 
 
@@ -76,8 +63,8 @@ async def page():
              responses=ERROR_RESPONSES)
 async def predict(request: Request, include_images: bool = False):
     """Send the image as a multipart file field named ``image``, or as the raw request body.
-    ``include_images=true`` adds the 28x28 images the model saw, as PNG data URLs."""
-    body = await read_body(request)
+    ``include_images=true`` adds the 28x28 images the model saw and the picture read, as PNG data URLs."""
+    body = await request.body()  # already read whole, within the size and time limits, by serve.BodyLimit
     name = "<body>"
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form() as form:  # closes the spooled upload files
@@ -111,7 +98,19 @@ async def predict_url(request: Request, request_body: UrlRequest, include_images
         fetch.url_host(request_body.url)  # an http(s) URL, never a path on the server
     except fetch.FetchError as exc:
         return error(400, str(exc))
-    return await answer(request, request_body.url, guarded_fetch, include_images)
+    if state.fetch_slots.locked():
+        return error(503, f"{fetch.URL_FETCHES_BUSY}; try again in a few seconds")
+    # Fetched under its own bound, outside the decode slots: a slow remote server never holds
+    # the cores that uploads need.
+    async with state.fetch_slots:
+        try:
+            raw = await run_in_threadpool(guarded_fetch, request_body.url)
+        except fetch.FetchError as exc:  # every URL failure is a 400
+            return error(400, str(exc))
+    result = await answer(request, raw, include_images)
+    if isinstance(result, ReadResult):
+        result.input = request_body.url
+    return result
 
 
 @router.get("/api/model", summary="The model card")
@@ -122,3 +121,11 @@ async def model_info(request: Request) -> dict:
 @router.get("/healthz", summary="Liveness")
 async def healthz() -> dict:
     return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: 503 while every decode or URL-fetch slot is taken")
+async def readyz(request: Request):
+    state = request.app.state
+    busy = {"decodes_waiting": bool(state.decode_slots.locked()), "url_fetches_full": bool(state.fetch_slots.locked())}
+    ready = not any(busy.values())
+    return JSONResponse({"ready": ready, **busy}, status_code=200 if ready else 503)

@@ -12,6 +12,7 @@ settings live in ``app.state``; the endpoints are in ``routes.py``. Errors are J
 """
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -20,10 +21,102 @@ from .fetch import MAX_BYTES
 from .predict import DigitReader
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+LOG = logging.getLogger("digitcnn.serve")
+
+
+BODY_DEADLINE = 20.0  # seconds to send a whole request body: a client trickling bytes is cut off
+FRAMING = 64 * 1024  # multipart framing around an upload of at most max_bytes
+URL_FETCHES = 8  # URL fetches in flight at once, apart from uploads: more are refused (503)
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class BodyLimit:
+    """ASGI middleware: every request body is read whole, within ``max_bytes`` + FRAMING and within
+    BODY_DEADLINE seconds, before any endpoint sees it (413 or 408 JSON otherwise).
+
+    So no endpoint, JSON ones included, ever reads an unbounded body, and a client that sends its
+    body a byte at a time holds a connection for BODY_DEADLINE seconds at most. A client that
+    disconnects mid-upload is logged as one line.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.limit = app, max_bytes + FRAMING
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        import asyncio
+
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await _json_error(send, 413, f"request body over the limit of {self.limit - FRAMING} bytes")
+        chunks, size = [], 0
+        try:
+            async with asyncio.timeout(BODY_DEADLINE):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        LOG.info("client disconnected after %d bytes of %s %s", size, scope["method"], scope["path"])
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.limit:
+                        return await _json_error(send, 413, f"request body over the limit of {self.limit - FRAMING} bytes")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            return await _json_error(send, 408, f"the request body took longer than {BODY_DEADLINE:g} s to arrive")
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as Starlette expects
+
+        return await self.app(scope, replay, send)
+
+
+class Slots:
+    """At most ``count`` holders at once: ``async with slots:``. One semaphore per event loop, made
+    on first use in it (uvicorn runs one loop per worker; a test client may run one per request)."""
+
+    def __init__(self, count: int):
+        import weakref
+
+        self.count, self._by_loop = count, weakref.WeakKeyDictionary()
+
+    def _semaphore(self):
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if loop not in self._by_loop:
+            self._by_loop[loop] = asyncio.Semaphore(self.count)
+        return self._by_loop[loop]
+
+    def locked(self) -> bool:
+        return self._semaphore().locked()
+
+    async def __aenter__(self):
+        await self._semaphore().acquire()
+
+    async def __aexit__(self, *exc_info):
+        self._semaphore().release()
+
+
+async def _json_error(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def model_card(reader: DigitReader) -> dict:
@@ -48,9 +141,11 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    from . import pages
     from .routes import router
 
-    app = FastAPI(title="digitcnn", version=__version__,
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; pages.py serves /docs offline.
+    app = FastAPI(title="digitcnn", version=__version__, docs_url=None, redoc_url=None,
                   description="Reads handwritten digits in images with a CNN trained on MNIST.")
     # One thread per inference: requests run concurrently in the thread pool, and a tiny model
     # gains nothing from splitting one image across cores, only contention.
@@ -58,8 +153,15 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
     app.state.card = model_card(app.state.reader)
     app.state.max_bytes = max_bytes
     app.state.allow_private_urls = allow_private_urls
+    # Decoding is where memory goes (a big transparent PNG is about 160 MB while decoded): at most
+    # one decode per core at a time, the others wait. URL fetches wait on remote servers, not on
+    # the CPU: they have their own, larger, bound, and beyond it are refused at once.
+    app.state.decode_slots = Slots(os.cpu_count() or 2)
+    app.state.fetch_slots = Slots(URL_FETCHES)
+    app.add_middleware(BodyLimit, max_bytes=max_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(pages.router)
 
     def error(status: int, message: str):
         return JSONResponse({"error": message}, status_code=status)
@@ -94,5 +196,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 
     DigitReader(model)  # fail now, with a clear message, if the model is unusable
     os.environ["DIGITCNN_MODEL"] = str(model) if model else ""
     os.environ["DIGITCNN_ALLOW_PRIVATE_URLS"] = "1" if allow_private_urls else "0"
+    # An idle kept-alive connection is closed after 5 s; a request whose body trickles is cut off by
+    # BodyLimit. (Slow headers are uvicorn's to bound: h11 caps their size, not their pace.)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run("digitcnn.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)

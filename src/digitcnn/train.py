@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from . import data
-from .artifacts import atomic_path, read_json, write_json
+from .artifacts import RunFolder, atomic_path, read_json, write_json
 from .config import STRATEGIES, TrainConfig, as_dict, make_config  # noqa: F401  (make_config: the API)
 from .errors import DigitcnnError
 from .models import build_model
 
 PARITY_TOLERANCE = 1e-5
-CHECKPOINT_DIR = "checkpoint"
 # Distribution names; alternatives (the GPU and CPU builds of TensorFlow) separated by "|".
 VERSIONED_PACKAGES = ("numpy", "tensorflow|tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime",
                       "scikit-learn")
@@ -54,9 +53,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_run_record(out_dir: Path, config: TrainConfig) -> None:
+def write_run_record(run: RunFolder, config: TrainConfig) -> None:
     """config.json: the configuration, package versions, data checksums and machine of a run."""
-    write_json(out_dir / "config.json", {
+    write_json(run.config, {
         "config": as_dict(config),
         "versions": package_versions(),
         "data_checksums_sha256": data.checksums(config.data_dir),
@@ -199,7 +198,7 @@ def compile_model(config: TrainConfig, steps_per_epoch: int):
     return model
 
 
-def make_epoch_checkpoint(checkpoint_dir: Path, history: dict):
+def make_epoch_checkpoint(run: RunFolder, history: dict):
     """A Keras callback that, after each epoch, saves the model and the history atomically.
 
     ``last.keras`` (with the optimizer state) and ``state.json`` make a run resumable;
@@ -217,12 +216,12 @@ def make_epoch_checkpoint(checkpoint_dir: Path, history: dict):
             history.setdefault("seconds", []).append(time.perf_counter() - self.started)
             best = max(history["val_accuracy"])
             if history["val_accuracy"][-1] >= best:
-                with atomic_path(checkpoint_dir / "best.keras") as tmp:
+                with atomic_path(run.checkpoint_best) as tmp:
                     self.model.save(tmp)
-            with atomic_path(checkpoint_dir / "last.keras") as tmp:
+            with atomic_path(run.checkpoint_last) as tmp:
                 self.model.save(tmp)
             # state.json last: it only ever points at files already complete on disk.
-            write_json(checkpoint_dir / "state.json", {"epochs_done": epoch + 1, "history": history})
+            write_json(run.checkpoint_state, {"epochs_done": epoch + 1, "history": history})
 
     return EpochCheckpoint()
 
@@ -246,21 +245,20 @@ def export_onnx(model, path: Path, check_images: np.ndarray) -> float:
     return diff
 
 
-def prepare_out_dir(out_dir: Path, config: TrainConfig, overwrite: bool) -> int:
+def prepare_out_dir(run: RunFolder, config: TrainConfig, overwrite: bool) -> int:
     """Check the run folder; return the number of epochs already done (0 for a new run)."""
-    checkpoint_dir = out_dir / CHECKPOINT_DIR
-    if overwrite and out_dir.exists():
-        shutil.rmtree(out_dir)
-    if (checkpoint_dir / "state.json").exists():
-        saved, wanted = read_json(out_dir / "config.json")["config"], as_dict(config)
+    if overwrite and run.path.exists():
+        shutil.rmtree(run.path)
+    if run.checkpoint_state.exists():
+        saved, wanted = read_json(run.config)["config"], as_dict(config)
         if saved != wanted:
             changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
             raise TrainError(
-                f"{out_dir} holds an interrupted run with another configuration (differs in "
+                f"{run.path} holds an interrupted run with another configuration (differs in "
                 f"{', '.join(changed)}); use another --out, the same options, or --overwrite")
-        return read_json(checkpoint_dir / "state.json")["epochs_done"]
-    if (out_dir / "model.onnx").exists():
-        raise TrainError(f"{out_dir} already holds a finished run; use another --out or --overwrite")
+        return read_json(run.checkpoint_state)["epochs_done"]
+    if run.model_onnx.exists():
+        raise TrainError(f"{run.path} already holds a finished run; use another --out or --overwrite")
     return 0
 
 
@@ -271,8 +269,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
     ``verbose`` is Keras's: 1 for a progress bar, 2 for one plain line per epoch.
     ``callbacks`` are extra Keras callbacks (the benchmarks watch the test accuracy with one).
     """
-    out_dir = Path(out_dir)
-    epochs_done = prepare_out_dir(out_dir, config, overwrite)
+    run = RunFolder(out_dir)
+    epochs_done = prepare_out_dir(run, config, overwrite)
 
     import keras  # imported here, after the cheap checks, because it costs seconds
 
@@ -281,45 +279,43 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
     splits = load_training_data(config)
     x_train, y_train = splits["train"]
     steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
-    checkpoint_dir = out_dir / CHECKPOINT_DIR
 
     history: dict = {}
     if epochs_done:
-        state = read_json(checkpoint_dir / "state.json")
-        history = state["history"]
+        history = read_json(run.checkpoint_state)["history"]
         with strategy.scope():
-            model = keras.models.load_model(checkpoint_dir / "last.keras")
-        log(f"Resuming {out_dir} from epoch {epochs_done} of {config.epochs} (checkpoint found)")
+            model = keras.models.load_model(run.checkpoint_last)
+        log(f"Resuming {run.path} from epoch {epochs_done} of {config.epochs} (checkpoint found)")
     else:
         with strategy.scope():
             model = compile_model(config, steps_per_epoch)
-        write_run_record(out_dir, config)
+        write_run_record(run, config)
         log(f"Training preset {config.preset} ({config.arch}) for {config.epochs} epochs "
             f"on {len(x_train)} images, validating on {len(splits['val'][1])}, "
-            f"{strategy.num_replicas_in_sync} replica(s); run folder {out_dir}")
+            f"{strategy.num_replicas_in_sync} replica(s); run folder {run.path}")
 
     if epochs_done < config.epochs:
         model.fit(
             make_dataset(x_train, y_train, config, training=True),
             validation_data=make_dataset(*splits["val"], config, training=False),
             epochs=config.epochs, initial_epoch=epochs_done, verbose=verbose, shuffle=False,
-            callbacks=[make_epoch_checkpoint(checkpoint_dir, history), *callbacks],
+            callbacks=[make_epoch_checkpoint(run, history), *callbacks],
         )
     train_seconds = float(sum(history["seconds"]))
 
-    best = keras.models.load_model(checkpoint_dir / "best.keras")
-    with atomic_path(out_dir / "model.keras") as tmp:
+    best = keras.models.load_model(run.checkpoint_best)
+    with atomic_path(run.model_keras) as tmp:
         best.save(tmp)
     x_test = splits["test"][0]
-    parity = export_onnx(best, out_dir / "model.onnx", x_test[:256])
-    write_json(out_dir / "history.json", history)
+    parity = export_onnx(best, run.model_onnx, x_test[:256])
+    write_json(run.history, history)
 
     from .evaluate import evaluate_run
 
-    metrics = evaluate_run(out_dir, out_dir, config.data_dir, config.limit, config.seed,
+    metrics = evaluate_run(run.model_onnx, run.path, config.data_dir, config.limit, config.seed, run=run,
                            extra={"train_seconds": train_seconds, "onnx_max_abs_diff": parity,
                                   "best_epoch": int(np.argmax(history["val_accuracy"])) + 1})
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    shutil.rmtree(run.checkpoint, ignore_errors=True)
     return metrics
 
 
@@ -344,40 +340,40 @@ def train_ensemble(config: TrainConfig, out_dir: str | Path, verbose: int = 1, o
     ensemble's ``model.onnx`` averages the members in one graph: prediction and the web page
     use it unchanged. metrics.json lists each member's test accuracy beside the ensemble's.
     """
-    out_dir = Path(out_dir)
-    if overwrite and out_dir.exists():
-        shutil.rmtree(out_dir)
-    if (out_dir / "model.onnx").exists():
-        raise TrainError(f"{out_dir} already holds a finished run; use another --out or --overwrite")
+    run = RunFolder(out_dir)
+    if overwrite and run.path.exists():
+        shutil.rmtree(run.path)
+    if run.model_onnx.exists():
+        raise TrainError(f"{run.path} already holds a finished run; use another --out or --overwrite")
     count = config.ensemble
     members = []
     for k in range(count):
-        member_dir = out_dir / "members" / f"member_{k}"
+        member = RunFolder(run.members / f"member_{k}")
         member_config = dataclasses.replace(config, seed=config.seed + k, ensemble=1)
-        if (member_dir / "metrics.json").exists() and (member_dir / "model.keras").exists():
-            if read_json(member_dir / "config.json")["config"] != as_dict(member_config):
-                raise TrainError(f"{member_dir} holds a member trained with another configuration; "
+        if member.metrics.exists() and member.model_keras.exists():
+            if read_json(member.config)["config"] != as_dict(member_config):
+                raise TrainError(f"{member.path} holds a member trained with another configuration; "
                                  "use another --out, the same options, or --overwrite")
-            log(f"Member {k + 1} of {count} already trained: {member_dir}")
-            metrics = read_json(member_dir / "metrics.json")
+            log(f"Member {k + 1} of {count} already trained: {member.path}")
+            metrics = read_json(member.metrics)
         else:
             log(f"Training member {k + 1} of {count} (seed {member_config.seed})")
-            metrics = train(member_config, member_dir, verbose=verbose, log=log)
+            metrics = train(member_config, member.path, verbose=verbose, log=log)
         members.append({"seed": member_config.seed, "accuracy": metrics["accuracy"],
-                        "train_seconds": metrics["train_seconds"], "folder": str(member_dir)})
+                        "train_seconds": metrics["train_seconds"], "folder": str(member.path)})
 
     import keras
 
-    ensemble = average_models([keras.models.load_model(Path(m["folder"]) / "model.keras") for m in members])
-    with atomic_path(out_dir / "model.keras") as tmp:
+    ensemble = average_models([keras.models.load_model(RunFolder(m["folder"]).model_keras) for m in members])
+    with atomic_path(run.model_keras) as tmp:
         ensemble.save(tmp)
-    write_run_record(out_dir, config)
+    write_run_record(run, config)
     (_, _), (x_test, _) = data.load_mnist(config.data_dir)
-    parity = export_onnx(ensemble, out_dir / "model.onnx", data.preprocess(x_test[:256]))
+    parity = export_onnx(ensemble, run.model_onnx, data.preprocess(x_test[:256]))
 
     from .evaluate import evaluate_run
 
-    return evaluate_run(out_dir, out_dir, config.data_dir, config.limit, config.seed,
+    return evaluate_run(run.model_onnx, run.path, config.data_dir, config.limit, config.seed, run=run,
                         extra={"members": members, "best_member_accuracy": max(m["accuracy"] for m in members),
                                "train_seconds": sum(m["train_seconds"] for m in members),
                                "onnx_max_abs_diff": parity})

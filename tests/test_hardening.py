@@ -1,0 +1,248 @@
+"""Hostile inputs, each built by the test: memory and time bounded per request, one-line errors, no lost output.
+
+The server tests run `digitcnn serve` in a child process, so that its memory is its own.
+"""
+
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
+
+from digitcnn import DigitReader, serve
+from digitcnn.fetch import FetchError, fetch_url
+from digitcnn.imaging import ImageError
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def transparent_drawing(side: int) -> bytes:
+    """A black stroke (a 1) on a transparent square canvas ``side`` px wide, as PNG."""
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(side // 2, side // 6), (side // 2, 5 * side // 6)], fill=(0, 0, 0, 255),
+                               width=max(3, side // 30))
+    return png(image)
+
+
+def huge_gif_screen() -> bytes:
+    """A 45-byte GIF: a 6300x6300 logical screen with transparency, holding a 1x1 frame."""
+    out = io.BytesIO()
+    Image.new("P", (1, 1), 0).save(out, format="GIF", transparency=0)
+    raw = bytearray(out.getvalue())
+    raw[6:10] = (6300).to_bytes(2, "little") + (6300).to_bytes(2, "little")
+    return bytes(raw)
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+@pytest.fixture(scope="module")
+def server(root):
+    """`digitcnn serve --allow-private-urls` on a free port: (base URL, process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port),
+                                "--allow-private-urls"], cwd=root, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url, process
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def post(url: str, body: bytes, path="/api/predict", content_type="application/octet-stream", timeout=60):
+    request = urllib.request.Request(url + path, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_memory_of_one_request_is_bounded(server):
+    """Transparent images decode to 4 bytes a pixel: the hostile ones are refused from their
+    header, and a large legitimate one costs the server well under 300 MB."""
+    url, process = server
+    post(url, transparent_drawing(200))  # warm: the first read loads what every read needs
+    before = peak_rss_mb(process.pid)
+    for hostile in (transparent_drawing(6300), huge_gif_screen()):
+        status, answer = post(url, hostile)
+        assert status == 400 and "transparency" in answer["error"] and "megapixels" in answer["error"]
+    status, answer = post(url, transparent_drawing(3000))  # 9 megapixels, allowed
+    assert status == 200 and answer["digits"] == "1"
+    assert peak_rss_mb(process.pid) - before <= 300
+
+
+def test_url_fetch_ends_within_its_total_limit(image_server):
+    """A server sending one byte every half second restarts a read timeout forever; the deadline holds."""
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took longer than 2 s"):
+        fetch_url(f"{image_server}/trickle", total_timeout=2)
+    assert time.monotonic() - started < 2 + 2
+
+
+@pytest.mark.slow
+def test_trickling_url_server_cannot_hold_the_endpoint(server, image_server):
+    """End to end: the server answers within its 30 s total limit plus 2 s, and stays ready meanwhile."""
+    url, _ = server
+    started = time.monotonic()
+    status, answer = post(url, json.dumps({"url": f"{image_server}/trickle"}).encode(), "/api/predict-url",
+                          "application/json", timeout=60)
+    assert status == 400 and "took longer than 30 s" in answer["error"]
+    assert time.monotonic() - started <= 30 + 2
+
+
+def test_every_endpoint_has_the_body_limit_and_urls_are_cut_in_messages():
+    client = TestClient(serve.create_app())
+    body = json.dumps({"url": "http://example.org/" + "a" * (11 * 1024 * 1024)})
+    answer = client.post("/api/predict-url", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and len(answer.content) < 200
+    long_url = "ftp://example.org/" + "b" * 5000
+    answer = client.post("/api/predict-url", json={"url": long_url})
+    assert answer.status_code == 400 and "5018 characters" in answer.json()["error"] and len(answer.content) < 400
+
+
+def test_a_body_that_trickles_is_cut_off(monkeypatch):
+    """BodyLimit: a client that sends its body a byte at a time gets a 408 at the deadline."""
+    monkeypatch.setattr(serve, "BODY_DEADLINE", 0.5)
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(scope["path"])
+
+    async def trickle():
+        await asyncio.sleep(0.2)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/predict", "headers": []}
+    started = time.monotonic()
+    asyncio.run(serve.BodyLimit(app, max_bytes=1000)(scope, trickle, send))
+    assert time.monotonic() - started < 2 and not reached
+    assert sent[0]["status"] == 408 and b"took longer" in sent[1]["body"]
+
+
+def test_url_fetches_have_their_own_bound(monkeypatch, image_server):
+    """Fetches beyond their bound are refused at once (503) and /readyz says so; uploads still go."""
+    client = TestClient(serve.create_app(allow_private_urls=True))
+    monkeypatch.setattr(client.app.state.fetch_slots, "locked", lambda: True)
+    answer = client.post("/api/predict-url", json={"url": f"{image_server}/digit.png"})
+    assert answer.status_code == 503 and "too many URL fetches" in answer.json()["error"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["url_fetches_full"] is True
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("source, message", [
+    ("/dev/zero", "not a regular file"),
+    ("/dev/null", "not a regular file"),
+])
+def test_cli_reads_regular_files_only(run_cli, source, message):
+    result = run_cli("predict", source, timeout=30)
+    assert result.returncode == 1 and message in result.stdout and "Traceback" not in result.stderr
+
+
+def test_cli_stdin_is_capped(run_cli, tmp_path):
+    with open("/dev/zero", "rb") as zeros:
+        result = run_cli("predict", "-", stdin=zeros, timeout=60)
+    assert result.returncode == 1 and "over the limit" in result.stdout
+
+
+def test_cli_does_not_wait_on_a_fifo(run_cli, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = run_cli("predict", fifo, timeout=30)  # no writer: opening it would block forever
+    assert result.returncode == 1 and "not a regular file" in result.stdout
+
+
+def test_cli_other_inputs_still_print(run_cli, tmp_path, mnist_test):
+    """A name too long, a non-UTF-8 name with a strict UTF-8 stdout, and a --save-preprocessed
+    that cannot be written: one line each, and the good input is still read."""
+    x_test, y_test = mnist_test
+    good = tmp_path / "good.png"
+    Image.fromarray(x_test[0]).save(good)
+    odd = os.fsencode(tmp_path) + b"/caf\xe9.png"
+    with open(odd, "wb") as out:
+        out.write(good.read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    result = run_cli("predict", "x" * 300 + ".png", os.fsdecode(odd), good, timeout=60, env=env)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "cannot read" in lines[0] and "characters" in lines[0]
+    assert lines[1].endswith(f": {y_test[0]} (confidence {lines[1].split('confidence ')[1]}") and "\\udce9" in lines[1]
+    assert lines[2].startswith(str(good)) and f": {y_test[0]} " in lines[2]
+    (tmp_path / "a-file").write_text("")
+    result = run_cli("predict", good, "--save-preprocessed", tmp_path / "a-file", timeout=60)
+    assert result.returncode == 1 and "cannot save the preprocessed images" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["train", "--limit", "100"], ["evaluate", "--model", "models/digitcnn-float32.onnx"],
+                                     ["quantize", "--model", "models/digitcnn-float32.onnx"]])
+def test_out_on_or_under_a_file_is_one_line(run_cli, tmp_path, command):
+    (tmp_path / "a-file").write_text("")
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "run"):
+        result = run_cli(*command, "--out", out, timeout=120)
+        assert result.returncode == 1 and "not a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_training_settings_out_of_range_are_usage_errors(run_cli):
+    for flags, message in ((["--limit", "5"], "limit must be at least 100"),
+                           (["--label-smoothing", "1.5"], "label_smoothing must be"),
+                           (["--validation-fraction", "0"], "validation_fraction must be above 0")):
+        result = run_cli("train", *flags, timeout=60)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_port_out_of_range(run_cli):
+    result = run_cli("serve", "--port", "99999", timeout=30)
+    assert result.returncode == 2 and "1 to 65535" in result.stderr
+
+
+def test_python_api_odd_inputs_are_image_errors(reader: DigitReader):
+    assert "empty image" in reader.read(Image.new("L", (0, 0))).error
+    assert "cannot read" in reader.read("y" * 5000).error
+    for bad in (np.zeros((2, 28, 28), dtype=object), np.zeros((2, 28, 28), dtype=complex),
+                [np.zeros((28, 28)), np.zeros((20, 20))], np.full((1, 28, 28), np.inf)):
+        with pytest.raises(ImageError):
+            reader.read_batch(bad)
+    # read_batch reads values as read does: uint16 on 0-65535, floats clipped to [0, 1]
+    digit = np.zeros((28, 28), dtype=np.uint16)
+    digit[6:22, 13:16] = 65535
+    assert reader.read_batch(digit[np.newaxis])[0].digits == reader.read(digit).digits == "1"
+    assert reader.read_batch((digit[np.newaxis] / 65535.0) * 1e6)[0].digits == "1"
+
+
+def test_only_image_formats_are_decoded(reader):
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n"
+    assert "none of the formats read" in reader.read(eps).error
+    floats = Image.fromarray(np.array([[0.0, np.inf], [np.nan, 1.0]], dtype=np.float32), mode="F")
+    out = io.BytesIO()
+    floats.save(out, format="TIFF")
+    assert "NaN or infinite" in reader.read(out.getvalue()).error
