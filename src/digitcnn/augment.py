@@ -106,10 +106,28 @@ def writers_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     return out
 
 
-def _draw_chunk(args) -> np.ndarray:
-    images, labels, seed, aug = args
+def _draw_chunk(images, labels, seed, aug) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.stack([vary(image, int(label), rng, aug) for image, label in zip(images, labels)])
+
+
+def _star(args):
+    function, arguments = args
+    return function(*arguments)
+
+
+def map_chunks(function, chunks: list, workers: int | None = None):
+    """``[function(*chunk) for chunk in chunks]`` in worker processes (spawned, not forked: the caller
+    may have started TensorFlow's threads). Results that are tuples of arrays come back joined,
+    element by element, into one tuple; anything else as a list."""
+    import multiprocessing
+    import os
+
+    with multiprocessing.get_context("spawn").Pool(workers or os.cpu_count()) as pool:
+        parts = pool.map(_star, [(function, chunk) for chunk in chunks])
+    if parts and isinstance(parts[0], tuple):
+        return tuple(np.concatenate(items) for items in zip(*parts))
+    return parts
 
 
 def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: int,
@@ -117,19 +135,14 @@ def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: i
     """``aug.copies`` varied versions of every image: float32 (copies, N, 28, 28) in [0, 1].
 
     Drawn once per run, in worker processes (about 1 ms an image on one core); training then
-    picks among them each epoch (``epoch_images``). Spawned, not forked: the caller may have
-    started TensorFlow's threads.
+    picks among them each epoch (``epoch_images``).
     """
-    import multiprocessing
-    import os
-
     images = np.asarray(images, dtype=np.float32).reshape(len(images), 28, 28)
     copies = aug.copies
     step = 2000
     chunks = [(images[i:i + step], labels[i:i + step], [seed, k, i], aug)
               for k in range(copies) for i in range(0, len(images), step)]
-    with multiprocessing.get_context("spawn").Pool(workers or os.cpu_count()) as pool:
-        parts = pool.map(_draw_chunk, chunks)
+    parts = map_chunks(_draw_chunk, chunks, workers)
     per_copy = len(parts) // copies
     return np.stack([np.concatenate(parts[k * per_copy:(k + 1) * per_copy]) for k in range(copies)])
 

@@ -176,10 +176,9 @@ def save_preprocessed(folder: Path, index: int, result) -> None:
 def run_predict(args) -> int:
     import json
 
-    from .predict import DigitReader
-
     from .fetch import MAX_BYTES
     from .imaging import ImageError
+    from .predict import DigitReader
     from .results import ReadResult
 
     reader = DigitReader(args.model, top_k=args.top_k or 3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .data import NUM_CLASSES
 
 INPUT_SHAPE = (28, 28, 1)  # MNIST's frame, one channel
+NOT_A_DIGIT = NUM_CLASSES  # the eleventh class of models trained with non-digit marks
 ARCHITECTURES: dict = {}  # name -> builder(inputs) -> the last features before the softmax
 
 
@@ -104,13 +105,14 @@ def bn_lite(inputs):
     return layers.Dropout(0.3)(x)
 
 
-def build_model(arch: str):
-    """Build an uncompiled Keras model by architecture name (a key of ``ARCHITECTURES``)."""
+def build_model(arch: str, classes: int = NUM_CLASSES):
+    """Build an uncompiled Keras model by architecture name (a key of ``ARCHITECTURES``); ``classes``
+    is 10, or 11 with the "not a digit" class (index NOT_A_DIGIT)."""
     import keras
     from keras import layers
 
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHITECTURES)}")
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(ARCHITECTURES[arch](inputs))
+    outputs = layers.Dense(classes, activation="softmax", name="probabilities")(ARCHITECTURES[arch](inputs))
     return keras.Model(inputs, outputs, name=arch.replace("-", "_"))
