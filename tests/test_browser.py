@@ -204,10 +204,11 @@ def test_phone_touch_drawing_answer_in_view(server, phone, artifacts, capsys):
 def test_unsure_and_no_digit_are_said_in_words(server, desktop, tmp_path):
     page = desktop
     page.goto(server)
-    draw(page, [[(280, 140), (281, 141)]])  # a dot: the model guesses, unsure
-    page.wait_for_function("document.getElementById('status').className === 'unsure'", timeout=15000)
-    assert page.text_content("#status").startswith("Unsure: maybe ")
-    assert "unsure" in page.text_content("#digits") and "(unsure)" in page.text_content(".digit-card h3")
+    draw(page, [[(280, 140), (281, 141)]])  # a dot: not a digit, said so, not a guessed "0"
+    page.wait_for_function("document.getElementById('status').className === 'no-digit'", timeout=15000)
+    assert page.text_content("#status").startswith("Not a digit")
+    assert "not a digit" in page.text_content("#digits") and page.locator(".digit-card").count() == 0
+    assert page.locator("#pad-boxes span.unsure").count() == 1  # the mark is boxed, as not a digit
     # a blank picture: no digit, said as such, no cards
     Image.new("L", (200, 120), 255).save(tmp_path / "blank.png")
     page.check("input[value=upload]", force=True)

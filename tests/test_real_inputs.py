@@ -130,3 +130,40 @@ def test_specks_are_dropped_before_grouping():
     mask[rng.integers(0, 300, 2000), rng.integers(0, 300, 2000)] = True
     digits = find_digits(mask)
     assert len(digits) == 1 and digits[0][50:250, 140:160].all()
+
+
+def marks_drawn(kind: str) -> np.ndarray:
+    """Dark marks on white paper, as a person would make them by mistake or on purpose."""
+    page = np.full((200, 300), 255, dtype=np.uint8)
+    if kind == "dot":
+        cv2.circle(page, (150, 100), 9, 0, -1)
+    elif kind == "dash":
+        cv2.line(page, (100, 100), (200, 104), 0, 8)
+    elif kind == "letter A":
+        cv2.polylines(page, [np.array([(100, 170), (150, 30), (200, 170)], np.int32)], False, 0, 9)
+        cv2.line(page, (122, 115), (178, 115), 0, 9)
+    elif kind == "smiley":
+        cv2.circle(page, (150, 100), 70, 0, 6)
+        cv2.circle(page, (125, 80), 8, 0, -1)
+        cv2.circle(page, (175, 80), 8, 0, -1)
+        cv2.ellipse(page, (150, 115), (35, 25), 0, 10, 170, 0, 6)
+    return page
+
+
+@pytest.mark.parametrize("kind", ["dot", "dash", "letter A", "smiley"])
+def test_marks_that_are_not_digits_are_not_read_as_digits(reader, kind):
+    result = reader.read(encode(marks_drawn(kind)))
+    assert result.digits == "" and result.error is None, (kind, result.digits)
+    assert len(result.rejected) >= 1 and "not a digit" in result.message
+    assert all(mark.not_a_digit > 0.8 for mark in result.rejected)
+
+
+def test_a_dash_in_a_number_is_left_out(reader):
+    page = np.full((200, 500), 255, dtype=np.uint8)
+    for x in (60, 380):  # two 1s with a dash between
+        cv2.line(page, (x, 40), (x, 170), 0, 10)
+    cv2.line(page, (190, 105), (280, 105), 0, 10)
+    result = reader.read(encode(page))
+    assert result.digits == "11" and len(result.rejected) == 1
+    x, _, w, _ = result.rejected[0].box
+    assert 180 <= x and x + w <= 290  # the dash's own box

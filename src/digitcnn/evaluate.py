@@ -21,7 +21,9 @@ import numpy as np
 
 from . import data, figures
 from .artifacts import RunFolder, read_json, write_json, write_text
+from .calibrate import expected_calibration_error, reliability
 from .inference import load_session, predict_proba, resolve_model_path
+from .models import REFUSE_ABOVE
 
 CLASS_NAMES = [str(d) for d in range(10)]
 
@@ -64,8 +66,13 @@ def evaluate_run(model: str | Path, out_dir: str | Path, data_dir=None, limit=No
     x_test, y_test = data.limit_per_split(x_test, y_test, limit, seed)
     images = data.preprocess(x_test)
 
-    proba = predict_proba(load_session(model_path), images)
-    metrics = {"model": str(model_path), **compute_metrics(y_test, proba), **(extra or {})}
+    all_proba = predict_proba(load_session(model_path), images)
+    proba = all_proba[:, :10]  # a model with a "not a digit" class: its digits are judged as digits
+    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == y_test
+    metrics = {"model": str(model_path), **compute_metrics(y_test, proba),
+               "refused_as_not_a_digit": float(np.mean(all_proba[:, 10] > REFUSE_ABOVE)) if all_proba.shape[1] > 10 else 0.0,
+               "expected_calibration_error": expected_calibration_error(confidence, correct),
+               "reliability": reliability(confidence, correct), **(extra or {})}
 
     from sklearn.metrics import classification_report
 
@@ -81,6 +88,8 @@ def evaluate_run(model: str | Path, out_dir: str | Path, data_dir=None, limit=No
         "confusion_normalized": figures.plot_confusion(matrix, fig_dir / "confusion_matrix_normalized.png",
                                                        normalized=True),
         "mistakes": figures.plot_mistakes(x_test, y_test, proba, fig_dir / "misclassified.png"),
+        "reliability": figures.plot_reliability(metrics["reliability"], metrics["expected_calibration_error"],
+                                                fig_dir / "reliability.png"),
     }
     history = read_json(run.history) if run and run.history.is_file() else None
     if history:
@@ -132,6 +141,9 @@ def render_report(metrics: dict, report_text: str, paths: dict, config: dict | N
                     + _img_tag(paths["confusion_counts"], "Confusion matrix in counts")
                     + _img_tag(paths["confusion_normalized"], "Row-normalized confusion matrix"))
     sections.append("<h2>Most confident mistakes</h2>" + _img_tag(paths["mistakes"], "Misclassified test images"))
+    sections.append(f"<h2>Calibration</h2><p>Expected calibration error {metrics['expected_calibration_error']:.2%} "
+                    f"(15 bins); {metrics['refused_as_not_a_digit']:.2%} of the test digits answered "
+                    "\"not a digit\".</p>" + _img_tag(paths["reliability"], "Reliability diagram"))
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
              "img{max-width:100%;margin:.5em 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:.2em .6em;text-align:left}.big{font-size:1.2em}pre{background:#f6f6f6;padding:1em}")

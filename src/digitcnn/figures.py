@@ -97,6 +97,22 @@ def plot_confusion(matrix: np.ndarray, path: Path, normalized: bool) -> Path:
     return _save(fig, path)
 
 
+def plot_reliability(bins: dict, ece: float, path: Path) -> Path:
+    """Reliability diagram: accuracy against confidence per bin (calibrate.reliability), the diagonal
+    being perfect calibration; bar widths are the bins, labels their counts."""
+    fig, ax = _subplots(figsize=(5.5, 5))
+    edges = np.array(bins["edges"])
+    width = edges[1] - edges[0]
+    lefts = edges[bins["bins"]]
+    ax.bar(lefts, bins["accuracy"], width=width, align="edge", edgecolor="black", alpha=0.7, label="accuracy")
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfectly calibrated")
+    ax.plot(bins["confidence"], bins["accuracy"], "o", color="black", markersize=3, label="mean confidence")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (probability of the digit answered)", ylabel="accuracy",
+           title=f"Reliability on the test set (ECE {ece:.2%})")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
 def plot_mistakes(images: np.ndarray, true: np.ndarray, proba: np.ndarray, path: Path, count: int = 24) -> Path:
     """The most confidently misclassified images, with true label, prediction and probability.
 

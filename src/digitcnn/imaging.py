@@ -318,12 +318,12 @@ def find_digits(mask: np.ndarray) -> list[np.ndarray]:
                 groups[-1] = (members + [i], (min(span[0], spans[i][0]), max(span[1], spans[i][1])))
                 continue
         groups.append(([i], spans[i]))
-    # Short marks join the group they overlap most; alone, they are a digit only if not a speck.
+    # Short marks join the group they overlap most; alone, they are a mark of their own unless specks.
     for i in (i for i in range(count) if heights[i] < 0.5 * tallest):
         best = max(range(len(groups)), key=lambda g: overlap(spans[i], groups[g][1]))
         if overlap(spans[i], groups[best][1]) > 0:
             groups[best][0].append(i)
-        elif heights[i] >= 0.25 * tallest and areas[i] >= 0.05 * areas.max():
+        elif areas[i] >= 0.05 * areas.max():  # a dash or a dot of its own: the model says what it is
             groups.append(([i], spans[i]))
     groups.sort(key=lambda group: group[1][0])
     if len(groups) > MAX_DIGITS:

@@ -42,7 +42,8 @@ def resolve_model_path(model: str | Path | None) -> Path:
 
 
 def load_session(model: str | Path | None = None, threads: int | None = None):
-    """Open an ONNX Runtime session on the model; checks input (N, 28, 28, 1) and output (N, 10)."""
+    """Open an ONNX Runtime session on the model; checks input (N, 28, 28, 1) and output (N, 10),
+    or (N, 11) for a model with the "not a digit" class (its last column)."""
     import onnxruntime as ort
 
     path = resolve_model_path(model)
@@ -55,18 +56,19 @@ def load_session(model: str | Path | None = None, threads: int | None = None):
         raise ModelError(f"{path}: not a loadable ONNX model ({exc})") from exc
     shape_in = session.get_inputs()[0].shape
     shape_out = session.get_outputs()[0].shape
-    if list(shape_in[1:]) != [28, 28, 1] or list(shape_out[1:]) != [10]:
-        raise ModelError(f"{path}: expected input (N, 28, 28, 1) and output (N, 10), "
+    if list(shape_in[1:]) != [28, 28, 1] or list(shape_out[1:]) not in ([10], [11]):
+        raise ModelError(f"{path}: expected input (N, 28, 28, 1) and output (N, 10) or (N, 11), "
                          f"got {shape_in} and {shape_out}")
     return session
 
 
 def predict_proba(session, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for float32 images (N, 28, 28, 1) in [0, 1]: float32 (N, 10)."""
+    """Class probabilities for float32 images (N, 28, 28, 1) in [0, 1]: float32 (N, C), C = 10 digits,
+    or 11 with the probability of "not a digit" last."""
     name = session.get_inputs()[0].name
     images = np.ascontiguousarray(images, dtype=np.float32)
     if len(images) == 0:
-        return np.zeros((0, 10), dtype=np.float32)
+        return np.zeros((0, session.get_outputs()[0].shape[1]), dtype=np.float32)
     batches = [session.run(None, {name: images[i:i + batch_size]})[0]
                for i in range(0, len(images), batch_size)]
     return np.concatenate(batches)

@@ -17,7 +17,8 @@ import numpy as np
 from .fetch import MAX_BYTES, fetch_url, is_url
 from .imaging import ImageError, decode_image, image_to_digits, mnist_like
 from .inference import load_session, predict_proba, resolve_model_path
-from .results import Candidate, DigitPrediction, ReadResult
+from .models import NOT_A_DIGIT, REFUSE_ABOVE
+from .results import Candidate, DigitPrediction, ReadResult, RejectedMark
 
 
 def source_name(source) -> str:
@@ -102,9 +103,20 @@ class DigitReader:
                 raise
             return ReadResult.failed(name, str(exc))
         proba = predict_proba(self.session, digits)
-        result = ReadResult.read(name, self.digit_predictions(proba, boxes), digits)
+        kept, rejected = self.split_rejected(proba, boxes)
+        result = ReadResult.read(name, self.digit_predictions(proba[kept, :10], [boxes[i] for i in kept]),
+                                 digits[kept], rejected)
         result.source = image
         return result
+
+    @staticmethod
+    def split_rejected(proba: np.ndarray, boxes: list) -> tuple[list[int], list[RejectedMark]]:
+        """Rows whose "not a digit" probability is over REFUSE_ABOVE (models with 11 outputs) become RejectedMarks."""
+        if proba.shape[1] == 10:
+            return list(range(len(proba))), []
+        refused = proba[:, NOT_A_DIGIT] > REFUSE_ABOVE
+        return ([i for i in range(len(proba)) if not refused[i]],
+                [RejectedMark(float(proba[i, NOT_A_DIGIT]), list(boxes[i])) for i in np.flatnonzero(refused)])
 
     def read_batch(self, images: np.ndarray) -> list[ReadResult]:
         """Read many single-digit images at once: uint8 or float (N, H, W) arrays.
@@ -130,8 +142,12 @@ class DigitReader:
         if images.shape[1:] == (28, 28):
             fast = np.flatnonzero(mnist_like(scaled))
             proba = predict_proba(self.session, scaled[fast][..., np.newaxis])
-            for i, digit in zip(fast.tolist(), self.digit_predictions(proba, [[0, 0, 28, 28] for _ in fast])):
+            box = [0, 0, 28, 28]
+            kept, rejected = self.split_rejected(proba, [box] * len(fast))
+            for i, digit in zip(fast[kept].tolist(), self.digit_predictions(proba[kept, :10], [box] * len(kept))):
                 results[i] = ReadResult.read(f"<image {i}>", [digit])
+            for i, mark in zip(np.setdiff1d(fast, fast[kept]).tolist(), rejected):
+                results[i] = ReadResult.read(f"<image {i}>", [], rejected=[mark])
         for i, result in enumerate(results):
             if result is None:
                 results[i] = self.read(scaled[i])

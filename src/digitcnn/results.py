@@ -36,15 +36,25 @@ class DigitPrediction:
 
 
 @dataclass
+class RejectedMark:
+    """A mark that is not a digit (a dot, a dash, a letter, a doodle): the probability the model gave
+    to "not a digit", and its box ``[x, y, width, height]``."""
+
+    not_a_digit: float
+    box: list[int]
+
+
+@dataclass
 class ReadResult:
     """What was read in one input.
 
     ``digits`` is the number read, left to right ("" when none); ``confidence`` the probability of
     its least sure digit, ``low_confidence`` True below LOW_CONFIDENCE; ``message`` says why
     nothing was read (no digit found); ``error`` says why the input could not be read at all.
-    ``images`` (HTTP, with ``include_images=true``) holds the 28x28 images the model saw as PNG
-    data URLs, and ``source_image`` the picture that was read (the one fetched, for a URL), as a PNG
-    data URL at most SOURCE_PREVIEW_SIDE px, so that a page can show what was read. ``frames`` holds the same images as float32 (K, 28, 28, 1) in [0, 1]: set on results
+    ``rejected`` lists the marks that are not digits, left out of ``digits``. ``images`` (HTTP, with
+    ``include_images=true``) holds the 28x28 images the model saw as PNG data URLs, ``source_image``
+    the picture that was read (the one fetched, for a URL), as a PNG data URL at most 640 px, and
+    ``source_size`` that picture's own [width, height], the pixels of the boxes. ``frames`` holds the same images as float32 (K, 28, 28, 1) in [0, 1]: set on results
     of the Python API, never serialized.
     """
 
@@ -55,23 +65,30 @@ class ReadResult:
     message: str | None = None
     predictions: list[DigitPrediction] = field(default_factory=list)
     error: str | None = None
+    rejected: list[RejectedMark] = field(default_factory=list)
     images: list[str] | None = None
     source_image: str | None = None
+    source_size: list[int] | None = None
 
     frames: ClassVar = None  # a ClassVar, so that it is no field: set per instance, never serialized
     source: ClassVar = None  # the decoded input picture (PIL image or array), set like frames
 
     @classmethod
-    def read(cls, name: str, predictions: list[DigitPrediction], frames=None) -> ReadResult:
+    def read(cls, name: str, predictions: list[DigitPrediction], frames=None,
+             rejected: list[RejectedMark] = ()) -> ReadResult:
         """The result of a reading; the confidence is the least sure digit's probability.
 
         (The least, not the product: a product would punish long numbers from a model trained with
         label smoothing, whose probabilities top out near 0.9 even when it is right.)
         """
         confidence = min(d.probability for d in predictions) if predictions else 0.0
+        message = None
+        if not predictions:
+            marks = f"; {len(rejected)} mark{'s' if len(rejected) > 1 else ''} that {'are' if len(rejected) > 1 else 'is'} not a digit" if rejected else ""
+            message = NO_DIGIT + marks
         result = cls(input=name, digits="".join(str(d.digit) for d in predictions), confidence=confidence,
                      low_confidence=bool(predictions) and confidence < LOW_CONFIDENCE,
-                     message=None if predictions else NO_DIGIT, predictions=predictions)
+                     message=message, predictions=predictions, rejected=list(rejected))
         result.frames = frames
         return result
 
@@ -82,7 +99,7 @@ class ReadResult:
     def to_json(self) -> dict:
         """The JSON-ready fields (``images`` only when set)."""
         payload = dataclasses.asdict(self)
-        for optional in ("images", "source_image"):
+        for optional in ("images", "source_image", "source_size"):
             if payload[optional] is None:
                 del payload[optional]
         return payload

@@ -2,13 +2,20 @@
 
 import base64
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from . import fetch
-from .imaging import ImageError, NotAnImageError, frame_to_png, preview_png
+from .imaging import (
+    DECODED_SCALE,
+    ImageError,
+    NotAnImageError,
+    frame_to_png,
+    preview_png,
+)
 from .results import ReadResult
 from .serve import STATIC_DIR, BodyTooLarge
 
@@ -37,6 +44,14 @@ def png_data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def source_size(image) -> list[int]:
+    """[width, height] of the input in the pixels its boxes use (those of the file, for a JPEG decoded reduced)."""
+    if isinstance(image, np.ndarray):
+        return [int(image.shape[1]), int(image.shape[0])]
+    scale = image.info.get(DECODED_SCALE, 1.0)
+    return [round(image.size[0] / scale), round(image.size[1] / scale)]
+
+
 async def answer(request: Request, source, include_images: bool = False):
     """Read ``source`` off the event loop, one decode per core at a time; a ReadResult, or a 4xx JSON error."""
     state = request.app.state
@@ -51,6 +66,7 @@ async def answer(request: Request, source, include_images: bool = False):
     if include_images:
         result.images = [png_data_url(frame_to_png(image)) for image in result.frames]
         result.source_image = png_data_url(await run_in_threadpool(preview_png, result.source))
+        result.source_size = source_size(result.source)
     return result
 
 

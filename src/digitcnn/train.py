@@ -28,7 +28,7 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json
 from .config import STRATEGIES, TrainConfig, as_dict, make_config  # noqa: F401  (make_config: the API)
 from .errors import DigitcnnError
-from .models import build_model
+from .models import NOT_A_DIGIT, build_model
 
 PARITY_TOLERANCE = 1e-5
 # Distribution names; alternatives (the GPU and CPU builds of TensorFlow) separated by "|".
@@ -92,7 +92,7 @@ def make_dataset(images, labels, config: TrainConfig, training: bool):
 
     if training and config.augment == "writers":
         return writer_epochs(images, labels, config)
-    ds = tf.data.Dataset.from_tensor_slices((images, data.one_hot(labels)))
+    ds = tf.data.Dataset.from_tensor_slices((images, data.one_hot(labels, num_classes(config))))
     if training:
         ds = ds.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
     ds = ds.batch(config.batch_size)
@@ -112,17 +112,40 @@ def writer_epochs(images, labels, config: TrainConfig):
     aug = config.writers
     pool = draw_pool(images, labels, aug, seed=config.seed)
     rng = np.random.default_rng(config.seed)
-    targets = data.one_hot(labels)
+    marks = nondigit_marks(config, 24_000, seed=config.seed + 10_000)
+    classes = num_classes(config)
 
     def epoch():
-        x = epoch_images(images, pool, aug.share, rng)[..., np.newaxis]
+        x, y = epoch_images(images, pool, aug.share, rng)[..., np.newaxis], labels
+        if config.nondigit_share:
+            picks = rng.integers(0, len(marks), int(config.nondigit_share * len(x)))
+            x = np.concatenate([x, marks[picks][..., np.newaxis]])
+            y = np.concatenate([labels, np.full(len(picks), NOT_A_DIGIT)])
+        targets = data.one_hot(y, classes)
         order = rng.permutation(len(x))
         for start in range(0, len(x), config.batch_size):
             batch = order[start:start + config.batch_size]
             yield x[batch], targets[batch]
 
-    signature = (tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None, 10), tf.float32))
+    signature = (tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None, classes), tf.float32))
     return tf.data.Dataset.from_generator(epoch, output_signature=signature).prefetch(tf.data.AUTOTUNE)
+
+
+def num_classes(config: TrainConfig) -> int:
+    """10 digits, and an eleventh class, "not a digit", when the run trains with non-digit marks."""
+    return data.NUM_CLASSES + 1 if config.nondigit_share else data.NUM_CLASSES
+
+
+def nondigit_marks(config: TrainConfig, count: int, seed: int) -> np.ndarray:
+    """``count`` non-digit marks (float32 (count, 28, 28)), drawn in worker processes; none when off."""
+    if not config.nondigit_share:
+        return np.zeros((0, 28, 28), dtype=np.float32)
+    from .augment import map_chunks
+    from .nondigits import make_set
+
+    step = 2000
+    marks, _ = map_chunks(make_set, [(min(step, count - i), seed + i) for i in range(0, count, step)])
+    return marks
 
 
 def make_augmenter(config: TrainConfig):
@@ -186,7 +209,7 @@ def make_strategy(config: TrainConfig):
 def compile_model(config: TrainConfig, steps_per_epoch: int):
     import keras
 
-    model = build_model(config.arch)
+    model = build_model(config.arch, num_classes(config))
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -224,6 +247,19 @@ def make_epoch_checkpoint(run: RunFolder, history: dict):
             write_json(run.checkpoint_state, {"epochs_done": epoch + 1, "history": history})
 
     return EpochCheckpoint()
+
+
+def calibrate_model(model, validation, config: TrainConfig):
+    """The model with the temperature that best fits the validation split inside it, and that
+    temperature (digitcnn.calibrate); with non-digit marks of their own seed beside the digits."""
+    from .calibrate import calibrated, fit_temperature
+
+    x_val, y_val = validation
+    marks = nondigit_marks(config, 1200, seed=config.seed + 20_000)
+    x = np.concatenate([x_val, marks[..., np.newaxis]])
+    y = np.concatenate([y_val, np.full(len(marks), NOT_A_DIGIT)])
+    temperature = fit_temperature(model.predict(x, batch_size=1024, verbose=0), y)
+    return calibrated(model, temperature), temperature
 
 
 def export_onnx(model, path: Path, check_images: np.ndarray) -> float:
@@ -303,7 +339,7 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
         )
     train_seconds = float(sum(history["seconds"]))
 
-    best = keras.models.load_model(run.checkpoint_best)
+    best, temperature = calibrate_model(keras.models.load_model(run.checkpoint_best), splits["val"], config)
     with atomic_path(run.model_keras) as tmp:
         best.save(tmp)
     x_test = splits["test"][0]
@@ -314,7 +350,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
 
     metrics = evaluate_run(run.model_onnx, run.path, config.data_dir, config.limit, config.seed, run=run,
                            extra={"train_seconds": train_seconds, "onnx_max_abs_diff": parity,
-                                  "best_epoch": int(np.argmax(history["val_accuracy"])) + 1})
+                                  "best_epoch": int(np.argmax(history["val_accuracy"])) + 1,
+                                  "temperature": temperature})
     shutil.rmtree(run.checkpoint, ignore_errors=True)
     return metrics
 

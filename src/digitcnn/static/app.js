@@ -105,7 +105,14 @@ function showError(message) {
 
 const percent = (p) => `${(p * 100).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;
 
+// Marks that are not digits (dots, dashes, letters, doodles) come back in result.rejected.
+const notDigits = (result) => (result.rejected || []).map((mark) => ({ ...mark, rejected: true }));
+
 function summary(result) {
+  const marks = (result.rejected || []).length;
+  if (!result.predictions.length && marks) {
+    return [`Not a digit: that ${marks > 1 ? `looks like ${marks} marks` : "looks like a mark"} that ${marks > 1 ? "are" : "is"} not a digit.`, "no-digit"];
+  }
   if (!result.predictions.length) {
     return [`No digit found. ${state.mode === "draw" ? "Write larger" : "Try a picture with darker ink"} or with more contrast.`, "no-digit"];
   }
@@ -134,7 +141,7 @@ function showResult(result, originalSize) {
   }
   result.predictions.forEach((prediction, i) => details.append(digitCard(result, prediction, i)));
   if (state.mode === "draw") {
-    drawBoxes(padBoxes, result.predictions, { width: PAD_WIDTH, height: PAD_HEIGHT });
+    drawBoxes(padBoxes, [...result.predictions, ...notDigits(result)], { width: PAD_WIDTH, height: PAD_HEIGHT });
   } else {
     showPicture(result, originalSize);
   }
@@ -228,7 +235,7 @@ function showPicture(result, originalSize) {
     if (!size && Math.max(pictureImage.naturalWidth, pictureImage.naturalHeight) < SOURCE_PREVIEW_SIDE) {
       size = { width: pictureImage.naturalWidth, height: pictureImage.naturalHeight };
     }
-    drawBoxes(pictureBoxes, result.predictions, size);
+    drawBoxes(pictureBoxes, [...result.predictions, ...notDigits(result)], size);
   };
   pictureImage.src = result.source_image;
   picture.hidden = false;
