@@ -1,0 +1,108 @@
+"""Trust, old model against new, in one run: calibration (ECE) and accuracy per set, and how many
+non-digit marks are refused against how many real digits are.
+
+    python benchmarks/trust.py [--realdev ../shared/data/realdev] [--baseline-ref 405860b]
+
+Sets, each read through the working tree's preprocessing so that only the models differ:
+- MNIST test (10,000 digits);
+- the real development digits of ../shared/data/realdev (photo, drawn, tiny, USPS, optdigits32);
+- non-digit marks: ``digitcnn.nondigits.make_set(1200, seed)`` with seeds 30000 and 30001, which
+  neither training (seeds 10000-10011) nor validation (20000) used: dots, dashes, underlines,
+  scribbles, zigzags, stars, boxes, triangles, crosses, smileys, arrows, letters and symbols.
+ECE: 15 bins of the probability of the digit answered. A 10-class model refuses nothing; the
+trade-off curve shows, for thresholds on the "not a digit" probability, both refusal shares.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from real_handwriting import load_sets
+
+from digitcnn import data, nondigits
+from digitcnn.augment import map_chunks
+from digitcnn.calibrate import expected_calibration_error
+from digitcnn.imaging import decode_image, image_to_digits
+from digitcnn.inference import default_model_path, load_session, predict_proba
+from digitcnn.models import NOT_A_DIGIT, REFUSE_ABOVE
+
+
+def frames_of(source) -> np.ndarray:
+    image = decode_image(source) if isinstance(source, bytes) else source
+    frames, _ = image_to_digits(image)
+    return frames
+
+
+def single_digit_frames(cases) -> tuple[np.ndarray, np.ndarray]:
+    """For each real single digit, the one frame read (the largest when several marks were found)."""
+    frames, labels = [], []
+    for source, truth in cases:
+        found = frames_of(source)
+        if len(found):
+            frames.append(found[np.argmax(found.reshape(len(found), -1).sum(axis=1))])
+            labels.append(int(truth))
+    return np.stack(frames), np.array(labels)
+
+
+def refused(proba: np.ndarray, threshold: float = REFUSE_ABOVE) -> np.ndarray:
+    if proba.shape[1] <= NOT_A_DIGIT:
+        return np.zeros(len(proba), dtype=bool)
+    return proba[:, NOT_A_DIGIT] > threshold
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "data" / "realdev")
+    parser.add_argument("--baseline-ref", default="405860b")
+    args = parser.parse_args()
+
+    (_, _), (x_test, y_test) = data.load_mnist()
+    sets = {"MNIST test": (data.preprocess(x_test), y_test)}
+    if args.realdev.is_dir():
+        for name, cases in load_sets(args.realdev).items():
+            sets[name] = single_digit_frames(cases)
+    marks, kinds = map_chunks(nondigits.make_set, [(1200, 30_000), (1200, 30_001)])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        old_path = Path(tmp) / "previous.onnx"
+        old_path.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{args.baseline_ref}:models/digitcnn.onnx"],
+                                            check=True, capture_output=True).stdout)
+        models = {f"previous ({args.baseline_ref})": load_session(old_path), "digitcnn": load_session(default_model_path())}
+        print(f"{'set':<12} {'model':<20} {'accuracy':>9} {'ECE':>7} {'refused':>8}")
+        for set_name, (images, labels) in sets.items():
+            for model_name, session in models.items():
+                proba = predict_proba(session, images)
+                digits = proba[:, :10]
+                kept = ~refused(proba)
+                right = (digits.argmax(axis=1) == labels) & kept
+                ece = expected_calibration_error(digits.max(axis=1), digits.argmax(axis=1) == labels)
+                print(f"{set_name:<12} {model_name:<20} {right.mean():>9.2%} {ece:>7.2%} {1 - kept.mean():>8.2%}")
+        print(f"\nnon-digit marks ({len(marks)}, 12 kinds): refused")
+        for model_name, session in models.items():
+            proba = predict_proba(session, marks[..., np.newaxis])
+            by_kind = ", ".join(f"{k} {refused(proba[kinds == k]).mean():.0%}" for k in nondigits.KINDS)
+            confident = (proba[:, :10].max(axis=1) > 0.6).mean()
+            print(f"  {model_name:<20} {refused(proba).mean():.2%} ({by_kind}); answered a digit with p > 0.6: "
+                  f"{confident:.1%}")
+        new = models["digitcnn"]
+        real = np.concatenate([sets[name][0] for name in sets if name != "MNIST test"] or [sets["MNIST test"][0]])
+        p_real, p_marks = predict_proba(new, real), predict_proba(new, marks[..., np.newaxis])
+        if p_real.shape[1] > NOT_A_DIGIT:
+            print("\ntrade-off of the new model (threshold on p(not a digit)): marks refused / real digits refused")
+            for threshold in (0.3, 0.5, 0.7, REFUSE_ABOVE, 0.9, 0.95):
+                chosen = " (chosen on validation)" if threshold == REFUSE_ABOVE else ""
+                print(f"  {threshold:.2f}: {refused(p_marks, threshold).mean():.2%} / "
+                      f"{refused(p_real, threshold).mean():.2%}{chosen}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
