@@ -164,6 +164,33 @@ def image_server(digit_png):
     httpd.shutdown()
 
 
+@pytest.fixture(scope="module")
+def live_server(root):
+    """`digitcnn serve --allow-private-urls` in a child process on a free port (its memory is its own,
+    and the image server on 127.0.0.1 can be reached): (base URL, process)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port),
+                                "--allow-private-urls"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {process.stderr.read().decode()}") from None
+            time.sleep(0.2)
+    yield url, process
+    process.terminate()
+    process.wait(timeout=20)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A whole `digitcnn train --preset fast` run on 3,000 images: (run folder, CLI result)."""

@@ -8,10 +8,6 @@ the accessibility test is skipped here and fails under CI=true.
 import itertools
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -35,26 +31,9 @@ if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
 
 
 @pytest.fixture(scope="module")
-def server(root):
-    """`digitcnn serve --allow-private-urls` on a free port (the image server is on 127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port),
-                                "--allow-private-urls"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.stderr.read().decode()}")
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+def server(live_server):
+    """The page's server (`digitcnn serve --allow-private-urls`, so that it reaches the image server)."""
+    return live_server[0]
 
 
 @pytest.fixture(scope="module")

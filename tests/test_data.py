@@ -10,11 +10,6 @@ from digitcnn import data
 from digitcnn.data import DataError
 
 
-@pytest.fixture(scope="module")
-def mnist():
-    return data.load_mnist()
-
-
 def test_reads_good_files_plain_and_gzip(tmp_path, write_idx):
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     labels = np.array([7, 1], dtype=np.uint8)

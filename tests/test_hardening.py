@@ -7,9 +7,6 @@ import asyncio
 import io
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -51,27 +48,6 @@ def peak_rss_mb(pid: int) -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
-@pytest.fixture(scope="module")
-def server(root):
-    """`digitcnn serve --allow-private-urls` on a free port: (base URL, process)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port),
-                                "--allow-private-urls"], cwd=root, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url, process
-    process.terminate()
-    process.wait(timeout=20)
-
-
 def post(url: str, body: bytes, path="/api/predict", content_type="application/octet-stream", timeout=60):
     request = urllib.request.Request(url + path, data=body, headers={"Content-Type": content_type})
     try:
@@ -81,10 +57,10 @@ def post(url: str, body: bytes, path="/api/predict", content_type="application/o
         return exc.code, json.loads(exc.read())
 
 
-def test_memory_of_one_request_is_bounded(server):
+def test_memory_of_one_request_is_bounded(live_server):
     """Transparent images decode to 4 bytes a pixel: the hostile ones are refused from their
     header, and a large legitimate one costs the server well under 300 MB."""
-    url, process = server
+    url, process = live_server
     post(url, transparent_drawing(200))  # warm: the first read loads what every read needs
     before = peak_rss_mb(process.pid)
     for hostile in (transparent_drawing(6300), huge_gif_screen()):
@@ -104,9 +80,9 @@ def test_url_fetch_ends_within_its_total_limit(image_server):
 
 
 @pytest.mark.slow
-def test_trickling_url_server_cannot_hold_the_endpoint(server, image_server):
+def test_trickling_url_server_cannot_hold_the_endpoint(live_server, image_server):
     """End to end: the server answers within its 30 s total limit plus 2 s, and stays ready meanwhile."""
-    url, _ = server
+    url, _ = live_server
     started = time.monotonic()
     status, answer = post(url, json.dumps({"url": f"{image_server}/trickle"}).encode(), "/api/predict-url",
                           "application/json", timeout=60)

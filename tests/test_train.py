@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 FIGURES = ["samples.png", "curves.png", "confusion_matrix.png", "confusion_matrix_normalized.png",
-           "misclassified.png"]
+           "misclassified.png", "reliability.png"]
 
 
 def test_train_writes_every_artifact(tiny_run):
@@ -42,6 +42,9 @@ def test_train_writes_every_artifact(tiny_run):
     assert matrix.shape == (10, 10) and matrix.sum() == 3000
     assert np.trace(matrix) == round(metrics["accuracy"] * 3000)
     assert metrics["onnx_max_abs_diff"] <= 1e-5
+    # calibrated: a temperature fitted on the validation split is inside the exported model
+    assert 0.2 <= metrics["temperature"] <= 5 and metrics["expected_calibration_error"] < 0.05
+    assert metrics["refused_as_not_a_digit"] == 0.0  # the fast preset has ten classes
     assert "macro avg" in (out / "classification_report.txt").read_text()
 
     page = (out / "report.html").read_text()

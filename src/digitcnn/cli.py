@@ -156,6 +156,9 @@ def format_result(result, top_k: int, show_runners_up: bool) -> str:
         return f"{result.input}: {result.message}"
     line = f"{result.input}: {result.digits} (confidence {result.confidence:.3f}"
     line += ", unsure)" if result.low_confidence else ")"
+    if result.rejected:
+        count = len(result.rejected)
+        line += f"; {count} mark{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a digit left out"
     if show_runners_up:
         for i, digit in enumerate(result.predictions, 1):
             runners = ", ".join(f"{c.digit} {c.probability:.3f}" for c in digit.top_k[1:top_k])

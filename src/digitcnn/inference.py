@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import NUM_CLASSES
 from .errors import DigitcnnError
+from .models import INPUT_SHAPE
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_MODELS_DIR = PACKAGE_DIR.parent.parent / "models"
@@ -56,7 +58,7 @@ def load_session(model: str | Path | None = None, threads: int | None = None):
         raise ModelError(f"{path}: not a loadable ONNX model ({exc})") from exc
     shape_in = session.get_inputs()[0].shape
     shape_out = session.get_outputs()[0].shape
-    if list(shape_in[1:]) != [28, 28, 1] or list(shape_out[1:]) not in ([10], [11]):
+    if tuple(shape_in[1:]) != INPUT_SHAPE or list(shape_out[1:]) not in ([NUM_CLASSES], [NUM_CLASSES + 1]):
         raise ModelError(f"{path}: expected input (N, 28, 28, 1) and output (N, 10) or (N, 11), "
                          f"got {shape_in} and {shape_out}")
     return session

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import __version__
 from .fetch import MAX_BYTES
+from .models import INPUT_SHAPE
 from .predict import DigitReader
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -126,7 +127,7 @@ def model_card(reader: DigitReader) -> dict:
         "name": reader.model_path.name,
         "test_accuracy": metrics.get("accuracy"),
         "test_size": metrics.get("test_size"),
-        "input_size": [28, 28, 1],
+        "input_size": list(INPUT_SHAPE),
         "classes": list(range(10)),
         "version": __version__,
         "runtime": "onnxruntime",

@@ -1,0 +1,141 @@
+"""Abuse: concurrent good and hostile requests against one `digitcnn serve`, as an internet server gets them.
+
+    python benchmarks/abuse.py [--requests 200] [--concurrency 32]
+
+Each request is drawn from a mix: good ones (MNIST PNGs, canvas drawings) whose digit is known, and
+hostile ones built here: an 11 MB body, an 11 MB JSON body on /api/predict-url, a 6300x6300
+transparent PNG (184 kB), a GIF with a 6300x6300 logical screen (45 bytes), a 41-megapixel PNG
+(a decompression bomb of 40 kB), a truncated PNG, bytes that are no image, a URL to a private address,
+a URL of 5,000 characters. Reports: the status codes per kind, 5xx (must be 0), wrong answers to
+good requests (must be 0), and the server's peak resident memory.
+"""
+
+import argparse
+import collections
+import http.client
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from serve_load import free_port, wait_ready
+
+from digitcnn import data, synthetic
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The highest resident memory the process has had (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def hostile() -> dict:
+    """kind -> (path, body, content type)."""
+    transparent = Image.new("RGBA", (6300, 6300), (0, 0, 0, 0))
+    ImageDraw.Draw(transparent).line([(3150, 1000), (3150, 5000)], fill=(0, 0, 0, 255), width=200)
+    gif = io.BytesIO()
+    Image.new("P", (1, 1), 0).save(gif, format="GIF", transparency=0)
+    gif = bytearray(gif.getvalue())
+    gif[6:10] = (6300).to_bytes(2, "little") + (6300).to_bytes(2, "little")
+    raw = ("application/octet-stream", "/api/predict")
+    return {
+        "11 MB body": (raw[1], b"\0" * (11 * 1024 * 1024), raw[0]),
+        "11 MB JSON": ("/api/predict-url", json.dumps({"url": "http://example.org/" + "a" * (11 << 20)}).encode(),
+                       "application/json"),
+        "6300x6300 transparent PNG": (raw[1], png(transparent), raw[0]),
+        "GIF 6300x6300 screen": (raw[1], bytes(gif), raw[0]),
+        "41 MP bomb PNG": (raw[1], png(Image.new("L", (6500, 6400), 255)), raw[0]),
+        "truncated PNG": (raw[1], png(Image.new("L", (300, 300), 128))[:200], raw[0]),
+        "not an image": (raw[1], b"GIF89a? no, just text" * 10, raw[0]),
+        "private URL": ("/api/predict-url", json.dumps({"url": "http://127.0.0.1:22/"}).encode(), "application/json"),
+        "5000-char URL": ("/api/predict-url", json.dumps({"url": "http://example.org/" + "b" * 5000}).encode(),
+                          "application/json"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    (_, _), (x_test, y_test) = data.load_mnist()
+    rng = np.random.default_rng(0)
+    good = [("/api/predict", png(Image.fromarray(x_test[i])), "image/png", str(y_test[i])) for i in range(40)]
+    good += [("/api/predict", synthetic.canvas_drawing(x_test[i], rng), "image/png", str(y_test[i]))
+             for i in range(40, 60)]
+    bad = hostile()
+    kinds = [("good", *g) for g in good] + [(kind, *spec, None) for kind, spec in bad.items()]
+    plan = [kinds[i % len(kinds)] if i % 2 else ("good", *good[i % len(good)]) for i in range(args.requests)]
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    statuses, wrong, lock = collections.defaultdict(collections.Counter), [0], threading.Lock()
+    queue = iter(plan)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", server)
+
+        def worker():
+            while True:
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                kind, path, body, content_type, expected = item
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                try:
+                    connection.request("POST", path, body=body, headers={"Content-Type": content_type})
+                    response = connection.getresponse()
+                    payload = response.read()
+                    status = response.status
+                    if expected is not None and status == 200 and json.loads(payload)["digits"] != expected:
+                        with lock:
+                            wrong[0] += 1
+                except (OSError, http.client.HTTPException) as exc:
+                    status = f"connection error ({type(exc).__name__})"
+                finally:
+                    connection.close()
+                with lock:
+                    statuses[kind][status] += 1
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        peak = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    print(f"{args.requests} requests, {args.concurrency} at a time, in {wall:.1f} s; server peak RSS {peak:.0f} MB")
+    server_errors = 0
+    for kind, counter in statuses.items():
+        print(f"  {kind:<28} " + ", ".join(f"{status}: {count}" for status, count in sorted(counter.items(), key=str)))
+        server_errors += sum(count for status, count in counter.items() if isinstance(status, int) and status >= 500
+                             and status != 503)
+    print(f"5xx other than 503 (busy): {server_errors}; wrong answers to good requests: {wrong[0]}")
+    return 1 if server_errors or wrong[0] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
