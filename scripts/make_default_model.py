@@ -42,6 +42,7 @@ def main() -> int:
     wall = time.perf_counter() - started
 
     from digitcnn.artifacts import RunFolder
+    from digitcnn.models import REFUSE_ABOVE
     from digitcnn.evaluate import evaluate_run
     from digitcnn.quantize import quantize
 
@@ -69,7 +70,8 @@ def main() -> int:
     metrics = json.loads((MODELS / "metrics.json").read_text())
     # The run folder's paths mean nothing in the repository; training facts come from the float run.
     metrics["model"] = "digitcnn.onnx"
-    metrics.update({k: float_metrics[k] for k in ("train_seconds", "onnx_max_abs_diff", "best_epoch")})
+    metrics.update({k: float_metrics[k] for k in ("train_seconds", "onnx_max_abs_diff", "best_epoch", "temperature")
+                    if k in float_metrics})
     trained_with = float_metrics.get("trained_with", f"digitcnn train on {config_machine(args.run)}")
     metrics["trained_with"] = trained_with
     metrics["float32_accuracy"] = float_metrics["accuracy"]
@@ -88,9 +90,10 @@ The model that `digitcnn predict`, the Python API and the web page use when no `
 | files | `digitcnn.onnx` (ONNX Runtime, int8: static quantization of the float32 export, calibrated on 1,000 training images; {int8['bytes'] / 1e6:.2f} MB), `digitcnn-float32.onnx` (the float32 export, checked against Keras to {metrics['onnx_max_abs_diff']:.0e}), `digitcnn.keras` (Keras 3) |
 | data | MNIST: 54,000 training images, a seeded stratified 6,000 for validation, the 10,000 test images for this evaluation only |
 | input | float32 (N, 28, 28, 1) in [0, 1], MNIST convention (light ink on black, digit in a 20x20 box, centred by mass) |
-| output | float32 (N, 10) class probabilities |
+| output | float32 (N, {11 if cfg.get('nondigit_share') else 10}) calibrated class probabilities{': the ten digits, then "not a digit" (a mark is refused above ' + str(REFUSE_ABOVE) + ')' if cfg.get('nondigit_share') else ''} |
+| calibration | temperature {metrics.get('temperature', float('nan')):.3f}, fitted on the validation split and part of the graph; expected calibration error on the test set {metrics.get('expected_calibration_error', float('nan')):.2%}; test digits refused as not a digit: {metrics.get('refused_as_not_a_digit', 0):.2%} |
 | architecture | `{cfg['arch']}` (see `src/digitcnn/models.py`) |
-| recipe | preset `{cfg['preset']}`: {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam {cfg['learning_rate']} with {cfg['schedule']}, label smoothing {cfg['label_smoothing']}, augmentation {cfg['augment']}, seed {cfg['seed']} |
+| recipe | preset `{cfg['preset']}`: {cfg['epochs']} epochs, batch {cfg['batch_size']}, Adam {cfg['learning_rate']} with {cfg['schedule']}, label smoothing {cfg['label_smoothing']}, augmentation {cfg['augment']}, non-digit marks {cfg.get('nondigit_share', 0):g} of the digits, seed {cfg['seed']} |
 | test accuracy | **{metrics['accuracy'] * 100:.2f}%** int8 ({metrics['errors']} errors in {metrics['test_size']}), {float_metrics['accuracy'] * 100:.2f}% float32, measured with ONNX Runtime; the two give the same class on {int8['agreement']:.2%} of 5,000 held-out training images |
 | macro F1 | {metrics['macro_avg']['f1-score']:.4f} |
 | best epoch | {metrics.get('best_epoch')} (by validation accuracy) |
