@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py
 	$(BIN)/python benchmarks/real_input_speed.py
 	$(BIN)/python benchmarks/real_handwriting.py
+	$(BIN)/python benchmarks/trust.py
+	$(BIN)/python benchmarks/abuse.py
 
 clean:
 	rm -rf runs .pytest_cache
