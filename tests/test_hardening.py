@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import socket
 import time
 import urllib.request
 
@@ -222,3 +223,26 @@ def test_only_image_formats_are_decoded(reader):
     out = io.BytesIO()
     floats.save(out, format="TIFF")
     assert "NaN or infinite" in reader.read(out.getvalue()).error
+
+
+@pytest.mark.slow
+def test_headers_sent_a_byte_at_a_time_are_cut_off(live_server):
+    """Slowloris: a request line and headers trickled at 2 bytes a second; the server closes the
+    connection at its header deadline (10 s), while other requests go on."""
+    url, _ = live_server
+    port = int(url.rsplit(":", 1)[1])
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as slow:
+        closed = False
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+            try:
+                slow.sendall(bytes([byte]))
+                time.sleep(0.5)
+                if time.monotonic() - started > 5:
+                    assert urllib.request.urlopen(f"{url}/healthz", timeout=5).status == 200
+            except OSError:
+                closed = True
+                break
+        if not closed:
+            closed = slow.recv(1) == b""
+    assert closed and time.monotonic() - started < 10 + 3

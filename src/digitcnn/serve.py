@@ -26,6 +26,7 @@ LOG = logging.getLogger("digitcnn.serve")
 
 
 BODY_DEADLINE = 20.0  # seconds to send a whole request body: a client trickling bytes is cut off
+HEADER_DEADLINE = 10.0  # seconds to send a request line and its headers (slowloris)
 FRAMING = 64 * 1024  # multipart framing around an upload of at most max_bytes
 URL_FETCHES = 8  # URL fetches in flight at once, apart from uploads: more are refused (503)
 
@@ -197,8 +198,57 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 
     DigitReader(model)  # fail now, with a clear message, if the model is unusable
     os.environ["DIGITCNN_MODEL"] = str(model) if model else ""
     os.environ["DIGITCNN_ALLOW_PRIVATE_URLS"] = "1" if allow_private_urls else "0"
-    # An idle kept-alive connection is closed after 5 s; a request whose body trickles is cut off by
-    # BodyLimit. (Slow headers are uvicorn's to bound: h11 caps their size, not their pace.)
+    # An idle kept-alive connection is closed after 5 s, headers that take over HEADER_DEADLINE and
+    # bodies over BODY_DEADLINE are cut off: a client sending a byte a second holds nothing for long.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run("digitcnn.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)
+                log_level="warning", timeout_keep_alive=5, http="digitcnn.serve:HeaderDeadlineProtocol")
+
+
+def __getattr__(name):
+    # Built on first use, so that importing this module does not import uvicorn.
+    if name == "HeaderDeadlineProtocol":
+        return _header_deadline_protocol()
+    raise AttributeError(f"module 'digitcnn.serve' has no attribute {name!r}")
+
+
+def _header_deadline_protocol():
+    """uvicorn's httptools protocol, plus a timer from a request's first byte to its last header:
+    uvicorn bounds idle kept-alive connections, not a request line and headers sent slowly."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderDeadlineProtocol(HttpToolsProtocol):
+        header_timer = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._start_header_timer()
+
+        def on_message_begin(self):
+            super().on_message_begin()
+            self._start_header_timer()  # the next request of a kept-alive connection
+
+        def on_headers_complete(self):
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc):
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def _start_header_timer(self):
+            if self.header_timer is None:
+                self.header_timer = self.loop.call_later(HEADER_DEADLINE, self._headers_too_slow)
+
+        def _cancel_header_timer(self):
+            if self.header_timer is not None:
+                self.header_timer.cancel()
+                self.header_timer = None
+
+        def _headers_too_slow(self):
+            self.header_timer = None
+            if not self.transport.is_closing():
+                LOG.info("closed a connection whose headers took over %g s", HEADER_DEADLINE)
+                self.transport.close()
+
+    return HeaderDeadlineProtocol
