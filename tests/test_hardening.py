@@ -8,6 +8,8 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -246,3 +248,32 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(live_server):
         if not closed:
             closed = slow.recv(1) == b""
     assert closed and time.monotonic() - started < 10 + 3
+
+
+def test_boxes_are_in_the_file_pixels_on_both_axes(reader):
+    """Each reduction rounds its size: the way back to the file's pixels is measured per axis."""
+    tall = np.full((1000, 25), 255, dtype=np.uint8)
+    tall[100:900, 5:20] = 0
+    x, y, w, h = reader.read(png(Image.fromarray(tall))).predictions[0].box
+    # analysed at about 80 px tall (one working pixel is 12.5 file pixels), the height within 2%
+    assert abs(x - 5) <= 13 and abs(w - 15) <= 13 and x + w <= 25 and abs(y - 100) <= 13 and abs(h - 800) <= 16
+    wide = io.BytesIO()
+    Image.new("L", (30000, 10), 255).save(wide, format="JPEG")  # draft must not divide by zero
+    result = reader.read(wide.getvalue())
+    assert result.error is None and result.digits == ""
+
+
+def test_a_blank_16_bit_scan_is_blank(reader):
+    """16-bit pictures are read on 0-65535, as 16-bit arrays are: sensor noise is not stretched into ink."""
+    noise = (50000 + np.random.default_rng(0).integers(0, 200, (200, 200))).astype(np.uint16)
+    out = io.BytesIO()
+    Image.fromarray(noise).save(out, format="PNG")
+    result = reader.read(out.getvalue())
+    assert result.digits == "" and not result.rejected and result.message == "no digit found"
+
+
+def test_cli_with_stdin_closed(run_cli, root):
+    result = subprocess.run([sys.executable, "-m", "digitcnn", "predict", "-"], cwd=root, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, check=False, timeout=60,
+                            preexec_fn=lambda: os.close(0))
+    assert result.returncode == 1 and "standard input" in result.stdout and "Traceback" not in result.stderr

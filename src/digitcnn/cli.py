@@ -142,7 +142,12 @@ def read_stdin(max_bytes: int) -> bytes:
     """Standard input, at most ``max_bytes`` (the URL cap): `- < /dev/zero` is refused, not read forever."""
     from .imaging import ImageError
 
-    raw = sys.stdin.buffer.read(max_bytes + 1)
+    if sys.stdin is None:
+        raise ImageError("standard input: closed (nothing to read)")
+    try:
+        raw = sys.stdin.buffer.read(max_bytes + 1)
+    except OSError as exc:
+        raise ImageError(f"standard input: cannot read ({exc.strerror or exc})") from None
     if len(raw) > max_bytes:
         raise ImageError(f"standard input: over the limit of {max_bytes} bytes")
     return raw
@@ -190,12 +195,13 @@ def run_predict(args) -> int:
         try:
             result = reader.read(read_stdin(MAX_BYTES) if item == "-" else item, strict=True)
             result.input = item
-            if args.save_preprocessed and result.frames is not None:
-                save_preprocessed(args.save_preprocessed, index, result)
         except ImageError as exc:
             result = ReadResult.failed(item, str(exc))
-        except OSError as exc:  # --save-preprocessed into a read-only folder, onto a file, a full disk
-            result.error = f"cannot save the preprocessed images in {args.save_preprocessed}: {exc.strerror or exc}"
+        if args.save_preprocessed and result.frames is not None:
+            try:
+                save_preprocessed(args.save_preprocessed, index, result)
+            except OSError as exc:  # a read-only folder, a file in the way, a full disk
+                result.error = f"cannot save the preprocessed images in {args.save_preprocessed}: {exc.strerror or exc}"
         failures += result.error is not None
         if args.json:
             print(json.dumps(result.to_json()), flush=True)

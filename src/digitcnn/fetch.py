@@ -132,7 +132,9 @@ def _checked_connection_classes(check_address, deadline: float, watchdogs: list)
                 try:
                     sock = create_connection((address, self.port), timeout,
                                              source_address=self.source_address, socket_options=self.socket_options)
-                    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (sock,))
+                    # At the deadline, shut the socket the connection uses by then: for HTTPS that is
+                    # the TLS socket that wrapped (and detached) this one.
+                    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut_connection, (self, sock))
                     watchdog.daemon = True
                     watchdog.start()
                     watchdogs.append(watchdog)
@@ -147,8 +149,12 @@ def _checked_connection_classes(check_address, deadline: float, watchdogs: list)
             type("CheckedHTTPSConnection", (CheckedConnection, HTTPSConnection), {}))
 
 
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed: the fetch ended in time
+def _shut_connection(connection, sock: socket.socket) -> None:
+    _shut(getattr(connection, "sock", None) or sock)
+
+
+def _shut(sock) -> None:
+    with contextlib.suppress(OSError, ValueError):  # already closed: the fetch ended in time
         sock.shutdown(socket.SHUT_RDWR)
 
 

@@ -34,10 +34,11 @@ MAX_TRANSPARENT_PIXELS = 16_000_000
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
 MAX_DIGITS = 40  # more separate marks than this is no number: refuse rather than spend seconds
 ANALYSIS_MAX_SIDE = 1024  # larger images are reduced first (JPEGs while decoding); digits need no more
-DECODED_SCALE = "digitcnn.decoded_scale"  # image.info key: size decoded / size in the file
+FILE_SIZE = "digitcnn.file_size"  # image.info key: (width, height) in the file, upright; boxes use these pixels
 FRAME = 28  # MNIST's image side
 COARSE_SIDE = 256  # the first, coarse look at an image, to find how large its writing is
 WORKING_HEIGHT = 80  # the tallest mark is analysed at about this height: 4x the digit box, no more
+MAX_CROP = 2 * WORKING_HEIGHT  # to_mnist pools larger digits down to this size first
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 # MNIST's stroke width in frame pixels (2 * area / boundary at threshold 0.5, 2,000 training
 # digits): 5th percentile 2.1, median 2.8, 95th percentile 4.5. Outside [2.0, 4.5], strokes are
@@ -64,8 +65,8 @@ class NotAnImageError(ImageError):
 def decode_image(raw: bytes) -> Image.Image:
     """Decode image bytes with Pillow; first frame of an animation; EXIF orientation applied.
 
-    A JPEG larger than the analysis needs is decoded reduced, in grayscale; ``info[DECODED_SCALE]``
-    holds the scale, so that boxes are still given in the pixels of the original image.
+    A JPEG larger than the analysis needs is decoded reduced, in grayscale; ``info[FILE_SIZE]``
+    holds the size in the file, so that boxes are still given in the pixels of the original image.
     """
     if not raw:
         raise ImageError("empty input: 0 bytes")
@@ -82,17 +83,18 @@ def decode_image(raw: bytes) -> Image.Image:
                 raise ImageError(f"image with transparency of {width}x{height} pixels is over the limit of "
                                  f"{MAX_TRANSPARENT_PIXELS // 1_000_000} megapixels")
             image.seek(0)
-            if image.format == "JPEG" and max(width, height) > ANALYSIS_MAX_SIDE:
+            if image.format in ("JPEG", "MPO") and max(width, height) > ANALYSIS_MAX_SIDE:
                 # Decode a big photo at 1/2, 1/4 or 1/8 of its size, straight from the JPEG's
                 # coefficients: a 12-megapixel phone photo decodes 10x quicker in a tenth the memory.
                 # (draft picks the smallest scale still at least the size asked: ask a little
                 # under the analysis size, so that a 4000x3000 photo decodes at 1000x750.)
                 shrink = 0.9 * ANALYSIS_MAX_SIDE / max(width, height)
-                image.draft("L", (round(width * shrink), round(height * shrink)))
+                image.draft("L", (max(1, round(width * shrink)), max(1, round(height * shrink))))
             image.load()
-            decoded_scale = image.size[0] / width
+            decoded = image.size
             image = ImageOps.exif_transpose(image)
-            image.info[DECODED_SCALE] = decoded_scale
+            turned = image.size != decoded  # EXIF turned it a quarter: x and y swapped
+            image.info[FILE_SIZE] = (height, width) if turned else (width, height)
             return image
     except ImageError:
         raise
@@ -114,7 +116,9 @@ def to_gray(image: Image.Image) -> np.ndarray:
     """
     if min(image.size) < 1:
         raise ImageError(f"empty image: {image.size[0]}x{image.size[1]} pixels")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode in ("I;16", "I;16B", "I;16L"):  # as array_to_gray reads uint16: on 0-65535
+        return np.asarray(image, dtype=np.float32) * np.float32(1 / 65535)
+    if image.mode in ("I", "F"):
         values = np.asarray(image, dtype=np.float32)
         if not np.isfinite(values).all():
             raise ImageError("image holds NaN or infinite values")
@@ -373,6 +377,12 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
     mask = digit_mask[top:bottom, left:right]
     near = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     crop = np.where(near, ink[top:bottom, left:right], 0.0).astype(np.float32)
+    # A digit kept large (fine strokes keep the full resolution) is first max-pooled to about
+    # MAX_CROP px: a hairline survives pooling, and thickening it then takes a few pixels, not a
+    # 141-pixel kernel over a 1000-pixel crop.
+    pool = int(max(crop.shape) // MAX_CROP)
+    if pool >= 2:
+        crop, mask = _max_pool(crop, pool), _max_pool(mask.view(np.uint8), pool).view(bool)
     scale = DIGIT_BOX / max(crop.shape)
 
     width = stroke_width(mask)
@@ -412,6 +422,14 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
     return frame, [int(left), int(top), int(right - left), int(bottom - top)]
 
 
+def _max_pool(array: np.ndarray, size: int) -> np.ndarray:
+    """The maximum of every ``size`` x ``size`` block (the edges padded with zeros)."""
+    height, width = -(-array.shape[0] // size) * size, -(-array.shape[1] // size) * size
+    padded = np.zeros((height, width), dtype=array.dtype)
+    padded[:array.shape[0], :array.shape[1]] = array
+    return padded.reshape(height // size, size, width // size, size).max(axis=(1, 3))
+
+
 def _pieces(mask: np.ndarray) -> int:
     count, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     return count - 1
@@ -421,7 +439,8 @@ def preview_png(image: Image.Image | np.ndarray, max_side: int = 640) -> bytes:
     """The input picture as a PNG at most ``max_side`` px, for a page to show what was read."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray((array_to_gray(image) * 255).round().astype(np.uint8), mode="L")
-    image = image.copy()
+    reduced, _ = reduce_image(image)  # a new, smaller image: never a copy at full size
+    image = reduced.copy() if reduced is image else reduced
     image.thumbnail((max_side, max_side))
     if image.mode not in ("L", "LA", "RGB", "RGBA"):
         image = image.convert("RGBA" if "transparency" in image.info or image.mode in ("PA", "La") else "RGB")
@@ -445,21 +464,23 @@ def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[l
         gray = array_to_gray(image)
         if is_mnist_like(gray):
             return gray[np.newaxis, :, :, np.newaxis].astype(np.float32), [[0, 0, 28, 28]]
-        analysed, scale = reduce_for_analysis(gray)
+        full = (gray.shape[1], gray.shape[0])
+        analysed, _ = reduce_for_analysis(gray)
     else:
-        reduced, scale = reduce_image(image)
-        analysed = to_gray(reduced)
-        if is_mnist_like(analysed):
+        full = image.info.get(FILE_SIZE, image.size)
+        analysed = to_gray(reduce_image(image)[0])
+        if is_mnist_like(analysed) and full == (28, 28):
             return analysed[np.newaxis, :, :, np.newaxis].astype(np.float32), [[0, 0, 28, 28]]
-        scale *= image.info.get(DECODED_SCALE, 1.0)
-    analysed, working_scale = reduce_to_content(analysed)
-    scale *= working_scale
+    analysed, _ = reduce_to_content(analysed)
+    # Each reduction rounds its sizes: the scale back to the file's pixels is measured per axis.
+    sx, sy = analysed.shape[1] / full[0], analysed.shape[0] / full[1]
     ink, mask = ink_image(analysed)
     digits, boxes = [], []
     for digit_mask in find_digits(mask):
-        frame, box = to_mnist(ink, digit_mask)
+        frame, (x, y, w, h) = to_mnist(ink, digit_mask)
         digits.append(frame)
-        boxes.append([round(v / scale) for v in box])
+        left, top = min(round(x / sx), full[0] - 1), min(round(y / sy), full[1] - 1)
+        boxes.append([left, top, max(1, min(round(w / sx), full[0] - left)), max(1, min(round(h / sy), full[1] - top))])
     if not digits:
         return np.zeros((0, 28, 28, 1), dtype=np.float32), []
     return np.stack(digits)[..., np.newaxis], boxes

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from . import fetch
 from .imaging import (
-    DECODED_SCALE,
+    FILE_SIZE,
     ImageError,
     NotAnImageError,
     frame_to_png,
@@ -48,8 +48,18 @@ def source_size(image) -> list[int]:
     """[width, height] of the input in the pixels its boxes use (those of the file, for a JPEG decoded reduced)."""
     if isinstance(image, np.ndarray):
         return [int(image.shape[1]), int(image.shape[0])]
-    scale = image.info.get(DECODED_SCALE, 1.0)
-    return [round(image.size[0] / scale), round(image.size[1] / scale)]
+    return list(image.info.get(FILE_SIZE, image.size))
+
+
+def read_with_preview(reader, source, include_images: bool) -> ReadResult:
+    """Read ``source`` (strict); with ``include_images``, add the 28x28 images and the picture read."""
+    result = reader.read(source, None, True)
+    if include_images:
+        result.images = [png_data_url(frame_to_png(image)) for image in result.frames]
+        result.source_image = png_data_url(preview_png(result.source))
+        result.source_size = source_size(result.source)
+    result.source = None  # the decoded picture is not kept beyond the request's decode slot
+    return result
 
 
 async def answer(request: Request, source, include_images: bool = False):
@@ -57,16 +67,12 @@ async def answer(request: Request, source, include_images: bool = False):
     state = request.app.state
     try:
         # Always in the thread pool: a few hundred bytes can hide a large image.
-        async with state.decode_slots:
-            result = await run_in_threadpool(state.reader.read, source, None, True)
+        async with state.decode_slots:  # the preview too: it reads the decoded picture
+            result = await run_in_threadpool(read_with_preview, state.reader, source, include_images)
     except NotAnImageError as exc:
         return error(415, str(exc))
     except ImageError as exc:
         return error(400, str(exc))
-    if include_images:
-        result.images = [png_data_url(frame_to_png(image)) for image in result.frames]
-        result.source_image = png_data_url(await run_in_threadpool(preview_png, result.source))
-        result.source_size = source_size(result.source)
     return result
 
 

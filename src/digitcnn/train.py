@@ -314,7 +314,8 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
     keras.utils.set_random_seed(config.seed)
     splits = load_training_data(config)
     x_train, y_train = splits["train"]
-    steps_per_epoch = int(np.ceil(len(x_train) / config.batch_size))
+    # the writer epochs add non-digit marks to the digits: the schedule counts their batches too
+    steps_per_epoch = int(np.ceil(len(x_train) * (1 + config.nondigit_share) / config.batch_size))
 
     history: dict = {}
     if epochs_done:
