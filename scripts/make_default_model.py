@@ -42,8 +42,8 @@ def main() -> int:
     wall = time.perf_counter() - started
 
     from digitcnn.artifacts import RunFolder
-    from digitcnn.models import REFUSE_ABOVE
     from digitcnn.evaluate import evaluate_run
+    from digitcnn.models import REFUSE_ABOVE
     from digitcnn.quantize import quantize
 
     run = RunFolder(args.run)
