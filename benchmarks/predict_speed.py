@@ -55,10 +55,12 @@ finally:
 """
 
 
-def process_cost(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MB) of one child process running ``command``."""
+def process_cost(command: list[str], env: dict | None = None, cwd=None) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of one child process running ``command``
+    (in ``cwd``, with ``env`` if given)."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", PEAK_SHIM, *command], capture_output=True, check=False, text=True)
+    result = subprocess.run([sys.executable, "-c", PEAK_SHIM, *command], capture_output=True, check=False, text=True,
+                            env=env, cwd=cwd)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"{command} failed: {result.stderr[-500:]}")

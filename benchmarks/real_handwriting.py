@@ -16,7 +16,6 @@ An image counts as right when the reader answers exactly its one digit (several 
 import argparse
 import importlib.util
 import io
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +25,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from serve_load import exported_tree
 
 from digitcnn import DigitReader
 from digitcnn.inference import load_session, predict_proba
@@ -57,17 +59,11 @@ def notebook_read(session, source) -> str:
 
 def previous_reader(ref: str, workdir: Path):
     """read(source) -> digits string, with the imaging module and default model of git ``ref``."""
-    def show(path: str) -> bytes:
-        return subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{path}"], check=True,
-                              capture_output=True).stdout
-
-    module_path = workdir / "previous_imaging.py"
-    module_path.write_bytes(show("src/digitcnn/imaging.py"))
-    model_path = workdir / "previous.onnx"
-    model_path.write_bytes(show("models/digitcnn.onnx"))
-    spec = importlib.util.spec_from_file_location("previous_imaging", module_path)
+    tree = exported_tree(ref, workdir)
+    spec = importlib.util.spec_from_file_location("previous_imaging", tree / "src" / "digitcnn" / "imaging.py")
     imaging = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(imaging)
+    model_path = tree / "models" / "digitcnn.onnx"
     session = load_session(model_path)
 
     def read(source) -> str:

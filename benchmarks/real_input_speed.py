@@ -72,7 +72,8 @@ def main() -> int:
             env = {"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}
             out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(tmp / "canvas"), str(tmp / "photo")],
                                  capture_output=True, text=True, env=env, cwd=src.parent, check=True).stdout.split()
-            runs = [process_cost_in(src, ["-m", "digitcnn", "predict", str(photo12)]) for _ in range(args.repeats)]
+            runs = [process_cost(["-m", "digitcnn", "predict", str(photo12)], env=env, cwd=src.parent)
+                    for _ in range(args.repeats)]
             medians[name] = (float(out[0]), float(out[1]), statistics.median(r[0] for r in runs),
                              max(r[1] for r in runs))
         print(f"{'':<22} {'canvas ms':>10} {'2000x1500 JPEG ms':>18} {'12 MP predict s':>16} {'peak MB':>8}")
@@ -82,23 +83,6 @@ def main() -> int:
         print(f"ratios: canvas {theirs[0] / ours[0]:.1f}x quicker, 2000x1500 JPEG {theirs[1] / ours[1]:.1f}x, "
               f"12 MP predict {theirs[2] / ours[2]:.1f}x quicker in {theirs[3] / ours[3]:.1f}x less memory")
     return 0
-
-
-def process_cost_in(src: Path, command: list[str]) -> tuple[float, float]:
-    """process_cost with ``src`` first on the path, run from the tree that holds it."""
-    import os
-
-    saved = os.environ.get("PYTHONPATH"), os.getcwd()
-    os.environ["PYTHONPATH"] = str(src)
-    os.chdir(src.parent)
-    try:
-        return process_cost(command)
-    finally:
-        if saved[0] is None:
-            os.environ.pop("PYTHONPATH")
-        else:
-            os.environ["PYTHONPATH"] = saved[0]
-        os.chdir(saved[1])
 
 
 if __name__ == "__main__":

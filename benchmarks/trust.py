@@ -14,7 +14,6 @@ trade-off curve shows, for thresholds on the "not a digit" probability, both ref
 """
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from real_handwriting import load_sets
+from serve_load import exported_tree
 
 from digitcnn import data, nondigits
 from digitcnn.augment import map_chunks
@@ -72,9 +72,7 @@ def main() -> int:
     marks, kinds = map_chunks(nondigits.make_set, [(1200, 30_000), (1200, 30_001)])
 
     with tempfile.TemporaryDirectory() as tmp:
-        old_path = Path(tmp) / "previous.onnx"
-        old_path.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{args.baseline_ref}:models/digitcnn.onnx"],
-                                            check=True, capture_output=True).stdout)
+        old_path = exported_tree(args.baseline_ref, Path(tmp)) / "models" / "digitcnn.onnx"
         models = {f"previous ({args.baseline_ref})": load_session(old_path), "digitcnn": load_session(default_model_path())}
         print(f"{'set':<12} {'model':<20} {'accuracy':>9} {'ECE':>7} {'refused':>8}")
         for set_name, (images, labels) in sets.items():

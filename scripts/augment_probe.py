@@ -86,11 +86,8 @@ def main() -> int:
         rng = np.random.default_rng(0)
         best, best_epoch = -1.0, 0
         for epoch in range(args.epochs):
-            x_epoch, y_epoch = epoch_images(x_tr, pool, aug.share, rng), y_tr
-            if nd_share:
-                picks = rng.integers(0, len(nd_pool[0]), int(nd_share * len(x_tr)))
-                x_epoch = np.concatenate([x_epoch, nd_pool[0][picks]])
-                y_epoch = np.concatenate([y_tr, np.full(len(picks), 10)])
+            marks = nd_pool[0] if nd_share else np.zeros((0, 28, 28), np.float32)
+            x_epoch, y_epoch = epoch_images(x_tr, y_tr, pool, aug.share, marks, nd_share, rng)
             model.fit(x_epoch[..., None], data.one_hot(y_epoch, classes), batch_size=128, epochs=1, verbose=0,
                       shuffle=True)
             val = float(np.mean(model.predict(x_val, batch_size=1024, verbose=0).argmax(1) == y_val))

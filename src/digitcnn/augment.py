@@ -2,7 +2,7 @@
 
 MNIST is 500 American writers of 1990s census forms. Real users slant more or less, write wider
 or narrower, press harder or lighter, lift the pen mid-stroke, and write a 1 with a flag and a
-base. ``writers_batch`` draws such variations on MNIST training digits, then brings each one back
+base. ``vary`` draws such variations on MNIST training digits, then brings each one back
 to the MNIST convention with the very code that prepares real inputs (``imaging.to_mnist``), so
 that the model trains on what the reading pipeline will give it.
 
@@ -95,17 +95,6 @@ def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentat
     return frame
 
 
-def writers_batch(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-                  aug: Augmentation | None = None) -> np.ndarray:
-    """A batch (N, 28, 28[, 1]) float32 in [0, 1] with a share ``aug.share`` varied; labels (N,) ints."""
-    aug = aug or Augmentation()
-    out = np.array(images, dtype=np.float32, copy=True)
-    flat = out.reshape(len(out), 28, 28)
-    for i in np.flatnonzero(rng.uniform(size=len(out)) < aug.share):
-        flat[i] = vary(flat[i], int(labels[i]), rng, aug)
-    return out
-
-
 def _draw_chunk(images, labels, seed, aug) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.stack([vary(image, int(label), rng, aug) for image, label in zip(images, labels)])
@@ -147,9 +136,18 @@ def draw_pool(images: np.ndarray, labels: np.ndarray, aug: Augmentation, seed: i
     return np.stack([np.concatenate(parts[k * per_copy:(k + 1) * per_copy]) for k in range(copies)])
 
 
-def epoch_images(images: np.ndarray, pool: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
-    """One epoch's training images (N, 28, 28): a share replaced by one of their pooled variations."""
+def epoch_images(images: np.ndarray, labels: np.ndarray, pool: np.ndarray, share: float,
+                 marks: np.ndarray, marks_share: float, rng: np.random.Generator, not_a_digit: int = 10):
+    """One epoch's training set: float32 images (M, 28, 28) and int labels (M,).
+
+    A ``share`` of the digits is replaced by one of their pooled variations (``draw_pool``); then
+    ``marks_share`` x N non-digit marks drawn from ``marks`` are added with the label ``not_a_digit``.
+    """
     out = np.array(images, dtype=np.float32, copy=True).reshape(pool.shape[1:])
     varied = np.flatnonzero(rng.uniform(size=len(out)) < share)
     out[varied] = pool[rng.integers(0, len(pool), len(varied)), varied]
-    return out
+    if not marks_share or len(marks) == 0:
+        return out, np.asarray(labels)
+    picks = rng.integers(0, len(marks), int(marks_share * len(out)))
+    return (np.concatenate([out, marks[picks]]),
+            np.concatenate([labels, np.full(len(picks), not_a_digit, dtype=np.asarray(labels).dtype)]))

@@ -31,7 +31,7 @@ class FetchError(ImageError):
 
 
 def short(url: str, keep: int = 120) -> str:
-    """A URL cut for messages: an error must not echo a 100 MB URL back."""
+    """A URL (or a path) cut for messages: an error must not echo a 100 MB URL back."""
     return url if len(url) <= keep else f"{url[:keep]}... ({len(url)} characters)"
 
 

@@ -150,34 +150,35 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     return gray.astype(np.float32) * weight * np.float32(1 / 255)
 
 
-def reduce_image(image: Image.Image) -> tuple[Image.Image, float]:
+def reduce_image(image: Image.Image) -> Image.Image:
     """Shrink a Pillow image whose longest side exceeds ANALYSIS_MAX_SIDE, before any pixel is
-    converted (a 40-megapixel image as float RGBA would be 640 MB); return it and the scale used.
+    converted (a 40-megapixel image as float RGBA would be 640 MB). Callers measure scales from
+    sizes (image_to_digits, per axis), so none is returned.
     """
     longest = max(image.size)
     if longest <= ANALYSIS_MAX_SIDE:
-        return image, 1.0
+        return image
     factor = -(-longest // ANALYSIS_MAX_SIDE)
     if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # a palette: pick pixels, convert the few left
-        size = (max(1, image.size[0] // factor), max(1, image.size[1] // factor))
-        reduced = image.resize(size, Image.Resampling.NEAREST)
-    else:
-        reduced = image.reduce(factor)
-    return reduced, reduced.size[0] / image.size[0]
+        return image.resize((max(1, image.size[0] // factor), max(1, image.size[1] // factor)),
+                            Image.Resampling.NEAREST)
+    return image.reduce(factor)
 
 
-def reduce_for_analysis(gray: np.ndarray) -> tuple[np.ndarray, float]:
-    """Shrink a float image (H, W) whose longest side exceeds ANALYSIS_MAX_SIDE; return it and the scale."""
-    longest = max(gray.shape)
-    if longest <= ANALYSIS_MAX_SIDE:
-        return gray, 1.0
-    scale = ANALYSIS_MAX_SIDE / longest
+def _shrink(gray: np.ndarray, scale: float) -> np.ndarray:
+    """``gray`` (H, W) resized by ``scale`` < 1, averaging (INTER_AREA), at least 1x1."""
     size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
-def reduce_to_content(gray: np.ndarray) -> tuple[np.ndarray, float]:
-    """Shrink ``gray`` (H, W) so that its tallest mark is about WORKING_HEIGHT px; return it and the scale.
+def reduce_for_analysis(gray: np.ndarray) -> np.ndarray:
+    """Shrink a float image (H, W) whose longest side exceeds ANALYSIS_MAX_SIDE."""
+    longest = max(gray.shape)
+    return gray if longest <= ANALYSIS_MAX_SIDE else _shrink(gray, ANALYSIS_MAX_SIDE / longest)
+
+
+def reduce_to_content(gray: np.ndarray) -> np.ndarray:
+    """Shrink ``gray`` (H, W) so that its tallest mark is about WORKING_HEIGHT px.
 
     A 20-pixel digit needs no 200-pixel source: a coarse look (a copy COARSE_SIDE px wide) finds
     the tallest mark and its stroke width, and the image is reduced so that the mark stays
@@ -187,23 +188,18 @@ def reduce_to_content(gray: np.ndarray) -> tuple[np.ndarray, float]:
     """
     longest = max(gray.shape)
     if longest <= 2 * WORKING_HEIGHT:
-        return gray, 1.0
+        return gray
     coarse_scale = min(1.0, COARSE_SIDE / longest)
-    coarse = cv2.resize(gray, (max(1, round(gray.shape[1] * coarse_scale)), max(1, round(gray.shape[0] * coarse_scale))),
-                        interpolation=cv2.INTER_AREA)
-    _, mask = ink_image(coarse)
+    _, mask = ink_image(_shrink(gray, coarse_scale))
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     if count <= 1:
-        return gray, 1.0
+        return gray
     tallest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_HEIGHT]))
     stroke = stroke_width(pieces == tallest)
     if stroke <= 2.0:  # thin at the coarse size: its real width is unknown, keep every pixel
-        return gray, 1.0
+        return gray
     scale = max(WORKING_HEIGHT * coarse_scale / stats[tallest, cv2.CC_STAT_HEIGHT], 2.0 * coarse_scale / stroke)
-    if scale > 0.75:
-        return gray, 1.0
-    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), size[0] / gray.shape[1]
+    return gray if scale > 0.75 else _shrink(gray, scale)
 
 
 def mnist_like(images: np.ndarray) -> np.ndarray:
@@ -439,7 +435,7 @@ def preview_png(image: Image.Image | np.ndarray, max_side: int = 640) -> bytes:
     """The input picture as a PNG at most ``max_side`` px, for a page to show what was read."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray((array_to_gray(image) * 255).round().astype(np.uint8), mode="L")
-    reduced, _ = reduce_image(image)  # a new, smaller image: never a copy at full size
+    reduced = reduce_image(image)  # a new, smaller image: never a copy at full size
     image = reduced.copy() if reduced is image else reduced
     image.thumbnail((max_side, max_side))
     if image.mode not in ("L", "LA", "RGB", "RGBA"):
@@ -465,13 +461,13 @@ def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[l
         if is_mnist_like(gray):
             return gray[np.newaxis, :, :, np.newaxis].astype(np.float32), [[0, 0, 28, 28]]
         full = (gray.shape[1], gray.shape[0])
-        analysed, _ = reduce_for_analysis(gray)
+        analysed = reduce_for_analysis(gray)
     else:
         full = image.info.get(FILE_SIZE, image.size)
-        analysed = to_gray(reduce_image(image)[0])
+        analysed = to_gray(reduce_image(image))
         if is_mnist_like(analysed) and full == (28, 28):
             return analysed[np.newaxis, :, :, np.newaxis].astype(np.float32), [[0, 0, 28, 28]]
-    analysed, _ = reduce_to_content(analysed)
+    analysed = reduce_to_content(analysed)
     # Each reduction rounds its sizes: the scale back to the file's pixels is measured per axis.
     sx, sy = analysed.shape[1] / full[0], analysed.shape[0] / full[1]
     ink, mask = ink_image(analysed)

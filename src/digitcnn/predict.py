@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fetch import MAX_BYTES, fetch_url, is_url
+from .fetch import MAX_BYTES, fetch_url, is_url, short
 from .imaging import ImageError, decode_image, image_to_digits, mnist_like
 from .inference import load_session, predict_proba, resolve_model_path
 from .models import NOT_A_DIGIT, REFUSE_ABOVE
@@ -34,7 +34,7 @@ def read_file(text: str, max_bytes: int = MAX_BYTES) -> bytes:
     import os
     import stat
 
-    name = text if len(text) <= 200 else f"{text[:200]}... ({len(text)} characters)"
+    name = short(text, keep=200)
     try:
         info = os.stat(text)
         if stat.S_ISDIR(info.st_mode):

@@ -95,8 +95,9 @@ def make_cases(images: np.ndarray, labels: np.ndarray, count: int, digits_per_im
 def canvas_drawing(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """The PNG the web page posts: an opaque white 560x280 RGBA canvas, a dark digit drawn on it."""
     height = int(rng.integers(150, 250))
-    ink = np.asarray(Image.fromarray(_crop(digit)).resize(
-        (max(1, round(_crop(digit).shape[1] * height / _crop(digit).shape[0])), height), Image.Resampling.BICUBIC))
+    crop = _crop(digit)
+    ink = np.asarray(Image.fromarray(crop).resize(
+        (max(1, round(crop.shape[1] * height / crop.shape[0])), height), Image.Resampling.BICUBIC))
     alpha = np.zeros((280, 560), dtype=np.float32)
     top = int(rng.integers(0, 280 - height + 1))
     left = int(rng.integers(0, 560 - ink.shape[1] + 1))

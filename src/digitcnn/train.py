@@ -116,11 +116,8 @@ def writer_epochs(images, labels, config: TrainConfig):
     classes = num_classes(config)
 
     def epoch():
-        x, y = epoch_images(images, pool, aug.share, rng)[..., np.newaxis], labels
-        if config.nondigit_share:
-            picks = rng.integers(0, len(marks), int(config.nondigit_share * len(x)))
-            x = np.concatenate([x, marks[picks][..., np.newaxis]])
-            y = np.concatenate([labels, np.full(len(picks), NOT_A_DIGIT)])
+        x, y = epoch_images(images, labels, pool, aug.share, marks, config.nondigit_share, rng, NOT_A_DIGIT)
+        x = x[..., np.newaxis]
         targets = data.one_hot(y, classes)
         order = rng.permutation(len(x))
         for start in range(0, len(x), config.batch_size):
