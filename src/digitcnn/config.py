@@ -95,6 +95,35 @@ PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class LineConfig:
+    """The line reader's training run (digitcnn.train_lines). Presets are instances."""
+
+    preset: str = _setting("lines", "the preset these settings started from")
+    lines: int = _setting(150_000, "synthetic training lines, drawn once per run from MNIST training digits")
+    val_lines: int = _setting(2_000, "validation lines (MNIST validation digits)")
+    test_lines: int = _setting(2_000, "test lines for the report (MNIST test digits)")
+    width: int = _setting(192, "training input width in px (32 high); wider lines are squeezed")
+    epochs: int = _setting(4, "passes over the training lines")
+    batch_size: int = _setting(64, "lines per step")
+    learning_rate: float = _setting(2e-3, "Adam's peak learning rate (warmup then cosine)")
+    features: int = _setting(64, "channels of the last convolution and of the dense layer before the GRUs")
+    recurrent_layers: int = _setting(1, "bidirectional GRU layers")
+    recurrent_units: int = _setting(64, "units of each GRU direction")
+    dropout: float = _setting(0.2, "dropout before the GRUs")
+    limit: int | None = _setting(None, "use only this many MNIST images per split (quick runs)")
+    data_dir: str | None = _setting(None, "folder of the MNIST IDX files; default: the copy shipped with the package")
+    seed: int = _setting(0, "random seed (synthesis, initialisation, shuffling)")
+
+
+LINE_PRESETS = {
+    "lines": LineConfig(),
+    # the end-to-end check of CI: a few hundred lines, one epoch, a small model
+    "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
+                             features=32, recurrent_units=16, limit=1000),
+}
+
+
 def make_config(preset: str = "fast", **overrides) -> TrainConfig:
     """The preset with the given fields replaced (None means keep the preset's); ``writers_X``
     replaces field X of the writer augmentation."""

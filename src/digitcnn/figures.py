@@ -64,14 +64,16 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, cols: int =
     return _save(fig, path)
 
 
-def plot_curves(history: dict, path: Path) -> Path:
-    """Accuracy and loss per epoch, training against validation (history as in history.json)."""
+def plot_curves(history: dict, path: Path, metric: str = "accuracy", metric_name: str = "Accuracy") -> Path:
+    """``metric`` and loss per epoch, training against validation (history as in history.json;
+    a metric measured on validation only, such as the line reader's exact match, is drawn alone)."""
     from matplotlib.ticker import MaxNLocator
 
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, (ax_acc, ax_loss) = _subplots(1, 2, figsize=(11, 4))
-    for ax, key, name in ((ax_acc, "accuracy", "Accuracy"), (ax_loss, "loss", "Loss")):
-        ax.plot(epochs, history[key], "o-", label="training")
+    for ax, key, name in ((ax_acc, metric, metric_name), (ax_loss, "loss", "Loss")):
+        if key in history:
+            ax.plot(epochs, history[key], "o-", label="training")
         ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
         ax.set_title(f"{name} per epoch")
         ax.set_xlabel("epoch")

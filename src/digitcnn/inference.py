@@ -43,19 +43,24 @@ def resolve_model_path(model: str | Path | None) -> Path:
     return path
 
 
-def load_session(model: str | Path | None = None, threads: int | None = None):
-    """Open an ONNX Runtime session on the model; checks input (N, 28, 28, 1) and output (N, 10),
-    or (N, 11) for a model with the "not a digit" class (its last column)."""
+def open_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime session (CPU) on the file at ``path``; ModelError when it does not load."""
     import onnxruntime as ort
 
-    path = resolve_model_path(model)
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types, all about the file
         raise ModelError(f"{path}: not a loadable ONNX model ({exc})") from exc
+
+
+def load_session(model: str | Path | None = None, threads: int | None = None):
+    """Open an ONNX Runtime session on the model; checks input (N, 28, 28, 1) and output (N, 10),
+    or (N, 11) for a model with the "not a digit" class (its last column)."""
+    path = resolve_model_path(model)
+    session = open_session(path, threads)
     shape_in = session.get_inputs()[0].shape
     shape_out = session.get_outputs()[0].shape
     if tuple(shape_in[1:]) != INPUT_SHAPE or list(shape_out[1:]) not in ([NUM_CLASSES], [NUM_CLASSES + 1]):

@@ -218,11 +218,12 @@ def compile_model(config: TrainConfig, steps_per_epoch: int):
     return model
 
 
-def make_epoch_checkpoint(run: RunFolder, history: dict):
+def make_epoch_checkpoint(run: RunFolder, history: dict,
+                          keys=("loss", "accuracy", "val_loss", "val_accuracy"), best_key: str = "val_accuracy"):
     """A Keras callback that, after each epoch, saves the model and the history atomically.
 
     ``last.keras`` (with the optimizer state) and ``state.json`` make a run resumable;
-    ``best.keras`` keeps the model with the best validation accuracy so far.
+    ``best.keras`` keeps the model with the best ``best_key`` so far (validation accuracy).
     """
     import keras
 
@@ -231,11 +232,10 @@ def make_epoch_checkpoint(run: RunFolder, history: dict):
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            for key in keys:
                 history.setdefault(key, []).append(float(logs[key]))
             history.setdefault("seconds", []).append(time.perf_counter() - self.started)
-            best = max(history["val_accuracy"])
-            if history["val_accuracy"][-1] >= best:
+            if history[best_key][-1] >= max(history[best_key]):
                 with atomic_path(run.checkpoint_best) as tmp:
                     self.model.save(tmp)
             with atomic_path(run.checkpoint_last) as tmp:

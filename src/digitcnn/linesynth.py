@@ -1,0 +1,240 @@
+"""Handwritten numbers made from MNIST digits, for training and testing the line reader.
+
+People write numbers fast: digits touch and overlap, loops join, sizes and baselines wander,
+the line slants, thousands are set off with ``.`` ``,`` ``'`` or a space, and amounts on
+cheques are closed with dashes and underlined on printed, patterned paper. ``make_line`` writes
+such a number with MNIST digits on a synthetic paper, as a grey photo crop (dark ink on light
+paper, uint8), and returns the text it shows. Nothing here comes from real handwriting: the
+training set is MNIST's training digits, the test set MNIST's test digits.
+
+The steps, each a function below:
+
+    place_digits   digits side by side: spacing from overlapping to apart, size and baseline jitter
+    add_marks      separators between groups of three, leading or closing dashes, an underline
+    slant          one shear for the whole line
+    on_paper       ruled, patterned or plain paper, uneven light, ink colour, blur, noise, JPEG
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+DIGIT_HEIGHT = 40  # px: digits are placed at about this height, the whole line is rescaled later
+
+
+@dataclass(frozen=True)
+class LineStyle:
+    """How varied the synthetic numbers are (each draw is uniform in its range)."""
+
+    digits: tuple[int, int] = (1, 7)  # digits per number
+    touching_share: float = 0.55  # numbers whose digits touch or overlap, the rest have gaps
+    overlap: tuple[float, float] = (-0.3, 0.05)  # gap of touching digits, share of the digit width
+    gap: tuple[float, float] = (0.05, 0.5)  # gap of separate digits
+    separator_share: float = 0.4  # numbers of 4+ digits written with thousands separators
+    dash_share: float = 0.25  # numbers with a leading dash, and (separately) with a closing dash
+    underline_share: float = 0.2
+    slant: tuple[float, float] = (-0.35, 0.35)  # shear
+    line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
+    jpeg_share: float = 0.5
+
+
+SEPARATORS = (".", ",", "'", " ")
+
+
+def _crop(digit: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(digit > 30)
+    if rows.size == 0:
+        return digit
+    return digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def _scaled(digit: np.ndarray, height: int, aspect: float) -> np.ndarray:
+    crop = _crop(digit)
+    width = max(2, round(crop.shape[1] * height / crop.shape[0] * aspect))
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+
+
+def _stroke(length: int, thickness: int, tilt: float, rng: np.random.Generator) -> np.ndarray:
+    """A hand-drawn straight stroke (dash, underline, comma): float32 (H, W) in [0, 1]."""
+    height = thickness + abs(int(tilt * length)) + 2
+    mark = np.zeros((height, length + 2), np.float32)
+    y0 = 1 + (abs(int(tilt * length)) if tilt > 0 else 0)
+    y1 = y0 - int(tilt * length)
+    wobble = int(rng.integers(-1, 2))
+    cv2.line(mark, (1, y0), (length, y1 + wobble), 1.0, thickness, cv2.LINE_AA)
+    return mark
+
+
+def _dot(size: int) -> np.ndarray:
+    mark = np.zeros((size + 2, size + 2), np.float32)
+    cv2.circle(mark, (size // 2 + 1, size // 2 + 1), max(1, size // 2), 1.0, -1, cv2.LINE_AA)
+    return mark
+
+
+def separator_mark(separator: str, pen: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """The ink of a separator and where its top sits, as a share of the digit height from the top."""
+    if separator == ".":
+        return _dot(max(3, int(pen * rng.uniform(1.0, 1.8)))), rng.uniform(0.8, 0.95)
+    if separator == ",":
+        return _stroke(int(DIGIT_HEIGHT * rng.uniform(0.15, 0.3)), pen, rng.uniform(-2.5, -1.2), rng), \
+            rng.uniform(0.8, 0.95)
+    if separator == "'":
+        return _stroke(int(DIGIT_HEIGHT * rng.uniform(0.15, 0.3)), pen, rng.uniform(-2.5, -1.2), rng), \
+            rng.uniform(-0.1, 0.1)
+    return np.zeros((1, int(DIGIT_HEIGHT * rng.uniform(0.3, 0.6))), np.float32), 0.5  # a space
+
+
+def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, style: LineStyle,
+                 separator: str | None) -> tuple[np.ndarray, str]:
+    """Digits (28x28 uint8, MNIST) side by side on a float32 ink canvas, with the text written."""
+    touching = rng.random() < style.touching_share
+    pen = max(2, round(DIGIT_HEIGHT / 20 * 2.8))  # MNIST's stroke at this height
+    parts, text = [], ""
+    count = len(digits)
+    for index, (digit, label) in enumerate(zip(digits, labels)):
+        if index and separator is not None and (count - index) % 3 == 0:
+            mark, top = separator_mark(separator, pen, rng)
+            parts.append((mark, top, rng.uniform(0.0, 0.15)))
+            text += separator
+        height = round(DIGIT_HEIGHT * rng.uniform(0.8, 1.1))
+        ink = _scaled(digit, height, rng.uniform(0.8, 1.25))
+        gap = rng.uniform(*(style.overlap if touching else style.gap))
+        parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - height) / DIGIT_HEIGHT, gap))
+        text += str(label)
+    margin = DIGIT_HEIGHT
+    width = sum(p[0].shape[1] for p in parts) + 2 * margin
+    canvas = np.zeros((3 * DIGIT_HEIGHT, width), np.float32)
+    x = margin
+    for index, (ink, top, gap) in enumerate(parts):
+        if index:
+            x = max(margin, x + int(gap * DIGIT_HEIGHT * 0.7))
+        y = max(0, min(canvas.shape[0] - ink.shape[0], DIGIT_HEIGHT + int(top * DIGIT_HEIGHT)))
+        right = min(width, x + ink.shape[1])
+        canvas[y:y + ink.shape[0], x:right] = np.maximum(canvas[y:y + ink.shape[0], x:right], ink[:, :right - x])
+        x = right
+    return canvas[:, :x + margin], text
+
+
+def add_marks(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:
+    """Leading and closing dashes and an underline, in the ink canvas (they are not in the text)."""
+    cols = np.flatnonzero(canvas.max(axis=0) > 0.3)
+    if cols.size == 0:
+        return canvas
+    left, right = int(cols[0]), int(cols[-1])
+    pen = max(1, int(rng.integers(2, 6)))
+    middle = int(DIGIT_HEIGHT * rng.uniform(1.3, 1.7))
+    pad = DIGIT_HEIGHT * 3
+    canvas = np.pad(canvas, ((0, 0), (pad, pad)))
+    left, right = left + pad, right + pad
+    for side in (-1, 1):
+        if rng.random() < style.dash_share:
+            length = int(DIGIT_HEIGHT * rng.uniform(0.4, 2.0))
+            mark = _stroke(length, pen, rng.uniform(-0.1, 0.1), rng)
+            gap = int(DIGIT_HEIGHT * rng.uniform(-0.05, 0.3))
+            x = right + gap if side > 0 else left - gap - mark.shape[1]
+            y = middle - mark.shape[0] // 2
+            region = canvas[y:y + mark.shape[0], x:x + mark.shape[1]]
+            np.maximum(region, mark[:region.shape[0], :region.shape[1]], out=region)
+    if rng.random() < style.underline_share:
+        length = right - left + int(DIGIT_HEIGHT * rng.uniform(0.0, 0.6))
+        mark = _stroke(length, pen, rng.uniform(-0.04, 0.04), rng)
+        x = max(0, left - int(DIGIT_HEIGHT * rng.uniform(0.0, 0.3)))
+        y = int(DIGIT_HEIGHT * rng.uniform(2.0, 2.3))
+        region = canvas[y:y + mark.shape[0], x:x + mark.shape[1]]
+        np.maximum(region, mark[:region.shape[0], :region.shape[1]], out=region)
+    return canvas
+
+
+def slant(canvas: np.ndarray, shear: float) -> np.ndarray:
+    """The whole line sheared by ``shear`` (x moves by shear * height above the middle)."""
+    height, width = canvas.shape
+    extra = int(abs(shear) * height)
+    matrix = np.float32([[1, -shear, extra / 2 + shear * height / 2], [0, 1, 0]])
+    return cv2.warpAffine(canvas, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
+
+
+def _trim(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    rows = np.flatnonzero(canvas.max(axis=1) > 0.2)
+    cols = np.flatnonzero(canvas.max(axis=0) > 0.2)
+    if rows.size == 0:
+        return canvas
+    height = rows[-1] - rows[0] + 1
+    pad_y = [int(height * rng.uniform(0.05, 0.35)) for _ in range(2)]
+    pad_x = [int(height * rng.uniform(0.05, 0.5)) for _ in range(2)]
+    crop = canvas[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return np.pad(crop, ((pad_y[0], pad_y[1]), (pad_x[0], pad_x[1])))
+
+
+def _paper(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A paper's grey level (H, W) float32: light, with uneven light and a printed pattern."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    paper = np.full(shape, rng.uniform(0.65, 1.0), np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    paper -= rng.uniform(0, 0.25) * ((np.cos(direction) * xx / width + np.sin(direction) * yy / height) % 1.0)
+    kind = rng.choice(["plain", "ruled", "wavy", "grid", "noise"])
+    strength = rng.uniform(0.05, 0.3)
+    if kind == "ruled":
+        period = rng.uniform(6, 20)
+        paper -= strength * (np.abs((yy + rng.uniform(0, period)) % period) < rng.uniform(0.8, 2.0))
+    elif kind == "wavy":  # the guilloche of a cheque: fine wavy lines
+        period = rng.uniform(3, 8)
+        phase = yy + rng.uniform(2, 8) * np.sin(xx / rng.uniform(5, 25) + rng.uniform(0, 6))
+        paper -= strength * (np.abs(np.sin(phase * np.pi / period)) < rng.uniform(0.2, 0.5))
+    elif kind == "grid":
+        period = rng.uniform(5, 14)
+        paper -= strength * ((xx % period < 1) | (yy % period < 1))
+    elif kind == "noise":
+        texture = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), rng.uniform(0.6, 2.5))
+        paper -= strength * np.clip(texture, 0, None)
+    return paper
+
+
+def on_paper(ink: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:
+    """The ink (H, W float32 in [0, 1]) written on paper at a random size: a grey uint8 image."""
+    scale = rng.integers(*style.line_height) / DIGIT_HEIGHT
+    size = (max(8, round(ink.shape[1] * scale)), max(8, round(ink.shape[0] * scale)))
+    ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+    paper = _paper(ink.shape, rng)
+    darkness = rng.uniform(0.35, 0.95)
+    gray = paper * (1 - darkness * np.clip(ink, 0, 1))
+    if rng.random() < 0.5:
+        gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.3, 1.0))
+    gray = gray + rng.normal(0, rng.uniform(0, 0.05), gray.shape).astype(np.float32)
+    image = np.clip(gray * 255, 0, 255).astype(np.uint8)
+    if rng.random() < style.jpeg_share:
+        _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
+        image = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return image
+
+
+def pen_width(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Thinner (a fine pen, as on most cheques) or thicker strokes than MNIST's."""
+    choice = rng.random()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (int(rng.integers(2, 5)),) * 2)
+    if choice < 0.45:
+        return cv2.erode(ink, kernel)
+    if choice < 0.6:
+        return cv2.dilate(ink, kernel)
+    return ink
+
+
+def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+              style: LineStyle = LineStyle()) -> tuple[np.ndarray, str]:
+    """One synthetic handwritten number from MNIST ``images`` (N, 28, 28) uint8 and ``labels`` (N,).
+
+    Returns the grey image (H, W) uint8, dark ink on light paper, and its text: the digits with
+    the separators written (``"1.990"``, ``"10 000"``); dashes and underlines are not text.
+    """
+    count = int(rng.integers(style.digits[0], style.digits[1] + 1))
+    picks = rng.integers(0, len(images), count)
+    separator = None
+    if count >= 4 and rng.random() < style.separator_share:
+        separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]
+    ink, text = place_digits([images[i] for i in picks], [int(labels[i]) for i in picks], rng, style, separator)
+    ink = pen_width(add_marks(ink, rng, style), rng)
+    ink = _trim(slant(ink, rng.uniform(*style.slant)), rng)
+    return on_paper(ink, rng, style), text

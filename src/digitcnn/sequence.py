@@ -1,0 +1,135 @@
+"""Read a whole line of handwritten digits without cutting it: the line reader's input and output.
+
+Cutting ink into connected components fails as soon as digits touch, which is how people write
+quickly. The line reader (a CNN + BiGRU trained with CTC, see ``train_lines``) reads the whole
+line instead. This module is its prediction side, NumPy, OpenCV and ONNX Runtime only:
+
+    find_lines     ink mask -> the lines of writing, top to bottom (row bands of ink)
+    line_input     a line's grey crop -> float32 (LINE_HEIGHT, W): light ink on black, fixed height
+    decode         the model's per-column logits -> digits, their probabilities and columns (CTC)
+    read_separators  the marks between digits that are separators (". , ' " or a space)
+
+CTC in brief: the model gives, for every column step of the line, a probability for "blank" and
+for each digit; the greedy path takes the likeliest class per step, merges repeats and drops
+blanks. A digit's probability is its best step's, and its box spans the steps of its run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .imaging import SPECK, ink_image
+
+LINE_HEIGHT = 32  # the model's input height: digits fill about 24 px of it
+LINE_MARGIN = 2  # px above and below the ink in the model's input
+MIN_LINE_WIDTH = 32
+MAX_LINE_WIDTH = 640  # wider lines are squeezed: 20 digits at MNIST's proportions fit
+DOWNSAMPLE = 4  # input columns per output step (two 2x2 poolings)
+BLANK = 0  # class 0 is CTC's blank; class k + 1 is the digit k
+CLASSES = 11
+
+
+def ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right), exclusive ends, of the ink in ``mask`` (H, W) bool, specks ignored."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return None
+    stats = stats[1:]
+    heights, areas = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    kept = stats[(areas >= SPECK * areas.max()) | (heights >= 0.25 * heights.max())]
+    top, left = kept[:, cv2.CC_STAT_TOP].min(), kept[:, cv2.CC_STAT_LEFT].min()
+    bottom = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
+    right = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
+    return int(top), int(bottom), int(left), int(right)
+
+
+def fit_height(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The ``box`` of ``ink`` (light ink on black) scaled to LINE_HEIGHT rows, aspect kept."""
+    if box is None:
+        return np.zeros((LINE_HEIGHT, MIN_LINE_WIDTH), np.float32)
+    top, bottom, left, right = box
+    crop = ink[top:bottom, left:right]
+    inner = LINE_HEIGHT - 2 * LINE_MARGIN
+    scale = inner / crop.shape[0]
+    width = int(np.clip(round(crop.shape[1] * scale), 1, MAX_LINE_WIDTH - 2 * LINE_MARGIN))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (width, inner), interpolation=interpolation)
+    padded_width = max(MIN_LINE_WIDTH, -(-(width + 2 * LINE_MARGIN) // DOWNSAMPLE) * DOWNSAMPLE)
+    line = np.zeros((LINE_HEIGHT, padded_width), np.float32)
+    line[LINE_MARGIN:LINE_MARGIN + inner, LINE_MARGIN:LINE_MARGIN + width] = resized
+    return line
+
+
+def line_input(gray: np.ndarray) -> np.ndarray:
+    """The line reader's input for one line: ``gray`` (H, W) float32 in [0, 1], any polarity ->
+    float32 (LINE_HEIGHT, W') in [0, 1], light ink on black, W' a multiple of DOWNSAMPLE."""
+    ink, mask = ink_image(gray)
+    return fit_height(ink, ink_box(mask))
+
+
+def pad_batch(lines: list[np.ndarray], width: int | None = None) -> np.ndarray:
+    """Lines (LINE_HEIGHT, W_i) -> one float32 batch (N, LINE_HEIGHT, W, 1), zero-padded on the
+    right; lines wider than ``width`` are squeezed to it."""
+    width = width or max(line.shape[1] for line in lines)
+    batch = np.zeros((len(lines), LINE_HEIGHT, width, 1), np.float32)
+    for index, line in enumerate(lines):
+        if line.shape[1] > width:
+            line = cv2.resize(line, (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
+        batch[index, :, :line.shape[1], 0] = line
+    return batch
+
+
+@dataclass(frozen=True)
+class DecodedDigit:
+    digit: int
+    probability: float  # of the digit at its likeliest step
+    alternatives: np.ndarray  # float32 (10,): the class probabilities at that step, renormalized over digits
+    steps: tuple[int, int]  # the output steps of its run, [first, last]
+
+
+def load_line_session(path, threads: int | None = None):
+    """An ONNX Runtime session on a line reader: input (N, LINE_HEIGHT, W, 1), logits (N, W/4, 11)."""
+    from .inference import ModelError, open_session
+
+    session = open_session(path, threads)
+    shape_in, shape_out = session.get_inputs()[0].shape, session.get_outputs()[0].shape
+    if len(shape_in) != 4 or shape_in[1] != LINE_HEIGHT or shape_in[3] != 1 or len(shape_out) != 3 \
+            or shape_out[2] != CLASSES:
+        raise ModelError(f"{path}: expected a line reader, input (N, {LINE_HEIGHT}, W, 1) and output "
+                         f"(N, W/{DOWNSAMPLE}, {CLASSES}), got {shape_in} and {shape_out}")
+    return session
+
+
+def line_logits(session, batch: np.ndarray) -> np.ndarray:
+    """Logits (N, W/4, 11) of a padded batch (N, LINE_HEIGHT, W, 1) float32 in [0, 1]."""
+    return session.run(None, {session.get_inputs()[0].name: batch})[0]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
+    """Greedy CTC decoding of one line: ``logits`` (T, 11) float32 -> its digits, left to right.
+
+    Only the first ``steps`` steps are read (the rest is padding).
+    """
+    proba = softmax(logits[:steps].astype(np.float32))
+    best = proba.argmax(axis=1)
+    digits: list[DecodedDigit] = []
+    start = 0
+    for step in range(1, len(best) + 1):
+        if step < len(best) and best[step] == best[start]:
+            continue
+        if best[start] != BLANK:
+            run = proba[start:step, best[start]]
+            peak = start + int(run.argmax())
+            digit_proba = proba[peak, 1:]
+            digits.append(DecodedDigit(int(best[start]) - 1, float(run.max()),
+                                       digit_proba / max(float(digit_proba.sum()), 1e-9), (start, step - 1)))
+        start = step
+    return digits
