@@ -1,7 +1,7 @@
 """Build hook: wheels carry the pretrained default model from the repository's models/.
 
 The model lives once, in models/ (where `make model` writes it and the tests check it); this
-copies the two files that prediction needs into the package at build time, where
+copies the files that prediction needs (the digit model, its metrics, the line reader) into the package at build time, where
 inference.default_model_path looks first. Everything else is in pyproject.toml.
 """
 
@@ -12,7 +12,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = ("digitcnn.onnx", "metrics.json")
+SHIPPED = ("digitcnn.onnx", "metrics.json", "lines.onnx")
 
 
 class BuildPyWithModel(build_py):

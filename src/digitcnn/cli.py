@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .config import PRESETS, flags
+from .config import LINE_PRESETS, PRESETS, LineConfig, flags
 
 
 def positive_int(text: str) -> int:
@@ -70,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
 
+    p = commands.add_parser("train-lines", help="train the line reader (whole numbers, touching digits) on "
+                                                "synthetic numbers, export it to ONNX, write a report",
+                            description="Every setting of config.LineConfig has a flag; a flag left out keeps "
+                                        "the preset's value (defaults shown: lines | lines-tiny).")
+    p.add_argument("--preset", choices=sorted(LINE_PRESETS), default="lines")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/PRESET)")
+    for name, kind, meta in flags(LineConfig):
+        if name == "preset":
+            continue
+        shown = " | ".join(str(getattr(LINE_PRESETS[preset], name)) for preset in ("lines", "lines-tiny"))
+        number = non_negative_int if name == "seed" else positive_int
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=number if kind is int else kind,
+                       help=f"{meta['help']} (default: {shown})")
+    p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
+
     p = commands.add_parser("evaluate", help="recompute the metrics, figures and report of a model with ONNX Runtime")
     p.add_argument("--model", type=Path, required=True, help="a run folder or a .onnx file")
     p.add_argument("--data-dir", type=Path)
@@ -91,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list K candidates per digit (the JSON lists 3 unless told)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per input")
     p.add_argument("--save-preprocessed", type=Path, metavar="DIR", help="write the 28x28 images the model saw")
+    p.add_argument("--line-model", type=Path, metavar="ONNX",
+                   help="the line reader, a .onnx file or a train-lines run folder (default: the pretrained one)")
+    p.add_argument("--no-line-reader", action="store_true",
+                   help="read every mark with the digit model alone (the pipeline before the line reader)")
 
     p = commands.add_parser("serve", help="serve the web page and the HTTP API")
     p.add_argument("--host", default="127.0.0.1")
@@ -154,13 +174,20 @@ def read_stdin(max_bytes: int) -> bytes:
 
 
 def format_result(result, top_k: int, show_runners_up: bool) -> str:
-    """One ReadResult as the human-readable lines of ``digitcnn predict``."""
+    """One ReadResult as the human-readable lines of ``digitcnn predict``: the number as written
+    (with its separators); a picture with several lines of writing gets a line each."""
     if result.error:
         return f"{result.input}: error: {result.error}"
     if not result.predictions:
         return f"{result.input}: {result.message}"
-    line = f"{result.input}: {result.digits} (confidence {result.confidence:.3f}"
-    line += ", unsure)" if result.low_confidence else ")"
+    if len(result.lines) > 1:
+        line = f"{result.input}: {len(result.lines)} lines (confidence {result.confidence:.3f}"
+        line += ", unsure)" if result.low_confidence else ")"
+        line += "".join(f"\n  line {i}: {reading.text} (confidence {reading.confidence:.3f})"
+                        for i, reading in enumerate(result.lines, 1))
+    else:
+        line = f"{result.input}: {result.text or result.digits} (confidence {result.confidence:.3f}"
+        line += ", unsure)" if result.low_confidence else ")"
     if result.rejected:
         count = len(result.rejected)
         line += f"; {count} mark{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a digit left out"
@@ -189,7 +216,7 @@ def run_predict(args) -> int:
     from .predict import DigitReader
     from .results import ReadResult
 
-    reader = DigitReader(args.model, top_k=args.top_k or 3)
+    reader = DigitReader(args.model, top_k=args.top_k or 3, line_model=False if args.no_line_reader else args.line_model)
     failures = 0
     for index, item in enumerate(expand_inputs(args.inputs)):
         try:
@@ -240,6 +267,28 @@ def run_train(args) -> int:
     return 0
 
 
+def run_train_lines(args) -> int:
+    from .artifacts import RunFolder
+    from .config import make_line_config
+    from .train_lines import train_lines
+
+    settings = {name: getattr(args, name) for name, _, _ in flags(LineConfig) if name != "preset"}
+    if settings["data_dir"]:
+        settings["data_dir"] = str(Path(settings["data_dir"]).resolve())
+    config = make_line_config(args.preset, **settings)
+    out = output_folder(args.out or Path("runs") / args.preset)
+    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
+    try:
+        metrics = train_lines(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Finished epochs are saved in {out}/checkpoint; "
+              "run the same command again to resume.", file=sys.stderr)
+        return 130
+    print("Exact match on synthetic numbers of MNIST test digits: " + ", ".join(
+        f"{name} {m['exact_match']:.2%}" for name, m in metrics["test"].items()) + f". Report: {RunFolder(out).report}")
+    return 0
+
+
 def run_evaluate(args) -> int:
     from .artifacts import RunFolder
     from .evaluate import evaluate_run
@@ -270,7 +319,7 @@ def run_quantize(args) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "quantize": run_quantize, "predict": run_predict,
+COMMANDS = {"train": run_train, "train-lines": run_train_lines, "evaluate": run_evaluate, "quantize": run_quantize, "predict": run_predict,
             "serve": run_serve}
 
 

@@ -124,6 +124,20 @@ LINE_PRESETS = {
 }
 
 
+def make_line_config(preset: str = "lines", **overrides) -> LineConfig:
+    """A line-reader preset with the given fields replaced (None means keep the preset's)."""
+    if preset not in LINE_PRESETS:
+        raise ConfigError(f"unknown line preset {preset!r}; expected one of {', '.join(LINE_PRESETS)}")
+    names = {f.name for f in dataclasses.fields(LineConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"unknown line configuration field(s) {', '.join(unknown)}")
+    config = dataclasses.replace(LINE_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    if not 0 <= config.dropout < 1:
+        raise ConfigError(f"dropout must be in [0, 1), got {config.dropout}")
+    return config
+
+
 def make_config(preset: str = "fast", **overrides) -> TrainConfig:
     """The preset with the given fields replaced (None means keep the preset's); ``writers_X``
     replaces field X of the writer augmentation."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -452,34 +453,70 @@ def frame_to_png(frame: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
-    """The whole path: an image -> float32 (K, 28, 28, 1) in [0, 1], one per digit left to right,
-    and their boxes [x, y, w, h] in the image's own pixels. K is 0 when no digit is found.
+@dataclass
+class Page:
+    """An image analysed once, for every later step: its ink at the working resolution.
+
+    ``gray`` float32 (h, w) in [0, 1] is the image at the working resolution, ``ink`` its light
+    ink on black and ``mask`` the ink (bool); ``size`` is the file's (width, height) and
+    ``scale`` the working pixels per file pixel, per axis. ``frame`` is set instead when the input
+    already is an MNIST digit (float32 (28, 28)).
     """
+
+    gray: np.ndarray
+    ink: np.ndarray
+    mask: np.ndarray
+    size: tuple[int, int]
+    scale: tuple[float, float]
+    frame: np.ndarray | None = None
+
+    def file_box(self, x: int, y: int, w: int, h: int) -> list[int]:
+        """A box [x, y, w, h] in working pixels -> the same in the file's pixels, inside the image."""
+        (sx, sy), (width, height) = self.scale, self.size
+        left, top = min(round(x / sx), width - 1), min(round(y / sy), height - 1)
+        return [left, top, max(1, min(round(w / sx), width - left)), max(1, min(round(h / sy), height - top))]
+
+
+def analyse(image: Image.Image | np.ndarray) -> Page:
+    """Decode-side reductions, grey levels, paper removal and the ink mask of one image (see the
+    module's steps); an MNIST-like 28x28 input is kept as it is, in ``Page.frame``."""
     if isinstance(image, np.ndarray):
         gray = array_to_gray(image)
-        if is_mnist_like(gray):
-            return gray[np.newaxis, :, :, np.newaxis].astype(np.float32), [[0, 0, 28, 28]]
         full = (gray.shape[1], gray.shape[0])
+        if is_mnist_like(gray):
+            return Page(gray, gray, gray > 0.5, full, (1.0, 1.0), frame=gray.astype(np.float32))
         analysed = reduce_for_analysis(gray)
     else:
         full = image.info.get(FILE_SIZE, image.size)
         analysed = to_gray(reduce_image(image))
         if is_mnist_like(analysed) and full == (28, 28):
-            return analysed[np.newaxis, :, :, np.newaxis].astype(np.float32), [[0, 0, 28, 28]]
+            return Page(analysed, analysed, analysed > 0.5, full, (1.0, 1.0), frame=analysed.astype(np.float32))
     analysed = reduce_to_content(analysed)
-    # Each reduction rounds its sizes: the scale back to the file's pixels is measured per axis.
-    sx, sy = analysed.shape[1] / full[0], analysed.shape[0] / full[1]
     ink, mask = ink_image(analysed)
-    digits, boxes = [], []
-    for digit_mask in find_digits(mask):
-        frame, (x, y, w, h) = to_mnist(ink, digit_mask)
-        digits.append(frame)
-        left, top = min(round(x / sx), full[0] - 1), min(round(y / sy), full[1] - 1)
-        boxes.append([left, top, max(1, min(round(w / sx), full[0] - left)), max(1, min(round(h / sy), full[1] - top))])
-    if not digits:
+    # Each reduction rounds its sizes: the scale back to the file's pixels is measured per axis.
+    return Page(analysed, ink, mask, full, (analysed.shape[1] / full[0], analysed.shape[0] / full[1]))
+
+
+def mark_frames(page: Page, masks: list[np.ndarray]) -> tuple[np.ndarray, list[list[int]]]:
+    """One MNIST frame per mask of ``page``: float32 (K, 28, 28, 1), and the boxes in file pixels."""
+    if not masks:
         return np.zeros((0, 28, 28, 1), dtype=np.float32), []
-    return np.stack(digits)[..., np.newaxis], boxes
+    frames, boxes = [], []
+    for digit_mask in masks:
+        frame, box = to_mnist(page.ink, digit_mask)
+        frames.append(frame)
+        boxes.append(page.file_box(*box))
+    return np.stack(frames)[..., np.newaxis], boxes
+
+
+def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
+    """The whole digit-by-digit path: an image -> float32 (K, 28, 28, 1) in [0, 1], one per digit
+    left to right, and their boxes [x, y, w, h] in the image's own pixels. K is 0 when no digit is found.
+    """
+    page = analyse(image)
+    if page.frame is not None:
+        return page.frame[np.newaxis, :, :, np.newaxis], [[0, 0, 28, 28]]
+    return mark_frames(page, find_digits(page.mask))
 
 
 def array_to_gray(array: np.ndarray) -> np.ndarray:

@@ -16,18 +16,19 @@ from .models import INPUT_SHAPE
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_MODELS_DIR = PACKAGE_DIR.parent.parent / "models"
 DEFAULT_MODEL_NAME = "digitcnn.onnx"
+LINE_MODEL_NAME = "lines.onnx"  # the line reader (digitcnn.sequence), beside the digit model
 
 
 class ModelError(DigitcnnError, RuntimeError):
     """The model file is missing or not a usable digit classifier."""
 
 
-def default_model_path() -> Path:
-    """The pretrained model: shipped in the package when installed, else the repository's models/."""
-    for candidate in (PACKAGE_DIR / "pretrained" / DEFAULT_MODEL_NAME, REPO_MODELS_DIR / DEFAULT_MODEL_NAME):
+def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
+    """A pretrained model: shipped in the package when installed, else the repository's models/."""
+    for candidate in (PACKAGE_DIR / "pretrained" / name, REPO_MODELS_DIR / name):
         if candidate.is_file():
             return candidate
-    raise ModelError(f"no pretrained model found (looked for {DEFAULT_MODEL_NAME} in "
+    raise ModelError(f"no pretrained model found (looked for {name} in "
                      f"{PACKAGE_DIR / 'pretrained'} and {REPO_MODELS_DIR}); train one or pass --model")
 
 

@@ -105,7 +105,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
         parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - height) / DIGIT_HEIGHT, gap))
         text += str(label)
     margin = DIGIT_HEIGHT
-    width = sum(p[0].shape[1] for p in parts) + 2 * margin
+    width = sum(p[0].shape[1] for p in parts) + len(parts) * DIGIT_HEIGHT + 2 * margin  # room for any gap
     canvas = np.zeros((3 * DIGIT_HEIGHT, width), np.float32)
     x = margin
     for index, (ink, top, gap) in enumerate(parts):

@@ -1,9 +1,15 @@
 """Read digits in new images: the Python API behind `digitcnn predict` and the web server.
 
     from digitcnn import DigitReader
-    reader = DigitReader()                 # loads the default ONNX model once
+    reader = DigitReader()                 # loads the default ONNX models once
     result = reader.read("photo.jpg")      # a path, URL, bytes, PIL image or NumPy array
     result.digits, result.confidence       # a results.ReadResult
+    result.text, result.lines              # "1.990", one LineReading per line of writing
+
+Each line of writing is read whole by the line reader (digitcnn.sequence: touching digits,
+separators) unless it is a single mark, which the digit model reads (it knows "not a digit"
+and is calibrated); a wide single mark that the line reader reads as two or more digits (a
+touching "10") is the line reader's.
 
 ONNX Runtime only: this module never imports TensorFlow.
 """
@@ -12,13 +18,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .fetch import MAX_BYTES, fetch_url, is_url, short
-from .imaging import ImageError, decode_image, image_to_digits, mnist_like
-from .inference import load_session, predict_proba, resolve_model_path
+from .imaging import (
+    MAX_DIGITS,
+    ImageError,
+    Page,
+    analyse,
+    decode_image,
+    find_digits,
+    mark_frames,
+    mnist_like,
+    to_mnist,
+)
+from .inference import (
+    LINE_MODEL_NAME,
+    default_model_path,
+    load_session,
+    predict_proba,
+    resolve_model_path,
+)
 from .models import NOT_A_DIGIT, REFUSE_ABOVE
-from .results import Candidate, DigitPrediction, ReadResult, RejectedMark
+from .results import Candidate, DigitPrediction, LineReading, ReadResult, RejectedMark
+from .sequence import (
+    Line,
+    decode,
+    digit_spans,
+    find_lines,
+    fit_height,
+    line_logits,
+    load_line_session,
+    read_separators,
+)
+
+MAX_LINES = 10  # more lines of writing than this is a page of text, not numbers: refused
+WIDE_MARK = 0.75  # a single mark at least this wide for its height may be touching digits
 
 
 def source_name(source) -> str:
@@ -80,12 +116,18 @@ class DigitReader:
     ----------
     model : a .onnx file or a run folder; None for the pretrained default model.
     top_k : how many candidates each digit's ``top_k`` lists.
+    line_model : the line reader, a .onnx file or a ``train-lines`` run folder; None for the
+        pretrained one, False for none (every mark read alone by the digit model, as before it).
     """
 
-    def __init__(self, model=None, top_k: int = 3, threads: int | None = None):
+    def __init__(self, model=None, top_k: int = 3, threads: int | None = None, line_model=None):
         self.model_path = resolve_model_path(model)
         self.session = load_session(self.model_path, threads=threads)
         self.top_k = top_k
+        # line_model: None for the shipped line reader, False for none (every mark to the digit model)
+        self.line_model_path = (default_model_path(LINE_MODEL_NAME) if line_model is None
+                                else resolve_model_path(line_model) if line_model is not False else None)
+        self.line_session = load_line_session(self.line_model_path, threads) if self.line_model_path else None
 
     def read(self, source, fetch=None, strict: bool = False) -> ReadResult:
         """Read one image; return its ReadResult (the fields of ``digitcnn predict --json``).
@@ -97,17 +139,92 @@ class DigitReader:
         name = source_name(source)
         try:
             image = load_source(source, fetch)
-            digits, boxes = image_to_digits(image)
+            page = analyse(image)
+            if page.frame is not None:
+                result = self.read_frames(name, page.frame[np.newaxis, :, :, np.newaxis], [[0, 0, 28, 28]])
+            else:
+                result = self.read_page(name, page)
         except ImageError as exc:
             if strict:
                 raise
             return ReadResult.failed(name, str(exc))
-        proba = predict_proba(self.session, digits)
-        kept, rejected = self.split_rejected(proba, boxes)
-        result = ReadResult.read(name, self.digit_predictions(proba[kept, :10], [boxes[i] for i in kept]),
-                                 digits[kept], rejected)
         result.source = image
         return result
+
+    def read_frames(self, name: str, frames: np.ndarray, boxes: list) -> ReadResult:
+        """Digit by digit: MNIST frames (K, 28, 28, 1) to the digit model, marks that are no digit set apart."""
+        proba = predict_proba(self.session, frames)
+        kept, rejected = self.split_rejected(proba, boxes)
+        return ReadResult.read(name, self.digit_predictions(proba[kept, :10], [boxes[i] for i in kept]),
+                               frames[kept], rejected)
+
+    def read_page(self, name: str, page: Page) -> ReadResult:
+        """Every line of writing of ``page``, top to bottom, each read by the line reader or digit by digit."""
+        pieces, stats, lines = find_lines(page.mask)
+        if len(lines) > MAX_LINES:
+            raise ImageError(f"{len(lines)} lines of writing found, more than the {MAX_LINES} read at most")
+        predictions, frames, rejected, readings = [], [], [], []
+        for line in lines:
+            line_mask = np.isin(pieces, line.labels)
+            marks = find_digits(line_mask)
+            read = None
+            if self.line_session is not None and marks:
+                top, bottom, left, right = line.box
+                if len(marks) > 1 or (right - left) >= WIDE_MARK * (bottom - top):
+                    read = self.read_line(page, line, line_mask, pieces, stats)
+                    # one mark, one digit: the digit model knows single marks best (and "not a digit");
+                    # nothing read: the digit model says what the marks are
+                    if len(read[0].predictions) < (2 if len(marks) == 1 else 1):
+                        read = None
+            if read is None:
+                line_frames, boxes = mark_frames(page, marks)
+                result = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
+                read = (result, result.digits, "digit")
+            result, text, reader = read
+            predictions += result.predictions
+            rejected += result.rejected
+            if result.frames is not None and len(result.frames):
+                frames.append(result.frames)
+            if result.predictions:
+                top, bottom, left, right = line.box
+                readings.append(LineReading(result.digits, text, result.confidence,
+                                            page.file_box(left, top, right - left, bottom - top), reader))
+        if sum(len(r.digits) for r in readings) > MAX_DIGITS:
+            raise ImageError(f"more than the {MAX_DIGITS} digits read at most")
+        stacked = np.concatenate(frames) if frames else np.zeros((0, 28, 28, 1), np.float32)
+        return ReadResult.read(name, predictions, stacked, rejected, readings)
+
+    def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats):
+        """One line read whole by the line reader: (a ReadResult of its digits, its text, "line")."""
+        top, bottom, left, right = line.box
+        near = cv2.dilate(line_mask[top:bottom, left:right].view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+        ink = np.where(near, page.ink[top:bottom, left:right], 0.0).astype(np.float32)
+        line_input, columns_per_px = fit_height(ink, (0, bottom - top, 0, right - left))
+        decoded = decode(line_logits(self.line_session, line_input[np.newaxis, :, :, np.newaxis])[0])
+        spans = [(a + left, b + left) for a, b in digit_spans(decoded, (0, bottom - top, 0, right - left),
+                                                              columns_per_px)]
+        heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
+        body = np.isin(pieces, line.labels[heights >= 0.5 * heights.max()])
+        separators = read_separators(stats, line.labels, spans, body)
+        predictions, frames = [], []
+        for digit, (a, b) in zip(decoded, spans):
+            digit_mask = np.zeros_like(body)
+            digit_mask[top:bottom, a:b] = body[top:bottom, a:b]
+            if not digit_mask.any():
+                digit_mask[top:bottom, a:b] = line_mask[top:bottom, a:b]
+            if digit_mask.any():
+                frame, box = to_mnist(page.ink, digit_mask)
+            else:
+                frame, box = np.zeros((28, 28), np.float32), [a, top, b - a, bottom - top]
+            frames.append(frame)
+            order = np.argsort(-digit.alternatives, kind="stable")[:self.top_k].tolist()
+            probabilities = digit.alternatives.tolist()
+            predictions.append(DigitPrediction(digit.digit, digit.probability,
+                                               [Candidate(d, probabilities[d]) for d in order],
+                                               probabilities, page.file_box(*box)))
+        text = "".join(str(d.digit) + sep for d, sep in zip(decoded, [*separators, ""]))
+        result = ReadResult.read("", predictions, np.stack(frames)[..., np.newaxis] if frames else None)
+        return result, text, "line"
 
     @staticmethod
     def split_rejected(proba: np.ndarray, boxes: list) -> tuple[list[int], list[RejectedMark]]:

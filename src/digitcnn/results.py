@@ -26,7 +26,9 @@ class Candidate:
 @dataclass
 class DigitPrediction:
     """One digit read: its class, probability, the ``top_k`` candidates, all ten probabilities and
-    its box ``[x, y, width, height]`` in the pixels of the input image."""
+    its box ``[x, y, width, height]`` in the pixels of the input image. For a digit read by the
+    line reader, ``probability`` is the digit's at its likeliest step of the line and
+    ``probabilities`` the ten digits' at that step, renormalized without CTC's blank."""
 
     digit: int
     probability: float
@@ -45,10 +47,26 @@ class RejectedMark:
 
 
 @dataclass
+class LineReading:
+    """One line of writing, lines top to bottom: its ``digits``, its ``text`` (the digits with the
+    separators seen, ``"1.990"``), the probability of its least sure digit, its box
+    ``[x, y, width, height]`` and the model that read it: ``"line"`` (the line reader, whole line
+    at once) or ``"digit"`` (the digit model, one mark at a time)."""
+
+    digits: str
+    text: str
+    confidence: float
+    box: list[int]
+    reader: str
+
+
+@dataclass
 class ReadResult:
     """What was read in one input.
 
-    ``digits`` is the number read, left to right ("" when none); ``confidence`` the probability of
+    ``digits`` is the number read, left to right ("" when none), the numbers of several lines
+    joined by a newline, top to bottom; ``text`` is the same with the separators seen (``1.990``,
+    ``10 000``), and ``lines`` has each line on its own. ``confidence`` the probability of
     its least sure digit, ``low_confidence`` True below LOW_CONFIDENCE; ``message`` says why
     nothing was read (no digit found); ``error`` says why the input could not be read at all.
     ``rejected`` lists the marks that are not digits, left out of ``digits``. ``images`` (HTTP, with
@@ -60,6 +78,7 @@ class ReadResult:
 
     input: str
     digits: str = ""
+    text: str = ""
     confidence: float = 0.0
     low_confidence: bool = False
     message: str | None = None
@@ -69,13 +88,14 @@ class ReadResult:
     images: list[str] | None = None
     source_image: str | None = None
     source_size: list[int] | None = None
+    lines: list[LineReading] = field(default_factory=list)
 
     frames: ClassVar = None  # a ClassVar, so that it is no field: set per instance, never serialized
     source: ClassVar = None  # the decoded input picture (PIL image or array), set like frames
 
     @classmethod
     def read(cls, name: str, predictions: list[DigitPrediction], frames=None,
-             rejected: list[RejectedMark] = ()) -> ReadResult:
+             rejected: list[RejectedMark] = (), lines: list[LineReading] = ()) -> ReadResult:
         """The result of a reading; the confidence is the least sure digit's probability.
 
         (The least, not the product: a product would punish long numbers from a model trained with
@@ -86,9 +106,12 @@ class ReadResult:
         if not predictions:
             marks = f"; {len(rejected)} mark{'s' if len(rejected) > 1 else ''} that {'are' if len(rejected) > 1 else 'is'} not a digit" if rejected else ""
             message = NO_DIGIT + marks
-        result = cls(input=name, digits="".join(str(d.digit) for d in predictions), confidence=confidence,
-                     low_confidence=bool(predictions) and confidence < LOW_CONFIDENCE,
-                     message=message, predictions=predictions, rejected=list(rejected))
+        digits = "".join(str(d.digit) for d in predictions)
+        if lines:
+            digits = "\n".join(line.digits for line in lines)
+        result = cls(input=name, digits=digits, text="\n".join(line.text for line in lines) if lines else digits,
+                     confidence=confidence, low_confidence=bool(predictions) and confidence < LOW_CONFIDENCE,
+                     message=message, predictions=predictions, rejected=list(rejected), lines=list(lines))
         result.frames = frames
         return result
 

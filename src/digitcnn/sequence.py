@@ -16,6 +16,7 @@ blanks. A digit's probability is its best step's, and its box spans the steps of
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -46,10 +47,11 @@ def ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(top), int(bottom), int(left), int(right)
 
 
-def fit_height(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
-    """The ``box`` of ``ink`` (light ink on black) scaled to LINE_HEIGHT rows, aspect kept."""
+def fit_height(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> tuple[np.ndarray, float]:
+    """The ``box`` of ``ink`` (light ink on black) scaled to LINE_HEIGHT rows, aspect kept: the line
+    (LINE_HEIGHT, W) float32, and its columns per column of ``ink``."""
     if box is None:
-        return np.zeros((LINE_HEIGHT, MIN_LINE_WIDTH), np.float32)
+        return np.zeros((LINE_HEIGHT, MIN_LINE_WIDTH), np.float32), 1.0
     top, bottom, left, right = box
     crop = ink[top:bottom, left:right]
     inner = LINE_HEIGHT - 2 * LINE_MARGIN
@@ -60,14 +62,14 @@ def fit_height(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> np.nda
     padded_width = max(MIN_LINE_WIDTH, -(-(width + 2 * LINE_MARGIN) // DOWNSAMPLE) * DOWNSAMPLE)
     line = np.zeros((LINE_HEIGHT, padded_width), np.float32)
     line[LINE_MARGIN:LINE_MARGIN + inner, LINE_MARGIN:LINE_MARGIN + width] = resized
-    return line
+    return line, width / crop.shape[1]
 
 
 def line_input(gray: np.ndarray) -> np.ndarray:
     """The line reader's input for one line: ``gray`` (H, W) float32 in [0, 1], any polarity ->
     float32 (LINE_HEIGHT, W') in [0, 1], light ink on black, W' a multiple of DOWNSAMPLE."""
     ink, mask = ink_image(gray)
-    return fit_height(ink, ink_box(mask))
+    return fit_height(ink, ink_box(mask))[0]
 
 
 def pad_batch(lines: list[np.ndarray], width: int | None = None) -> np.ndarray:
@@ -133,3 +135,104 @@ def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
                                        digit_proba / max(float(digit_proba.sum()), 1e-9), (start, step - 1)))
         start = step
     return digits
+
+
+MIN_LINE_SHARE = 0.4  # a band of ink lower than this share of the tallest band (an underline, a comma) joins its nearest line
+SEPARATOR_HEIGHT = 0.45  # a mark lower than this share of the digits' height, between two digits, may be a separator
+SPACE_GAP = 0.45  # a gap between digits wider than this share of their height, and twice the usual gap, is a space
+
+
+@dataclass
+class Line:
+    """One line of writing in a mask: its pieces (labels of ``pieces``) and box (top, bottom, left, right)."""
+
+    labels: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+def find_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
+    """The lines of writing in ``mask`` (H, W) bool, top to bottom.
+
+    Pieces of ink (specks dropped) whose rows overlap form a band; a band much lower than the
+    tallest (an underline, the tail of a comma, a row of dots) joins the nearest band. Returns the
+    piece labels (H, W) int32, the pieces' cv2 stats, and the lines.
+    """
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return pieces, stats, []
+    heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    kept = 1 + np.flatnonzero((areas >= SPECK * areas.max()) | (heights >= 0.25 * heights.max()))
+    kept = kept[np.argsort(stats[kept, cv2.CC_STAT_TOP], kind="stable")]
+    bands: list[list] = []  # [top, bottom, labels]
+    for label in kept:
+        top = int(stats[label, cv2.CC_STAT_TOP])
+        bottom = top + int(stats[label, cv2.CC_STAT_HEIGHT])
+        if bands and top < bands[-1][1]:
+            bands[-1][1] = max(bands[-1][1], bottom)
+            bands[-1][2].append(label)
+        else:
+            bands.append([top, bottom, [label]])
+    tallest = max(b[1] - b[0] for b in bands)
+    lines = [b for b in bands if b[1] - b[0] >= MIN_LINE_SHARE * tallest]
+    for band in bands:
+        if band[1] - band[0] < MIN_LINE_SHARE * tallest:
+            nearest = min(lines, key=lambda line: max(line[0] - band[1], band[0] - line[1]))
+            nearest[2].extend(band[2])
+    result = []
+    for _, _, labels in lines:
+        labels = np.array(labels)
+        top, left = stats[labels, cv2.CC_STAT_TOP].min(), stats[labels, cv2.CC_STAT_LEFT].min()
+        bottom = (stats[labels, cv2.CC_STAT_TOP] + stats[labels, cv2.CC_STAT_HEIGHT]).max()
+        right = (stats[labels, cv2.CC_STAT_LEFT] + stats[labels, cv2.CC_STAT_WIDTH]).max()
+        result.append(Line(labels, (int(top), int(bottom), int(left), int(right))))
+    return pieces, stats, result
+
+
+def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float) -> list[tuple[int, int]]:
+    """Each digit's columns [left, right) in the mask: from halfway to the previous digit's peak
+    to halfway to the next (CTC marks a digit at one or two steps, not over its width)."""
+    _, _, left, right = box
+    centres = [left + ((d.steps[0] + d.steps[1] + 1) / 2 * DOWNSAMPLE - LINE_MARGIN) / columns_per_px for d in digits]
+    edges = [left] + [round((a + b) / 2) for a, b in itertools.pairwise(centres)] + [right]
+    return [(int(edges[i]), int(max(edges[i] + 1, edges[i + 1]))) for i in range(len(digits))]
+
+
+def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
+                    body: np.ndarray) -> list[str]:
+    """What stands between each pair of digits: "" or a separator (". , '" or " ").
+
+    A small mark (lower than SEPARATOR_HEIGHT of the digits) between two digits is a separator:
+    low and round a point, low and reaching below the digits a comma, high an apostrophe. With
+    no mark, a gap of paper between the digits' ink (``body``, bool (H, W), the tall marks) that
+    is wide for their height and twice the number's usual gap is a space.
+    """
+    if len(spans) < 2:
+        return []
+    tall = labels[stats[labels, cv2.CC_STAT_HEIGHT] >= 0.5 * stats[labels, cv2.CC_STAT_HEIGHT].max()]
+    body_top = float(np.median(stats[tall, cv2.CC_STAT_TOP]))
+    body_height = float(np.median(stats[tall, cv2.CC_STAT_HEIGHT]))
+    found = [""] * (len(spans) - 1)
+    for label in labels:
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        if h >= SEPARATOR_HEIGHT * body_height:
+            continue
+        centre = x + w / 2
+        gap = next((i for i in range(len(spans) - 1) if spans[i][0] + 0.5 * (spans[i][1] - spans[i][0]) < centre
+                    < spans[i + 1][0] + 0.5 * (spans[i + 1][1] - spans[i + 1][0])), None)
+        if gap is None or w > 1.5 * h + 2:  # outside the number, or a dash
+            continue
+        level = (y + h / 2 - body_top) / body_height
+        if level > 0.6:
+            found[gap] = "," if (y + h > body_top + 1.1 * body_height or h > 1.8 * w) else "."
+        elif level < 0.35:
+            found[gap] = "'"
+    inked = body.any(axis=0)
+    gaps = []
+    for i in range(len(spans) - 1):
+        columns = np.flatnonzero(inked[spans[i][0]:spans[i + 1][1]])
+        gaps.append(int(np.diff(columns).max(initial=1)) - 1 if columns.size else 0)
+    usual = float(np.median(gaps))
+    for i, gap in enumerate(gaps):
+        if not found[i] and len(gaps) >= 2 and gap > SPACE_GAP * body_height and gap > 2 * usual:
+            found[i] = " "
+    return found

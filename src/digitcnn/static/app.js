@@ -117,8 +117,11 @@ function summary(result) {
     return [`No digit found. ${state.mode === "draw" ? "Write larger" : "Try a picture with darker ink"} or with more contrast.`, "no-digit"];
   }
   const confidence = percent(result.confidence);
-  if (result.low_confidence) return [`Unsure: maybe ${result.digits} (confidence ${confidence}). Try writing it more clearly.`, "unsure"];
-  return [`Read ${result.digits} (confidence ${confidence}).`, ""];
+  // The number as written, separators kept ("1.990"); several lines of writing are listed in order.
+  const lines = (result.lines || []).map((line) => line.text);
+  const read = lines.length > 1 ? `${lines.length} lines: ${lines.join(", then ")}` : (result.text || result.digits);
+  if (result.low_confidence) return [`Unsure: maybe ${read} (confidence ${confidence}). Try writing it more clearly.`, "unsure"];
+  return [`Read ${read} (confidence ${confidence}).`, ""];
 }
 
 function showResult(result, originalSize) {
@@ -130,7 +133,7 @@ function showResult(result, originalSize) {
     digitsLine.textContent = result.message ? capitalize(result.message) : "No digit found";
     digitsLine.className = "digits no-digit";
   } else {
-    digitsLine.textContent = result.predictions.map((p) => (p.rejected ? "?" : String(p.digit))).join("");
+    digitsLine.textContent = result.text || result.digits;  // a newline between lines (pre-line)
     if (result.low_confidence) {
       digitsLine.classList.add("unsure");
       const tag = document.createElement("span");

@@ -1,0 +1,130 @@
+"""Reading whole numbers: the digit-by-digit pipeline against the line reader, in one run.
+
+    python benchmarks/numbers.py [--realdev ../shared/data/realdev] [--count 500]
+
+Two readers, the same default digit model:
+- ``digit-by-digit``: ``DigitReader(line_model=False)``, the pipeline before the line reader
+  (connected components, one mark per digit);
+- ``line reader``: ``DigitReader()``, each line of writing read whole (digitcnn.sequence).
+Sets, each answer right only when every digit is (separators aside):
+- ``cheques``: the development cheque amounts of ../shared/data/realdev/cheques (real, never
+  trained on), label = file name up to the first ``_``;
+- ``touching`` and ``gaps``: synthetic numbers of 1-7 MNIST *test* digits (linesynth, seeds no
+  training run uses), digits touching or overlapping, and apart.
+Then speed, 2 cores: one cheque line in process (median), the line model alone, and a whole
+``digitcnn predict`` of a 12-megapixel phone photo of a number (median of 5 processes).
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from digitcnn import DigitReader
+from digitcnn.data import load_mnist
+from digitcnn.linesynth import LineStyle, make_line
+from digitcnn.sequence import line_input, line_logits
+from digitcnn.train_lines import digits_of
+
+SYNTHETIC_SEED = 90_000  # no training or test run of train_lines draws from these seeds
+
+
+def cheque_set(realdev: Path) -> list[tuple[bytes, str]]:
+    files = sorted((realdev / "cheques").glob("*.jpg"))
+    return [(p.read_bytes(), p.name.split("_")[0]) for p in files]
+
+
+def synthetic_set(style: LineStyle, count: int, seed: int) -> list[tuple[bytes, str]]:
+    """Numbers of MNIST test digits as PNG photo crops, and their digits."""
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        gray, text = make_line(x_test, y_test, rng, style)
+        cases.append((cv2.imencode(".png", gray)[1].tobytes(), digits_of(text)))
+    return cases
+
+
+def exact(reader: DigitReader, cases) -> float:
+    return float(np.mean([reader.read(source).digits == truth for source, truth in cases]))
+
+
+def median_ms(function, repeats: int = 50) -> float:
+    function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def number_photo(path: Path) -> None:
+    """A 4000x3000 JPEG of a number written big on shaded paper, like a phone photo."""
+    _, (x_test, y_test) = load_mnist()
+    gray, _ = make_line(x_test, y_test, np.random.default_rng(SYNTHETIC_SEED + 7),
+                        LineStyle(digits=(5, 5), line_height=(60, 61), jpeg_share=0.0))
+    page = np.full((3000, 4000), 200, np.uint8)
+    big = cv2.resize(gray, (2400, round(gray.shape[0] * 2400 / gray.shape[1])), interpolation=cv2.INTER_CUBIC)
+    page[1000:1000 + big.shape[0], 800:3200] = big[:2000]
+    shade = np.linspace(1.0, 0.7, 4000, dtype=np.float32)[np.newaxis, :]
+    cv2.imwrite(str(path), (page * shade).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "data" / "realdev")
+    parser.add_argument("--count", type=int, default=500, help="synthetic numbers per style")
+    parser.add_argument("--show-errors", action="store_true", help="list the cheques the line reader gets wrong")
+    args = parser.parse_args()
+
+    readers = {"digit-by-digit": DigitReader(line_model=False), "line reader": DigitReader()}
+    sets = {"touching": synthetic_set(LineStyle(touching_share=1.0), args.count, SYNTHETIC_SEED),
+            "gaps": synthetic_set(LineStyle(touching_share=0.0), args.count, SYNTHETIC_SEED + 1)}
+    if (args.realdev / "cheques").is_dir():
+        sets = {"cheques": cheque_set(args.realdev), **sets}
+    else:
+        print(f"no development cheques at {args.realdev}/cheques: synthetic sets only", file=sys.stderr)
+    print(f"{'set':<10} {'numbers':>8} " + " ".join(f"{name:>15}" for name in readers))
+    for set_name, cases in sets.items():
+        scores = [exact(reader, cases) for reader in readers.values()]
+        print(f"{set_name:<10} {len(cases):>8} " + " ".join(f"{score:>15.1%}" for score in scores), flush=True)
+    if args.show_errors and "cheques" in sets:
+        files = sorted((args.realdev / "cheques").glob("*.jpg"))
+        for path, (source, truth) in zip(files, sets["cheques"]):
+            result = readers["line reader"].read(source)
+            if result.digits != truth:
+                print(f"    {path.name}: read {result.text!r}", file=sys.stderr)
+
+    reader = readers["line reader"]
+    sample = (sets.get("cheques") or sets["touching"])[len(sets["touching"]) // 2][0]
+    gray = cv2.imdecode(np.frombuffer(sample, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
+    line = line_input(gray)[np.newaxis, :, :, np.newaxis]
+    print(f"\none line, whole read in process: {median_ms(lambda: reader.read(sample)):.2f} ms (median); "
+          f"line model alone: {median_ms(lambda: line_logits(reader.line_session, line)):.2f} ms; "
+          f"digit-by-digit read: {median_ms(lambda: readers['digit-by-digit'].read(sample)):.2f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "number.jpg"
+        number_photo(photo)
+        command = [str(Path(sys.executable).parent / "digitcnn"), "predict", str(photo)]
+        times, answer = [], ""
+        for _ in range(5):
+            started = time.perf_counter()
+            answer = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+            times.append(time.perf_counter() - started)
+        print(f"digitcnn predict of a 12 MP number photo: {statistics.median(times):.2f} s (median of 5); "
+              f"answer: {answer.split(': ', 1)[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Whole numbers: touching digits, separators, several lines (the line reader, digitcnn.sequence).
+
+The images are built here from MNIST *test* digits (the line reader trains on numbers made of
+training digits only), drawn as a canvas or a pen on paper draws them.
+"""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from digitcnn.linesynth import LineStyle, make_line, place_digits
+from digitcnn.sequence import DOWNSAMPLE, LINE_HEIGHT, decode, find_lines, line_input, read_separators
+
+
+def first_of(mnist_test, digit: int, k: int = 0) -> np.ndarray:
+    x_test, y_test = mnist_test
+    return x_test[np.flatnonzero(y_test == digit)[k]]
+
+
+def number_ink(mnist_test, number: str, overlap: float, k: int = 0) -> np.ndarray:
+    """The digits of ``number`` side by side, float32 light ink on black, each 100 px tall;
+    ``overlap`` > 0 pushes each digit that share of its width into the one before (touching)."""
+    parts = []
+    for i, char in enumerate(number):
+        digit = first_of(mnist_test, int(char), k + i)
+        rows, cols = np.nonzero(digit > 30)
+        crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        width = round(crop.shape[1] * 100 / crop.shape[0])
+        parts.append(cv2.resize(crop, (width, 100), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255)
+    canvas = np.zeros((100, sum(p.shape[1] for p in parts) + 10), np.float32)
+    x = 0
+    for part in parts:
+        x = max(0, x - int(overlap * part.shape[1]))
+        region = canvas[:, x:x + part.shape[1]]
+        np.maximum(region, part[:, :region.shape[1]], out=region)
+        x += part.shape[1]
+    return canvas[:, :x]
+
+
+def canvas_png(ink: np.ndarray, size=(560, 280), at=(60, 90)) -> bytes:
+    """Ink as black strokes on the web page's white 560x280 canvas, PNG bytes."""
+    page = np.full((size[1], size[0]), 255, np.uint8)
+    h, w = ink.shape
+    page[at[1]:at[1] + h, at[0]:at[0] + w] = np.round(255 * (1 - np.clip(ink, 0, 1)))
+    return cv2.imencode(".png", page)[1].tobytes()
+
+
+def touching(ink: np.ndarray) -> bool:
+    count, _ = cv2.connectedComponents((ink > 0.3).astype(np.uint8))
+    return count - 1 == 1
+
+
+# --- the pieces, without a model ---------------------------------------------------------------
+
+def test_synthetic_numbers_show_their_text(mnist):
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        gray, text = make_line(x_train, y_train, rng, LineStyle(separator_share=1.0))
+        assert gray.dtype == np.uint8 and gray.ndim == 2 and gray.mean() > 100  # dark ink on light paper
+        digits = "".join(c for c in text if c.isdigit())
+        assert 1 <= len(digits) <= 7 and set(text) <= set("0123456789.,' ")
+        if len(digits) >= 4:  # separators between groups of three, counted from the right
+            assert text[-4] in ".,' " and text.count(text[-4]) == (len(digits) - 1) // 3
+
+
+def test_touching_style_touches(mnist):
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(1)
+    style = LineStyle(touching_share=1.0, overlap=(-0.3, -0.2))
+    joined = 0
+    for _ in range(20):
+        picks = rng.integers(0, len(x_train), 2)
+        ink, text = place_digits([x_train[i] for i in picks], [int(y_train[i]) for i in picks], rng, style, None)
+        joined += touching(ink)
+        assert text == "".join(str(int(y_train[i])) for i in picks)
+    assert joined >= 15
+
+
+def test_line_input_is_fixed_height_light_ink():
+    gray = np.full((60, 200), 230, np.uint8)
+    cv2.putText(gray, "1234", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 25, 3)
+    line = line_input(gray.astype(np.float32) / 255)
+    assert line.shape[0] == LINE_HEIGHT and line.shape[1] % DOWNSAMPLE == 0
+    assert line.dtype == np.float32 and line.max() == pytest.approx(1.0, abs=0.05)
+    assert line[:, :2].max() == 0 and line.mean() < 0.5  # ink is light, paper is black
+
+
+def test_ctc_greedy_decoding_merges_repeats_and_drops_blanks():
+    # steps: blank, 4, 4, blank, 4, 7, blank  -> "447"  (class k + 1 is the digit k)
+    path = [0, 5, 5, 0, 5, 8, 0]
+    logits = np.full((len(path), 11), -5.0, np.float32)
+    logits[np.arange(len(path)), path] = 5.0
+    decoded = decode(logits)
+    assert [d.digit for d in decoded] == [4, 4, 7]
+    assert [d.steps for d in decoded] == [(1, 2), (4, 4), (5, 5)]
+    assert all(d.probability > 0.99 and d.alternatives.argmax() == d.digit for d in decoded)
+    assert decode(logits, steps=3)[0].digit == 4 and len(decode(logits, steps=3)) == 1
+
+
+def test_lines_are_found_top_to_bottom_and_underlines_join_their_line():
+    mask = np.zeros((300, 400), bool)
+    mask[20:80, 30:60] = mask[20:80, 100:130] = True  # line 1: two marks
+    mask[86:90, 20:200] = True  # its underline
+    mask[180:250, 40:70] = True  # line 2
+    _, _, lines = find_lines(mask)
+    assert [line.box[:2] for line in lines] == [(20, 90), (180, 250)]
+    assert len(lines[0].labels) == 3
+
+
+def test_separators_are_read_from_small_marks_between_digits():
+    mask = np.zeros((100, 400), bool)
+    for left in (10, 90, 170, 250):  # four digits 60 px tall
+        mask[20:80, left:left + 40] = True
+    mask[72:80, 135:143] = True  # a point on the baseline between digits 2 and 3
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8))
+    labels = np.arange(1, count)
+    spans = [(10, 50), (90, 130), (170, 210), (250, 290)]
+    body = mask.copy()
+    body[72:80, 135:143] = False
+    assert read_separators(stats, labels, spans, body) == ["", ".", ""]
+
+
+# --- the shipped line reader ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("number", ["10", "23", "47", "58"])
+def test_touching_pairs_drawn_on_the_canvas_are_read(reader, mnist_test, number):
+    ink = number_ink(mnist_test, number, overlap=0.15)
+    assert touching(ink), "the test's digits must touch"
+    result = reader.read(canvas_png(np.clip(ink * 1.5, 0, 1)))
+    assert result.digits == number, result.text
+    assert [line.reader for line in result.lines] == ["line"]
+    assert len(result.predictions) == 2 and result.frames.shape == (2, 28, 28, 1)
+    left, right = (p.box for p in result.predictions)
+    assert left[0] < right[0]  # boxes left to right, from the CTC alignment
+
+
+def test_a_number_with_a_separator_keeps_it_in_text(reader, mnist_test):
+    one, rest = number_ink(mnist_test, "1", overlap=0), number_ink(mnist_test, "990", overlap=-0.1, k=1)
+    gap = 34
+    page = np.zeros((110, one.shape[1] + gap + rest.shape[1]), np.float32)
+    page[:100, :one.shape[1]] = one
+    page[:100, one.shape[1] + gap:] = rest
+    cv2.circle(page, (one.shape[1] + gap // 2, 94), 7, 1.0, -1)  # a point on the baseline
+    result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 80)))
+    assert result.digits == "1990" and result.text == "1.990"
+
+
+def test_two_lines_of_numbers_are_read_top_to_bottom(reader, mnist_test):
+    page = np.zeros((260, 420), np.float32)
+    top, bottom = number_ink(mnist_test, "305", overlap=0.05), number_ink(mnist_test, "72", overlap=0.1, k=3)
+    page[10:110, 10:10 + top.shape[1]] = top
+    page[150:250, 40:40 + bottom.shape[1]] = bottom
+    result = reader.read(canvas_png(page, size=(520, 300), at=(20, 20)))
+    assert result.digits == "305\n72"
+    assert [line.digits for line in result.lines] == ["305", "72"]
+    assert result.lines[0].box[1] < result.lines[1].box[1]
+
+
+def test_touching_digits_lose_no_digit_without_the_line_reader_flagging_it(mnist_test):
+    """Before the line reader, a touching "10" was read as one digit; the comparison shows what it fixes."""
+    from digitcnn import DigitReader
+
+    png = canvas_png(np.clip(number_ink(mnist_test, "10", overlap=0.15) * 1.5, 0, 1))
+    assert len(DigitReader(line_model=False).read(png).digits) == 1
+    assert DigitReader().read(png).digits == "10"
+
+
+def test_cli_prints_the_number_as_written(run_cli, tmp_path, mnist_test):
+    ink = number_ink(mnist_test, "47", overlap=0.15)
+    path = tmp_path / "touching.png"
+    path.write_bytes(canvas_png(np.clip(ink * 1.5, 0, 1)))
+    out = run_cli("predict", str(path), "--json", check=True).stdout
+    payload = json.loads(out)
+    assert payload["digits"] == "47" and payload["text"] == "47"
+    assert payload["lines"][0]["reader"] == "line" and len(payload["lines"][0]["box"]) == 4
+    old = run_cli("predict", str(path), "--no-line-reader", check=True).stdout
+    assert ": 47 " not in old
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_path):
+    from digitcnn.sequence import load_line_session
+
+    out = tmp_path / "lines"
+    result = run_cli("train-lines", "--preset", "lines-tiny", "--lines", "256", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Exact match on synthetic numbers" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"touching", "gaps"} and 0 <= metrics["exact_match"] <= 1
+    assert metrics["onnx_max_abs_diff"] <= 1e-4
+    assert (out / "report.html").read_text().count("<img") == 1 and (out / "figures" / "curves.png").is_file()
+    session = load_line_session(out / "model.onnx")
+    wide = np.zeros((2, LINE_HEIGHT, 96, 1), np.float32)
+    assert session.run(None, {session.get_inputs()[0].name: wide})[0].shape == (2, 96 // DOWNSAMPLE, 11)
+    assert not (out / "checkpoint").exists()
+    again = run_cli("train-lines", "--preset", "lines-tiny", "--out", str(out))
+    assert again.returncode == 1 and "already holds a finished run" in again.stderr
