@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRESET ?= fast
 
-.PHONY: run test test-fast lint model bench report clean
+.PHONY: run test test-fast lint model lines-model bench report clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python scripts/make_default_model.py
 
+## lines-model: reproduce the pretrained line reader, models/lines.onnx (about an hour on 2 cores)
+lines-model: $(STAMP)
+	$(BIN)/digitcnn train-lines --preset lines --out runs/lines --quiet
+	$(BIN)/python scripts/ship_line_model.py runs/lines
+
 ## bench: the side-by-side benchmarks (slow; not tests); record results in benchmarks/RESULTS.md
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
@@ -42,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/real_handwriting.py
 	$(BIN)/python benchmarks/trust.py
 	$(BIN)/python benchmarks/abuse.py
+	$(BIN)/python benchmarks/numbers.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -8,7 +8,9 @@ its README: phone photos, canvas drawings, small drawings, USPS, optdigits 32x32
   light, scale to [0, 1]) with today's default model;
 - ``previous``: the pipeline (src/digitcnn/imaging.py) and default model (models/digitcnn.onnx) of
   git revision ``--baseline-ref``, loaded from git objects, so nothing old lives in the package;
-- ``digitcnn``: the working tree's pipeline and default model.
+- ``no-lines``: the working tree's pipeline and default model without the line reader (every mark
+  read alone by the digit model), to show that the line reader costs single digits nothing;
+- ``digitcnn``: the working tree's pipeline and default models.
 An image counts as right when the reader answers exactly its one digit (several marks read as
 "111" are wrong). These files are for measuring only: nothing here trains or tunes on them.
 """
@@ -94,10 +96,12 @@ def main() -> int:
 
     sets = load_sets(args.realdev)
     reader = DigitReader(args.model)
+    marks_reader = DigitReader(args.model, line_model=False)
     with tempfile.TemporaryDirectory() as tmp:
         readers = {
             "notebook": lambda source: notebook_read(reader.session, source),
             "previous": previous_reader(args.baseline_ref, Path(tmp)),
+            "no-lines": lambda source: marks_reader.read(source).digits,
             "digitcnn": lambda source: reader.read(source).digits,
         }
         if args.only_new:

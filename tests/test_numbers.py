@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from digitcnn.linesynth import LineStyle, make_line, place_digits
-from digitcnn.sequence import DOWNSAMPLE, LINE_HEIGHT, decode, find_lines, line_input, read_separators
+from digitcnn.sequence import (
+    DOWNSAMPLE,
+    LINE_HEIGHT,
+    decode,
+    find_lines,
+    line_input,
+    read_separators,
+)
 
 
 def first_of(mnist_test, digit: int, k: int = 0) -> np.ndarray:
@@ -120,7 +127,7 @@ def test_separators_are_read_from_small_marks_between_digits():
     spans = [(10, 50), (90, 130), (170, 210), (250, 290)]
     body = mask.copy()
     body[72:80, 135:143] = False
-    assert read_separators(stats, labels, spans, body) == ["", ".", ""]
+    assert read_separators(stats, labels, spans, body) == (["", ".", ""], {int(pieces[75, 139])})
 
 
 # --- the shipped line reader ----------------------------------------------------------------------
@@ -178,6 +185,23 @@ def test_cli_prints_the_number_as_written(run_cli, tmp_path, mnist_test):
     assert payload["lines"][0]["reader"] == "line" and len(payload["lines"][0]["box"]) == 4
     old = run_cli("predict", str(path), "--no-line-reader", check=True).stdout
     assert ": 47 " not in old
+
+
+def test_http_api_sends_text_lines_and_images(mnist_test):
+    from fastapi.testclient import TestClient
+
+    from digitcnn import serve
+
+    client = TestClient(serve.create_app())
+    png = canvas_png(np.clip(number_ink(mnist_test, "58", overlap=0.15) * 1.5, 0, 1))
+    result = client.post("/api/predict?include_images=true", content=png,
+                         headers={"Content-Type": "image/png"}).json()
+    assert result["digits"] == "58" and result["text"] == "58"
+    assert result["lines"][0]["reader"] == "line" and len(result["images"]) == 2
+    card = client.get("/api/model").json()
+    assert card["line_reader"]["name"] == "lines.onnx"
+    assert card["line_reader"]["synthetic_exact_match"]["touching"] > 0.9
+    assert "Line reader" in client.get("/model").text
 
 
 # --- training ---------------------------------------------------------------------------------------

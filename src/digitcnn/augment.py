@@ -41,7 +41,7 @@ def _elastic(image: np.ndarray, rng: np.random.Generator, strength: float) -> np
     return cv2.remap(image, grid_x + dx, grid_y + dy, interpolation=cv2.INTER_LINEAR)
 
 
-def _flag_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def flag_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A European 1: a flag down-left from the top of the stem, sometimes a base."""
     rows, cols = np.nonzero(image > 0.5)
     if len(rows) == 0:
@@ -79,7 +79,7 @@ def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentat
     """One MNIST digit (28, 28) float32 in [0, 1] -> a varied digit in the MNIST convention."""
     big = cv2.resize(image, (28 * UPSCALE, 28 * UPSCALE), interpolation=cv2.INTER_LINEAR)
     if label == 1 and rng.uniform() < aug.flag_one:
-        big = _flag_one(big, rng)
+        big = flag_one(big, rng)
     big = _affine(big, rng, aug)
     if aug.elastic:
         big = _elastic(big, rng, aug.elastic)

@@ -104,7 +104,7 @@ class LineConfig:
     val_lines: int = _setting(2_000, "validation lines (MNIST validation digits)")
     test_lines: int = _setting(2_000, "test lines for the report (MNIST test digits)")
     width: int = _setting(192, "training input width in px (32 high); wider lines are squeezed")
-    epochs: int = _setting(4, "passes over the training lines")
+    epochs: int = _setting(3, "passes over the training lines")
     batch_size: int = _setting(64, "lines per step")
     learning_rate: float = _setting(2e-3, "Adam's peak learning rate (warmup then cosine)")
     features: int = _setting(64, "channels of the last convolution and of the dense layer before the GRUs")

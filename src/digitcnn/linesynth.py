@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .augment import flag_one
+
 DIGIT_HEIGHT = 40  # px: digits are placed at about this height, the whole line is rescaled later
 
 
@@ -36,8 +38,10 @@ class LineStyle:
     separator_share: float = 0.4  # numbers of 4+ digits written with thousands separators
     dash_share: float = 0.25  # numbers with a leading dash, and (separately) with a closing dash
     underline_share: float = 0.2
+    flag_one: float = 0.5  # 1s written with a flag (half of them with a base too), as much of Europe and Latin America writes them
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
+    edge_share: float = 0.3  # crops that end right at the first or last digit's ink
     jpeg_share: float = 0.5
 
 
@@ -53,6 +57,8 @@ def _crop(digit: np.ndarray) -> np.ndarray:
 
 def _scaled(digit: np.ndarray, height: int, aspect: float) -> np.ndarray:
     crop = _crop(digit)
+    if crop.dtype != np.uint8:
+        crop = np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8)
     width = max(2, round(crop.shape[1] * height / crop.shape[0] * aspect))
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
 
@@ -99,7 +105,10 @@ def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
             mark, top = separator_mark(separator, pen, rng)
             parts.append((mark, top, rng.uniform(0.0, 0.15)))
             text += separator
-        height = round(DIGIT_HEIGHT * rng.uniform(0.8, 1.1))
+        if label == 1 and rng.random() < style.flag_one:
+            big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
+            digit = flag_one(big, rng)
+        height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1))
         ink = _scaled(digit, height, rng.uniform(0.8, 1.25))
         gap = rng.uniform(*(style.overlap if touching else style.gap))
         parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - height) / DIGIT_HEIGHT, gap))
@@ -132,12 +141,15 @@ def add_marks(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) ->
     for side in (-1, 1):
         if rng.random() < style.dash_share:
             length = int(DIGIT_HEIGHT * rng.uniform(0.4, 2.0))
-            mark = _stroke(length, pen, rng.uniform(-0.1, 0.1), rng)
             gap = int(DIGIT_HEIGHT * rng.uniform(-0.05, 0.3))
-            x = right + gap if side > 0 else left - gap - mark.shape[1]
-            y = middle - mark.shape[0] // 2
-            region = canvas[y:y + mark.shape[0], x:x + mark.shape[1]]
-            np.maximum(region, mark[:region.shape[0], :region.shape[1]], out=region)
+            strokes = 2 if rng.random() < 0.3 else 1  # "=" closes many amounts
+            for k in range(strokes):
+                mark = _stroke(length, pen, rng.uniform(-0.1, 0.1), rng)
+                x = right + gap if side > 0 else left - gap - mark.shape[1]
+                y = middle - mark.shape[0] // 2 + (k - (strokes - 1) / 2) * int(DIGIT_HEIGHT * 0.3)
+                y = int(y)
+                region = canvas[y:y + mark.shape[0], x:x + mark.shape[1]]
+                np.maximum(region, mark[:region.shape[0], :region.shape[1]], out=region)
     if rng.random() < style.underline_share:
         length = right - left + int(DIGIT_HEIGHT * rng.uniform(0.0, 0.6))
         mark = _stroke(length, pen, rng.uniform(-0.04, 0.04), rng)
@@ -156,14 +168,15 @@ def slant(canvas: np.ndarray, shear: float) -> np.ndarray:
     return cv2.warpAffine(canvas, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
 
 
-def _trim(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _trim(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:
+    """The ink's box with a random margin (none, on a side, in ``edge_share`` of the crops)."""
     rows = np.flatnonzero(canvas.max(axis=1) > 0.2)
     cols = np.flatnonzero(canvas.max(axis=0) > 0.2)
     if rows.size == 0:
         return canvas
     height = rows[-1] - rows[0] + 1
     pad_y = [int(height * rng.uniform(0.05, 0.35)) for _ in range(2)]
-    pad_x = [int(height * rng.uniform(0.05, 0.5)) for _ in range(2)]
+    pad_x = [0 if rng.random() < style.edge_share else int(height * rng.uniform(0.05, 0.5)) for _ in range(2)]
     crop = canvas[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     return np.pad(crop, ((pad_y[0], pad_y[1]), (pad_x[0], pad_x[1])))
 
@@ -236,5 +249,5 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]
     ink, text = place_digits([images[i] for i in picks], [int(labels[i]) for i in picks], rng, style, separator)
     ink = pen_width(add_marks(ink, rng, style), rng)
-    ink = _trim(slant(ink, rng.uniform(*style.slant)), rng)
+    ink = _trim(slant(ink, rng.uniform(*style.slant)), rng, style)
     return on_paper(ink, rng, style), text

@@ -71,6 +71,11 @@ def _model_card_html(card: dict, metrics: dict) -> str:
         ("Runs on", card.get("runtime")),
         ("digitcnn version", card.get("version")),
     ]
+    line_reader = card.get("line_reader") or {}
+    if line_reader:
+        scores = ", ".join(f"{k} {_percent(v)}" for k, v in line_reader.get("synthetic_exact_match", {}).items())
+        facts.append(("Line reader", (f"{line_reader.get('name')}: numbers read whole (touching digits, separators); "
+                                     f"exact match on synthetic numbers of MNIST test digits: {scores or 'not measured'}")))
     if metrics.get("trained_with"):
         facts.append(("Trained with", metrics["trained_with"]))
     rows = "".join(f"<dt>{esc(str(k))}</dt><dd>{esc(str(v))}</dd>" for k, v in facts if v is not None)

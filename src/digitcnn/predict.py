@@ -205,8 +205,8 @@ class DigitReader:
                                                               columns_per_px)]
         heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
         body = np.isin(pieces, line.labels[heights >= 0.5 * heights.max()])
-        separators = read_separators(stats, line.labels, spans, body)
-        predictions, frames = [], []
+        separators, separator_marks = read_separators(stats, line.labels, spans, body)
+        predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
             digit_mask = np.zeros_like(body)
             digit_mask[top:bottom, a:b] = body[top:bottom, a:b]
@@ -217,14 +217,31 @@ class DigitReader:
             else:
                 frame, box = np.zeros((28, 28), np.float32), [a, top, b - a, bottom - top]
             frames.append(frame)
+            boxes.append(box)
             order = np.argsort(-digit.alternatives, kind="stable")[:self.top_k].tolist()
             probabilities = digit.alternatives.tolist()
             predictions.append(DigitPrediction(digit.digit, digit.probability,
                                                [Candidate(d, probabilities[d]) for d in order],
                                                probabilities, page.file_box(*box)))
+        rejected = self.marks_left_out(page, pieces, stats, line, boxes, separator_marks)
         text = "".join(str(d.digit) + sep for d, sep in zip(decoded, [*separators, ""]))
-        result = ReadResult.read("", predictions, np.stack(frames)[..., np.newaxis] if frames else None)
+        result = ReadResult.read("", predictions, np.stack(frames)[..., np.newaxis] if frames else None, rejected)
         return result, text, "line"
+
+    def marks_left_out(self, page: Page, pieces, stats, line: Line, boxes: list, separators: set) -> list[RejectedMark]:
+        """Marks of a line that the line reader passed over (beside every digit, no separator: a dash,
+        a letter) and that the digit model refuses as "not a digit", so that the answer says so."""
+        heights, areas = stats[line.labels, cv2.CC_STAT_HEIGHT], stats[line.labels, cv2.CC_STAT_AREA]
+        masks = []
+        for label, height, area in zip(line.labels, heights, areas):
+            x, width = stats[label, cv2.CC_STAT_LEFT], stats[label, cv2.CC_STAT_WIDTH]
+            beside = all(x >= bx + bw or x + width <= bx for bx, _, bw, _ in boxes)
+            if height < 0.5 * heights.max() and area >= 0.05 * areas.max() and beside and label not in separators:
+                masks.append(pieces == label)
+        if not masks:
+            return []
+        frames, file_boxes = mark_frames(page, masks)
+        return self.split_rejected(predict_proba(self.session, frames), file_boxes)[1]
 
     @staticmethod
     def split_rejected(proba: np.ndarray, boxes: list) -> tuple[list[int], list[RejectedMark]]:

@@ -198,8 +198,9 @@ def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], colu
 
 
 def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
-                    body: np.ndarray) -> list[str]:
-    """What stands between each pair of digits: "" or a separator (". , '" or " ").
+                    body: np.ndarray) -> tuple[list[str], set[int]]:
+    """What stands between each pair of digits: "" or a separator (". , '" or " "), and the
+    labels of the marks read as separators.
 
     A small mark (lower than SEPARATOR_HEIGHT of the digits) between two digits is a separator:
     low and round a point, low and reaching below the digits a comma, high an apostrophe. With
@@ -207,11 +208,12 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     is wide for their height and twice the number's usual gap is a space.
     """
     if len(spans) < 2:
-        return []
+        return [], set()
     tall = labels[stats[labels, cv2.CC_STAT_HEIGHT] >= 0.5 * stats[labels, cv2.CC_STAT_HEIGHT].max()]
     body_top = float(np.median(stats[tall, cv2.CC_STAT_TOP]))
     body_height = float(np.median(stats[tall, cv2.CC_STAT_HEIGHT]))
     found = [""] * (len(spans) - 1)
+    used = set()
     for label in labels:
         x, y, w, h = (int(v) for v in stats[label, :4])
         if h >= SEPARATOR_HEIGHT * body_height:
@@ -224,8 +226,10 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
         level = (y + h / 2 - body_top) / body_height
         if level > 0.6:
             found[gap] = "," if (y + h > body_top + 1.1 * body_height or h > 1.8 * w) else "."
+            used.add(int(label))
         elif level < 0.35:
             found[gap] = "'"
+            used.add(int(label))
     inked = body.any(axis=0)
     gaps = []
     for i in range(len(spans) - 1):
@@ -235,4 +239,4 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     for i, gap in enumerate(gaps):
         if not found[i] and len(gaps) >= 2 and gap > SPACE_GAP * body_height and gap > 2 * usual:
             found[i] = " "
-    return found
+    return found, used

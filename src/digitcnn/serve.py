@@ -124,6 +124,12 @@ async def _json_error(send, status: int, message: str) -> None:
 def model_card(reader: DigitReader) -> dict:
     metrics_path = reader.model_path.parent / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    line_reader = None
+    if reader.line_model_path is not None:
+        line_metrics_path = reader.line_model_path.parent / "lines-metrics.json"
+        line_metrics = json.loads(line_metrics_path.read_text()) if line_metrics_path.is_file() else {}
+        line_reader = {"name": reader.line_model_path.name,
+                       "synthetic_exact_match": {k: v.get("exact_match") for k, v in line_metrics.get("test", {}).items()}}
     return {
         "name": reader.model_path.name,
         "test_accuracy": metrics.get("accuracy"),
@@ -132,6 +138,7 @@ def model_card(reader: DigitReader) -> dict:
         "classes": list(range(10)),
         "version": __version__,
         "runtime": "onnxruntime",
+        "line_reader": line_reader,
     }
 
 
