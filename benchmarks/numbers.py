@@ -9,8 +9,13 @@ Two readers, the same default digit model:
 Sets, each answer right only when every digit is (separators aside):
 - ``cheques``: the development cheque amounts of ../shared/data/realdev/cheques (real, never
   trained on), label = file name up to the first ``_``;
-- ``touching`` and ``gaps``: synthetic numbers of 1-7 MNIST *test* digits (linesynth, seeds no
-  training run uses), digits touching or overlapping, and apart.
+- ``touching``: numbers of 1-7 MNIST *test* digits that touch or overlap, as drawn on the web
+  page's canvas (``linesynth.CANVAS``: plain paper, no dashes);
+- ``gaps``: numbers of 2-6 MNIST test digits with gaps, in the ten photo-like styles of
+  ``synthetic.render`` (the numbers the digit-by-digit pipeline was measured on);
+- ``cheque-like``: numbers of MNIST test digits in the line reader's training style (touching
+  or apart, separators, dashes, underlines, patterned paper, JPEG): the hardest synthetic set.
+Synthetic sets use seeds that no training run draws from.
 Then speed, 2 cores: one cheque line in process (median), the line model alone, and a whole
 ``digitcnn predict`` of a 12-megapixel phone photo of a number (median of 5 processes).
 """
@@ -29,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitcnn import DigitReader
+from digitcnn import DigitReader, synthetic
 from digitcnn.data import load_mnist
-from digitcnn.linesynth import LineStyle, make_line
+from digitcnn.linesynth import CANVAS, LineStyle, make_line
 from digitcnn.sequence import line_input, line_logits
 from digitcnn.train_lines import digits_of
 
@@ -88,16 +93,19 @@ def main() -> int:
     args = parser.parse_args()
 
     readers = {"digit-by-digit": DigitReader(line_model=False), "line reader": DigitReader()}
-    sets = {"touching": synthetic_set(LineStyle(touching_share=1.0), args.count, SYNTHETIC_SEED),
-            "gaps": synthetic_set(LineStyle(touching_share=0.0), args.count, SYNTHETIC_SEED + 1)}
+    _, (x_test, y_test) = load_mnist()
+    sets = {"touching": synthetic_set(CANVAS, args.count, SYNTHETIC_SEED),
+            "gaps": [(raw, truth) for raw, truth, _ in synthetic.make_cases(
+                x_test, y_test, args.count, digits_per_image=(2, 6), seed=SYNTHETIC_SEED + 1)],
+            "cheque-like": synthetic_set(LineStyle(), args.count, SYNTHETIC_SEED + 2)}
     if (args.realdev / "cheques").is_dir():
         sets = {"cheques": cheque_set(args.realdev), **sets}
     else:
         print(f"no development cheques at {args.realdev}/cheques: synthetic sets only", file=sys.stderr)
-    print(f"{'set':<10} {'numbers':>8} " + " ".join(f"{name:>15}" for name in readers))
+    print(f"{'set':<12} {'numbers':>8} " + " ".join(f"{name:>15}" for name in readers))
     for set_name, cases in sets.items():
         scores = [exact(reader, cases) for reader in readers.values()]
-        print(f"{set_name:<10} {len(cases):>8} " + " ".join(f"{score:>15.1%}" for score in scores), flush=True)
+        print(f"{set_name:<12} {len(cases):>8} " + " ".join(f"{score:>15.1%}" for score in scores), flush=True)
     if args.show_errors and "cheques" in sets:
         files = sorted((args.realdev / "cheques").glob("*.jpg"))
         for path, (source, truth) in zip(files, sets["cheques"]):

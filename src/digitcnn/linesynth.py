@@ -43,9 +43,13 @@ class LineStyle:
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
     jpeg_share: float = 0.5
+    papers: tuple[str, ...] = ("plain", "ruled", "wavy", "grid", "noise")  # drawn from evenly
 
 
 SEPARATORS = (".", ",", "'", " ")
+# Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
+CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
+                   line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
 
 
 def _crop(digit: np.ndarray) -> np.ndarray:
@@ -181,14 +185,14 @@ def _trim(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.
     return np.pad(crop, ((pad_y[0], pad_y[1]), (pad_x[0], pad_x[1])))
 
 
-def _paper(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def _paper(shape: tuple[int, int], rng: np.random.Generator, papers: tuple[str, ...]) -> np.ndarray:
     """A paper's grey level (H, W) float32: light, with uneven light and a printed pattern."""
     height, width = shape
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     paper = np.full(shape, rng.uniform(0.65, 1.0), np.float32)
     direction = rng.uniform(0, 2 * np.pi)
     paper -= rng.uniform(0, 0.25) * ((np.cos(direction) * xx / width + np.sin(direction) * yy / height) % 1.0)
-    kind = rng.choice(["plain", "ruled", "wavy", "grid", "noise"])
+    kind = papers[int(rng.integers(0, len(papers)))]
     strength = rng.uniform(0.05, 0.3)
     if kind == "ruled":
         period = rng.uniform(6, 20)
@@ -211,7 +215,7 @@ def on_paper(ink: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.
     scale = rng.integers(*style.line_height) / DIGIT_HEIGHT
     size = (max(8, round(ink.shape[1] * scale)), max(8, round(ink.shape[0] * scale)))
     ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
-    paper = _paper(ink.shape, rng)
+    paper = _paper(ink.shape, rng, style.papers)
     darkness = rng.uniform(0.35, 0.95)
     gray = paper * (1 - darkness * np.clip(ink, 0, 1))
     if rng.random() < 0.5:

@@ -9,7 +9,7 @@
 Each line of writing is read whole by the line reader (digitcnn.sequence: touching digits,
 separators) unless it is a single mark, which the digit model reads (it knows "not a digit"
 and is calibrated); a wide single mark that the line reader reads as two or more digits (a
-touching "10") is the line reader's.
+touching "10"), more surely than the digit model reads its one digit, is the line reader's.
 
 ONNX Runtime only: this module never imports TensorFlow.
 """
@@ -109,6 +109,14 @@ def load_source(source, fetch=None):
                      "bytes, PIL image or NumPy array")
 
 
+def written(digits: str, separators: list[str]) -> str:
+    """The digits with the separators between them, as written: ("1990", [".", "", ""]) -> "1.990";
+    separators of another count (another reading of the line) are left out."""
+    if len(separators) != max(0, len(digits) - 1):
+        return digits
+    return "".join(d + s for d, s in zip(digits, [*separators, ""]))
+
+
 class DigitReader:
     """Reads the digits in images with an ONNX model, loaded once.
 
@@ -167,19 +175,13 @@ class DigitReader:
         for line in lines:
             line_mask = np.isin(pieces, line.labels)
             marks = find_digits(line_mask)
-            read = None
-            if self.line_session is not None and marks:
-                top, bottom, left, right = line.box
-                if len(marks) > 1 or (right - left) >= WIDE_MARK * (bottom - top):
-                    read = self.read_line(page, line, line_mask, pieces, stats)
-                    # one mark, one digit: the digit model knows single marks best (and "not a digit");
-                    # nothing read: the digit model says what the marks are
-                    if len(read[0].predictions) < (2 if len(marks) == 1 else 1):
-                        read = None
-            if read is None:
-                line_frames, boxes = mark_frames(page, marks)
-                result = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
-                read = (result, result.digits, "digit")
+            line_frames, boxes = mark_frames(page, marks)
+            by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
+            read = (by_marks, by_marks.digits, "digit")
+            top, bottom, left, right = line.box
+            if self.line_session is not None and (len(marks) > 1 or (
+                    len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
+                read = self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats), len(marks))
             result, text, reader = read
             predictions += result.predictions
             rejected += result.rejected
@@ -194,8 +196,38 @@ class DigitReader:
         stacked = np.concatenate(frames) if frames else np.zeros((0, 28, 28, 1), np.float32)
         return ReadResult.read(name, predictions, stacked, rejected, readings)
 
+    same_count = "digit"  # see choose
+
+    def choose(self, by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
+        """The digit model's reading of a line's marks, or the line reader's reading of the whole line.
+
+        When the digit model refuses every mark as "not a digit", nothing is read. One mark: the
+        digit model's, unless the line reader reads two or more digits in it (a touching "10")
+        more surely than the digit model reads its one. Several marks: when both
+        count the same digits, the marks stand apart and the digit model (calibrated, trained on
+        single digits) reads each, with the separators the line showed; otherwise the digits touch
+        or a mark holds more than one, and the line reader's reading stands.
+        """
+        line_result, separators = whole
+        digit_reading = (by_marks, written(by_marks.digits, separators), "digit")
+        if not line_result.predictions:  # nothing read: the digit model says what the marks are
+            return digit_reading
+        if by_marks.rejected and not by_marks.predictions:  # no mark is a digit: a scribble stays refused
+            return digit_reading
+        line_reading = (line_result, written(line_result.digits, separators), "line")
+        if marks == 1:
+            surer = len(line_result.predictions) >= 2 and line_result.confidence > by_marks.confidence
+            return line_reading if surer else digit_reading
+        if len(line_result.predictions) == len(by_marks.predictions):
+            if self.same_count == "digit":
+                return digit_reading
+            if self.same_count == "surer" and by_marks.confidence >= line_result.confidence:
+                return digit_reading
+        return line_reading
+
     def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats):
-        """One line read whole by the line reader: (a ReadResult of its digits, its text, "line")."""
+        """One line read whole by the line reader: a ReadResult of its digits, and the separators
+        between them ("" or one of ". , ' " and a space)."""
         top, bottom, left, right = line.box
         near = cv2.dilate(line_mask[top:bottom, left:right].view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
         ink = np.where(near, page.ink[top:bottom, left:right], 0.0).astype(np.float32)
@@ -224,9 +256,8 @@ class DigitReader:
                                                [Candidate(d, probabilities[d]) for d in order],
                                                probabilities, page.file_box(*box)))
         rejected = self.marks_left_out(page, pieces, stats, line, boxes, separator_marks)
-        text = "".join(str(d.digit) + sep for d, sep in zip(decoded, [*separators, ""]))
         result = ReadResult.read("", predictions, np.stack(frames)[..., np.newaxis] if frames else None, rejected)
-        return result, text, "line"
+        return result, separators
 
     def marks_left_out(self, page: Page, pieces, stats, line: Line, boxes: list, separators: set) -> list[RejectedMark]:
         """Marks of a line that the line reader passed over (beside every digit, no separator: a dash,

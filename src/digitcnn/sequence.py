@@ -137,6 +137,7 @@ def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
     return digits
 
 
+LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one above the other, are one line
 MIN_LINE_SHARE = 0.4  # a band of ink lower than this share of the tallest band (an underline, a comma) joins its nearest line
 SEPARATOR_HEIGHT = 0.45  # a mark lower than this share of the digits' height, between two digits, may be a separator
 SPACE_GAP = 0.45  # a gap between digits wider than this share of their height, and twice the usual gap, is a space
@@ -153,8 +154,9 @@ class Line:
 def find_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
     """The lines of writing in ``mask`` (H, W) bool, top to bottom.
 
-    Pieces of ink (specks dropped) whose rows overlap form a band; a band much lower than the
-    tallest (an underline, the tail of a comma, a row of dots) joins the nearest band. Returns the
+    Pieces of ink (specks dropped) whose rows overlap form a band; bands a few pixels apart (a
+    hairline broken by the pen) are one; a band much lower than the tallest (an underline, the
+    tail of a comma, a row of dots) joins the nearest band. Returns the
     piece labels (H, W) int32, the pieces' cv2 stats, and the lines.
     """
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
@@ -172,6 +174,15 @@ def find_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
             bands[-1][2].append(label)
         else:
             bands.append([top, bottom, [label]])
+    tallest = max(b[1] - b[0] for b in bands)
+    joined = [bands[0]]
+    for band in bands[1:]:  # a hairline broken by the pen: pieces a few pixels apart, one above the other
+        if band[0] - joined[-1][1] <= LINE_JOIN * tallest:
+            joined[-1][1] = max(joined[-1][1], band[1])
+            joined[-1][2].extend(band[2])
+        else:
+            joined.append(band)
+    bands = joined
     tallest = max(b[1] - b[0] for b in bands)
     lines = [b for b in bands if b[1] - b[0] >= MIN_LINE_SHARE * tallest]
     for band in bands:

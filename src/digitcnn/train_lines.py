@@ -25,7 +25,7 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import LineStyle, make_line
+from .linesynth import CANVAS, LineStyle, make_line
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
@@ -151,7 +151,8 @@ def load_digits(config: LineConfig):
 
 
 TEST_STYLES = {  # the report's synthetic test sets, from MNIST test digits
-    "touching": LineStyle(touching_share=1.0),
+    "canvas": CANVAS,  # touching digits on plain paper, as the web page's canvas gets them
+    "touching": LineStyle(touching_share=1.0),  # the training style: separators, dashes, patterned paper
     "gaps": LineStyle(touching_share=0.0),
 }
 
@@ -161,7 +162,7 @@ def evaluate_lines(model_path: Path, config: LineConfig, digits: dict, run: RunF
     session = load_line_session(model_path)
     metrics: dict = {"model": str(model_path), **extra, "test": {}}
     for offset, (style_name, style) in enumerate(TEST_STYLES.items()):
-        lines, _, lengths, texts = make_lines(*digits["test"], config.test_lines // 2,
+        lines, _, lengths, texts = make_lines(*digits["test"], config.test_lines // len(TEST_STYLES),
                                               [config.seed, 40_000 + offset], style, config.width)
         logits = np.concatenate([line_logits(session, as_float(lines[i:i + 256]))
                                  for i in range(0, len(lines), 256)])
