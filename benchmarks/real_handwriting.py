@@ -32,22 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from serve_load import exported_tree
 
 from digitcnn import DigitReader
+from digitcnn.evaluate import REAL_FILE_SETS, load_real_sets
 from digitcnn.inference import load_session, predict_proba
-
-FILE_SETS = ("photo", "drawn", "tiny")
-ARRAY_SETS = ("usps", "optdigits32")
-
-
-def load_sets(realdev: Path) -> dict[str, list[tuple[object, str]]]:
-    """Each set as a list of (input, true digit); inputs are encoded bytes or uint8 arrays."""
-    sets = {}
-    for name in FILE_SETS:
-        files = sorted(p for p in (realdev / name).iterdir() if p.is_file())
-        sets[name] = [(p.read_bytes(), p.name.split("_")[0]) for p in files]
-    for name in ARRAY_SETS:
-        arrays = np.load(realdev / f"{name}.npz")
-        sets[name] = [(image, str(label)) for image, label in zip(arrays["images"], arrays["labels"])]
-    return sets
 
 
 def notebook_read(session, source) -> str:
@@ -94,7 +80,7 @@ def main() -> int:
         print(f"no development data at {args.realdev}", file=sys.stderr)
         return 1
 
-    sets = load_sets(args.realdev)
+    sets = load_real_sets(args.realdev)
     reader = DigitReader(args.model)
     marks_reader = DigitReader(args.model, line_model=False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +98,7 @@ def main() -> int:
             for name, read in readers.items():
                 answers = [read(source) for source, _ in cases]
                 scores[name] = np.mean([a == truth for a, (_, truth) in zip(answers, cases)])
-                if name == "digitcnn" and args.show_errors and set_name in FILE_SETS:
+                if name == "digitcnn" and args.show_errors and set_name in REAL_FILE_SETS:
                     files = sorted(p.name for p in (args.realdev / set_name).iterdir() if p.is_file())
                     for file, answer, (_, truth) in zip(files, answers, cases):
                         if answer != truth:

@@ -24,32 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from real_handwriting import load_sets
 from serve_load import exported_tree
 
 from digitcnn import data, nondigits
 from digitcnn.augment import map_chunks
 from digitcnn.calibrate import expected_calibration_error
-from digitcnn.imaging import decode_image, image_to_digits
+from digitcnn.evaluate import load_real_sets, single_digit_frames
 from digitcnn.inference import default_model_path, load_session, predict_proba
 from digitcnn.models import NOT_A_DIGIT, REFUSE_ABOVE
-
-
-def frames_of(source) -> np.ndarray:
-    image = decode_image(source) if isinstance(source, bytes) else source
-    frames, _ = image_to_digits(image)
-    return frames
-
-
-def single_digit_frames(cases) -> tuple[np.ndarray, np.ndarray]:
-    """For each real single digit, the one frame read (the largest when several marks were found)."""
-    frames, labels = [], []
-    for source, truth in cases:
-        found = frames_of(source)
-        if len(found):
-            frames.append(found[np.argmax(found.reshape(len(found), -1).sum(axis=1))])
-            labels.append(int(truth))
-    return np.stack(frames), np.array(labels)
 
 
 def refused(proba: np.ndarray, threshold: float = REFUSE_ABOVE) -> np.ndarray:
@@ -67,7 +49,7 @@ def main() -> int:
     (_, _), (x_test, y_test) = data.load_mnist()
     sets = {"MNIST test": (data.preprocess(x_test), y_test)}
     if args.realdev.is_dir():
-        for name, cases in load_sets(args.realdev).items():
+        for name, cases in load_real_sets(args.realdev).items():
             sets[name] = single_digit_frames(cases)
     marks, kinds = map_chunks(nondigits.make_set, [(1200, 30_000), (1200, 30_001)])
 

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help="a run folder or a .onnx file")
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--limit", type=positive_int, help="evaluate a stratified subset of N test images")
+    p.add_argument("--real-dir", type=Path, metavar="DIR",
+                   help="also measure accuracy and calibration on real handwriting in DIR (photo/, drawn/, tiny/, "
+                        "usps.npz, optdigits32.npz; for example ../shared/data/realdev)")
     p.add_argument("--out", type=Path,
                    help="folder to write into (default: the run folder; for another .onnx file, a folder named "
                         "after it beside it)")
@@ -300,7 +303,13 @@ def run_evaluate(args) -> int:
     # never overwrites the run's own metrics.
     run = RunFolder(model.parent) if model.name == "model.onnx" else None
     out = output_folder(args.out or (run.path if run else model.parent / model.name.removesuffix(".onnx").replace(".", "-")))
-    metrics = evaluate_run(model, out, args.data_dir, args.limit, run=run)
+    if args.real_dir is not None and not args.real_dir.is_dir():
+        from .errors import UsageError
+
+        raise UsageError(f"--real-dir {args.real_dir}: no such folder")
+    metrics = evaluate_run(model, out, args.data_dir, args.limit, run=run, real_dir=args.real_dir)
+    for name, m in metrics.get("real_sets", {}).items():
+        print(f"{name}: accuracy {m['accuracy']:.2%}, ECE {m['expected_calibration_error']:.2%} ({m['images']} images)")
     print(f"Test accuracy {metrics['accuracy'] * 100:.2f}% ({metrics['test_size']} images). "
           f"Report: {RunFolder(out).report}")
     return 0
