@@ -198,3 +198,48 @@ def tiny_run(tmp_path_factory):
     result = _run_cli("train", "--preset", "fast", "--limit", 3000, "--epochs", 2, "--quiet", "--out", out,
                       check=True)
     return out, result
+
+
+@pytest.fixture(scope="session")
+def number_ink(mnist_test):
+    """``number_ink(number, overlap, k=0)``: the digits of ``number`` (MNIST test digits, the k-th
+    of each kind onwards) side by side, float32 light ink on black, each 100 px tall; ``overlap``
+    > 0 pushes each digit that share of its width into the one before, < 0 leaves a gap."""
+    import cv2
+
+    x_test, y_test = mnist_test
+
+    def write(number: str, overlap: float, k: int = 0) -> np.ndarray:
+        parts = []
+        for i, char in enumerate(number):
+            digit = x_test[np.flatnonzero(y_test == int(char))[k + i]]
+            rows, cols = np.nonzero(digit > 30)
+            crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            width = round(crop.shape[1] * 100 / crop.shape[0])
+            parts.append(cv2.resize(crop, (width, 100), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255)
+        canvas = np.zeros((100, sum(p.shape[1] for p in parts) + 10), np.float32)
+        x = 0
+        for part in parts:
+            x = max(0, x - int(overlap * part.shape[1]))
+            region = canvas[:, x:x + part.shape[1]]
+            np.maximum(region, part[:, :region.shape[1]], out=region)
+            x += part.shape[1]
+        return canvas[:, :x]
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def touching_number(number_ink):
+    """``touching_number(number)``: ``number_ink`` of the first MNIST test digits whose strokes do
+    touch when pushed together, with a canvas pen's solid strokes."""
+    import cv2
+
+    def write(number: str) -> np.ndarray:
+        for k in range(10):
+            ink = number_ink(number, overlap=0.25, k=k)
+            if cv2.connectedComponents((ink > 0.3).astype(np.uint8))[0] == 2:  # background and one mark
+                return np.clip(ink * 1.5, 0, 1)
+        raise AssertionError(f"no touching {number} in the first test digits")
+
+    return write

@@ -407,3 +407,19 @@ def test_docs_work_offline_and_the_side_pages(server, desktop):
     with urllib.request.urlopen(f"{server}/favicon.ico") as answer:
         assert answer.status == 200 and answer.headers["Content-Type"].startswith("image/svg+xml")
     assert blocked == []
+
+
+def test_a_picture_with_two_numbers_shows_both_lines(server, desktop, touching_number, tmp_path):
+    """Touching digits on two lines: the page shows each line's number, top to bottom."""
+    page = desktop
+    page.goto(server)
+    page.check("input[value=upload]", force=True)
+    top, bottom = touching_number("47"), touching_number("10")
+    paper = np.zeros((300, 400), np.float32)
+    paper[30:130, 40:40 + top.shape[1]] = top
+    paper[180:280, 60:60 + bottom.shape[1]] = bottom
+    Image.fromarray(np.round(255 * (1 - paper)).astype(np.uint8)).save(tmp_path / "two-lines.png")
+    page.set_input_files("#file", str(tmp_path / "two-lines.png"))
+    wait_digits(page, "47\n10")
+    assert "2 lines: 47, then 10" in page.text_content("#status")
+    assert page.locator(".digit-card").count() == 4

@@ -21,40 +21,6 @@ from digitcnn.sequence import (
 )
 
 
-def first_of(mnist_test, digit: int, k: int = 0) -> np.ndarray:
-    x_test, y_test = mnist_test
-    return x_test[np.flatnonzero(y_test == digit)[k]]
-
-
-def number_ink(mnist_test, number: str, overlap: float, k: int = 0) -> np.ndarray:
-    """The digits of ``number`` side by side, float32 light ink on black, each 100 px tall;
-    ``overlap`` > 0 pushes each digit that share of its width into the one before (touching)."""
-    parts = []
-    for i, char in enumerate(number):
-        digit = first_of(mnist_test, int(char), k + i)
-        rows, cols = np.nonzero(digit > 30)
-        crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-        width = round(crop.shape[1] * 100 / crop.shape[0])
-        parts.append(cv2.resize(crop, (width, 100), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255)
-    canvas = np.zeros((100, sum(p.shape[1] for p in parts) + 10), np.float32)
-    x = 0
-    for part in parts:
-        x = max(0, x - int(overlap * part.shape[1]))
-        region = canvas[:, x:x + part.shape[1]]
-        np.maximum(region, part[:, :region.shape[1]], out=region)
-        x += part.shape[1]
-    return canvas[:, :x]
-
-
-def touching_number(mnist_test, number: str) -> np.ndarray:
-    """``number_ink`` of the first MNIST test digits whose strokes do touch when pushed together."""
-    for k in range(10):
-        ink = number_ink(mnist_test, number, overlap=0.25, k=k)
-        if touching(ink):
-            return np.clip(ink * 1.5, 0, 1)  # a canvas pen: solid strokes
-    raise AssertionError(f"no touching {number} in the first test digits")
-
-
 def canvas_png(ink: np.ndarray, size=(560, 280), at=(60, 90)) -> bytes:
     """Ink as black strokes on the web page's white 560x280 canvas, PNG bytes."""
     page = np.full((size[1], size[0]), 255, np.uint8)
@@ -144,8 +110,8 @@ def test_separators_are_read_from_small_marks_between_digits():
 # --- the shipped line reader ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("number", ["10", "23", "47", "58"])
-def test_touching_pairs_drawn_on_the_canvas_are_read(reader, mnist_test, number):
-    result = reader.read(canvas_png(touching_number(mnist_test, number)))
+def test_touching_pairs_drawn_on_the_canvas_are_read(reader, number, touching_number):
+    result = reader.read(canvas_png(touching_number(number)))
     assert result.digits == number, result.text
     assert [line.reader for line in result.lines] == ["line"]
     assert len(result.predictions) == 2 and result.frames.shape == (2, 28, 28, 1)
@@ -153,8 +119,8 @@ def test_touching_pairs_drawn_on_the_canvas_are_read(reader, mnist_test, number)
     assert left[0] < right[0]  # boxes left to right, from the CTC alignment
 
 
-def test_a_number_with_a_separator_keeps_it_in_text(reader, mnist_test):
-    one, rest = number_ink(mnist_test, "1", overlap=0), number_ink(mnist_test, "990", overlap=-0.1, k=1)
+def test_a_number_with_a_separator_keeps_it_in_text(reader, number_ink):
+    one, rest = number_ink("1", overlap=0), number_ink("990", overlap=-0.1, k=1)
     gap = 34
     page = np.zeros((110, one.shape[1] + gap + rest.shape[1]), np.float32)
     page[:100, :one.shape[1]] = one
@@ -164,9 +130,9 @@ def test_a_number_with_a_separator_keeps_it_in_text(reader, mnist_test):
     assert result.digits == "1990" and result.text == "1.990"
 
 
-def test_two_lines_of_numbers_are_read_top_to_bottom(reader, mnist_test):
+def test_two_lines_of_numbers_are_read_top_to_bottom(reader, number_ink):
     page = np.zeros((260, 420), np.float32)
-    top, bottom = number_ink(mnist_test, "305", overlap=0.05), number_ink(mnist_test, "72", overlap=0.1, k=3)
+    top, bottom = number_ink("305", overlap=0.05), number_ink("72", overlap=0.1, k=3)
     page[10:110, 10:10 + top.shape[1]] = top
     page[150:250, 40:40 + bottom.shape[1]] = bottom
     result = reader.read(canvas_png(page, size=(520, 300), at=(20, 20)))
@@ -175,18 +141,18 @@ def test_two_lines_of_numbers_are_read_top_to_bottom(reader, mnist_test):
     assert result.lines[0].box[1] < result.lines[1].box[1]
 
 
-def test_touching_digits_lose_no_digit_without_the_line_reader_flagging_it(mnist_test):
+def test_touching_digits_lose_no_digit_without_the_line_reader_flagging_it(touching_number):
     """Before the line reader, a touching "10" was read as one digit; the comparison shows what it fixes."""
     from digitcnn import DigitReader
 
-    png = canvas_png(touching_number(mnist_test, "10"))
+    png = canvas_png(touching_number("10"))
     assert len(DigitReader(line_model=False).read(png).digits) == 1
     assert DigitReader().read(png).digits == "10"
 
 
-def test_cli_prints_the_number_as_written(run_cli, tmp_path, mnist_test):
+def test_cli_prints_the_number_as_written(run_cli, tmp_path, touching_number):
     path = tmp_path / "touching.png"
-    path.write_bytes(canvas_png(touching_number(mnist_test, "47")))
+    path.write_bytes(canvas_png(touching_number("47")))
     out = run_cli("predict", str(path), "--json", check=True).stdout
     payload = json.loads(out)
     assert payload["digits"] == "47" and payload["text"] == "47"
@@ -195,13 +161,13 @@ def test_cli_prints_the_number_as_written(run_cli, tmp_path, mnist_test):
     assert ": 47 " not in old
 
 
-def test_http_api_sends_text_lines_and_images(mnist_test):
+def test_http_api_sends_text_lines_and_images(touching_number):
     from fastapi.testclient import TestClient
 
     from digitcnn import serve
 
     client = TestClient(serve.create_app())
-    png = canvas_png(touching_number(mnist_test, "58"))
+    png = canvas_png(touching_number("58"))
     result = client.post("/api/predict?include_images=true", content=png,
                          headers={"Content-Type": "image/png"}).json()
     assert result["digits"] == "58" and result["text"] == "58"
