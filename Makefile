@@ -32,10 +32,12 @@ lint: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python scripts/make_default_model.py
 
-## lines-model: reproduce the pretrained line reader, models/lines.onnx (about an hour on 2 cores)
+## lines-model: reproduce the pretrained line reader, models/lines.onnx (about an hour on 2 cores):
+## a first stage on general numbers, then one epoch of cheque-style numbers from its model
 lines-model: $(STAMP)
 	$(BIN)/digitcnn train-lines --preset lines --out runs/lines --quiet
-	$(BIN)/python scripts/ship_line_model.py runs/lines
+	$(BIN)/digitcnn train-lines --preset lines-cheque --out runs/lines-cheque --quiet
+	$(BIN)/python scripts/ship_line_model.py runs/lines-cheque
 
 ## bench: the side-by-side benchmarks (slow; not tests); record results in benchmarks/RESULTS.md
 bench: $(STAMP)

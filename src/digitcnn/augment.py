@@ -41,8 +41,10 @@ def _elastic(image: np.ndarray, rng: np.random.Generator, strength: float) -> np
     return cv2.remap(image, grid_x + dx, grid_y + dy, interpolation=cv2.INTER_LINEAR)
 
 
-def flag_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A European 1: a flag down-left from the top of the stem, sometimes a base."""
+def flag_one(image: np.ndarray, rng: np.random.Generator, length_range=(0.25, 0.45),
+             angle_range=(20, 60)) -> np.ndarray:
+    """A European 1: a flag down-left from the top of the stem (``length_range`` of its height,
+    ``angle_range`` degrees below the horizontal), sometimes a base."""
     rows, cols = np.nonzero(image > 0.5)
     if len(rows) == 0:
         return image
@@ -50,8 +52,8 @@ def flag_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     height = rows.max() - top
     stem_x = int(np.median(cols[rows < top + max(2, height // 5)]))
     width = max(2, round(float(np.median(np.sum(image > 0.5, axis=1)[image.max(axis=1) > 0.5]))))
-    length = rng.uniform(0.25, 0.45) * height
-    angle = np.deg2rad(rng.uniform(20, 60))  # below the horizontal
+    length = rng.uniform(*length_range) * height
+    angle = np.deg2rad(rng.uniform(*angle_range))  # below the horizontal
     end = (int(stem_x - length * np.cos(angle)), int(top + length * np.sin(angle)))
     out = image.copy()
     cv2.line(out, (stem_x, int(top)), end, 1.0, thickness=width, lineType=cv2.LINE_AA)

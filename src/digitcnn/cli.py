@@ -73,16 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train-lines", help="train the line reader (whole numbers, touching digits) on "
                                                 "synthetic numbers, export it to ONNX, write a report",
                             description="Every setting of config.LineConfig has a flag; a flag left out keeps "
-                                        "the preset's value (defaults shown: lines | lines-tiny).")
+                                        "the preset's value (defaults shown: lines | lines-cheque | lines-tiny).")
     p.add_argument("--preset", choices=sorted(LINE_PRESETS), default="lines")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/PRESET)")
     for name, kind, meta in flags(LineConfig):
         if name == "preset":
             continue
-        shown = " | ".join(str(getattr(LINE_PRESETS[preset], name)) for preset in ("lines", "lines-tiny"))
+        shown = " | ".join(str(getattr(LINE_PRESETS[preset], name)) for preset in ("lines", "lines-cheque", "lines-tiny"))
         number = non_negative_int if name == "seed" else positive_int
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=number if kind is int else kind,
-                       help=f"{meta['help']} (default: {shown})")
+                       choices=meta["choices"], help=f"{meta['help']} (default: {shown})")
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace whatever the run folder holds")
 

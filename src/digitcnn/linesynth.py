@@ -39,6 +39,9 @@ class LineStyle:
     dash_share: float = 0.25  # numbers with a leading dash, and (separately) with a closing dash
     underline_share: float = 0.2
     flag_one: float = 0.5  # 1s written with a flag (half of them with a base too), as much of Europe and Latin America writes them
+    flag_length: tuple[float, float] = (0.25, 0.45)  # the flag, share of the 1's height
+    flag_angle: tuple[float, float] = (20, 60)  # degrees below the horizontal
+    small_tail: float = 0.0  # numbers whose digits after the first are written smaller (0.55-0.9), as "1.000" often is
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -47,6 +50,9 @@ class LineStyle:
 
 
 SEPARATORS = (".", ",", "'", " ")
+# The second stage of the line reader's training (LineConfig.style "cheque"): 1s with long, steep
+# flags, as fast writers and most cheques have them, and amounts whose tail is written smaller.
+CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 0.75), flag_angle=(25, 75), small_tail=0.3)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -101,6 +107,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
                  separator: str | None) -> tuple[np.ndarray, str]:
     """Digits (28x28 uint8, MNIST) side by side on a float32 ink canvas, with the text written."""
     touching = rng.random() < style.touching_share
+    tail = rng.uniform(0.55, 0.9) if rng.random() < style.small_tail else 1.0
     pen = max(2, round(DIGIT_HEIGHT / 20 * 2.8))  # MNIST's stroke at this height
     parts, text = [], ""
     count = len(digits)
@@ -111,8 +118,8 @@ def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
             text += separator
         if label == 1 and rng.random() < style.flag_one:
             big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
-            digit = flag_one(big, rng)
-        height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1))
+            digit = flag_one(big, rng, style.flag_length, style.flag_angle)
+        height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1) * (tail if index else 1.0))
         ink = _scaled(digit, height, rng.uniform(0.8, 1.25))
         gap = rng.uniform(*(style.overlap if touching else style.gap))
         parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - height) / DIGIT_HEIGHT, gap))

@@ -41,7 +41,14 @@ from .inference import (
     resolve_model_path,
 )
 from .models import NOT_A_DIGIT, REFUSE_ABOVE
-from .results import Candidate, DigitPrediction, LineReading, ReadResult, RejectedMark
+from .results import (
+    LOW_CONFIDENCE,
+    Candidate,
+    DigitPrediction,
+    LineReading,
+    ReadResult,
+    RejectedMark,
+)
 from .sequence import (
     Line,
     decode,
@@ -201,7 +208,8 @@ class DigitReader:
     def choose(self, by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
         """The digit model's reading of a line's marks, or the line reader's reading of the whole line.
 
-        When the digit model refuses every mark as "not a digit", nothing is read. One mark: the
+        When the digit model refuses every mark as "not a digit", nothing is read unless the line
+        reader surely reads two or more digits (joined digits look like no single digit). One mark: the
         digit model's, unless the line reader reads two or more digits in it (a touching "10")
         more surely than the digit model reads its one. Several marks: when both
         count the same digits, the marks stand apart and the digit model (calibrated, trained on
@@ -212,9 +220,12 @@ class DigitReader:
         digit_reading = (by_marks, written(by_marks.digits, separators), "digit")
         if not line_result.predictions:  # nothing read: the digit model says what the marks are
             return digit_reading
-        if by_marks.rejected and not by_marks.predictions:  # no mark is a digit: a scribble stays refused
-            return digit_reading
         line_reading = (line_result, written(line_result.digits, separators), "line")
+        if by_marks.rejected and not by_marks.predictions:
+            # The digit model refuses every mark: a scribble, or digits so joined that no mark looks
+            # like one digit (a quickly written amount). Two or more digits read surely are a number.
+            sure = len(line_result.predictions) >= 2 and line_result.confidence >= LOW_CONFIDENCE
+            return line_reading if sure else digit_reading
         if marks == 1:
             surer = len(line_result.predictions) >= 2 and line_result.confidence > by_marks.confidence
             return line_reading if surer else digit_reading

@@ -25,7 +25,7 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import CANVAS, LineStyle, make_line
+from .linesynth import CANVAS, CHEQUE, LineStyle, make_line
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
@@ -35,7 +35,13 @@ from .sequence import (
     load_line_session,
     pad_batch,
 )
-from .train import export_onnx, make_epoch_checkpoint, prepare_out_dir, write_run_record
+from .train import (
+    TrainError,
+    export_onnx,
+    make_epoch_checkpoint,
+    prepare_out_dir,
+    write_run_record,
+)
 
 MAX_DIGITS = 16  # label length the training targets are padded to
 
@@ -150,6 +156,7 @@ def load_digits(config: LineConfig):
             "test": (x_test, y_test)}
 
 
+TRAINING_STYLES = {"general": LineStyle(), "cheque": CHEQUE}  # LineConfig.style
 TEST_STYLES = {  # the report's synthetic test sets, from MNIST test digits
     "canvas": CANVAS,  # touching digits on plain paper, as the web page's canvas gets them
     "touching": LineStyle(touching_share=1.0),  # the training style: separators, dashes, patterned paper
@@ -207,16 +214,21 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
     """Synthesize lines, train the line reader, export it to ONNX and evaluate it; return the metrics."""
     run = RunFolder(out_dir)
     epochs_done = prepare_out_dir(run, config, overwrite)
+    start = None
+    if config.init_from:
+        start = Path(config.init_from)
+        start = start / "model.keras" if start.is_dir() else start
+        if not start.is_file():
+            raise TrainError(f"--init-from {config.init_from}: no model.keras there (train the first stage first)")
 
     import keras
 
     keras.utils.set_random_seed(config.seed)
     digits = load_digits(config)
     started = time.perf_counter()
-    x_train, t_train, n_train, _ = make_lines(*digits["train"], config.lines, [config.seed, 1], LineStyle(),
-                                              config.width)
-    x_val, _, _, texts_val = make_lines(*digits["val"], config.val_lines, [config.seed, 2], LineStyle(),
-                                        config.width)
+    style = TRAINING_STYLES[config.style]
+    x_train, t_train, n_train, _ = make_lines(*digits["train"], config.lines, [config.seed, 1], style, config.width)
+    x_val, _, _, texts_val = make_lines(*digits["val"], config.val_lines, [config.seed, 2], style, config.width)
     log(f"Drew {len(x_train)} training and {len(x_val)} validation lines in {time.perf_counter() - started:.0f} s")
     y_train = np.concatenate([t_train, n_train[:, np.newaxis]], axis=1)
     steps_per_epoch = -(-len(x_train) // config.batch_size)
@@ -227,7 +239,10 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
         model = keras.models.load_model(run.checkpoint_last, custom_objects={"ctc_loss": ctc_loss})
         log(f"Resuming {run.path} from epoch {epochs_done} of {config.epochs}")
     else:
-        model = build_line_model(config)
+        if start:  # a second stage: the first stage's weights, a new optimizer and schedule
+            model = keras.models.load_model(start, custom_objects={"ctc_loss": ctc_loss}, compile=False)
+        else:
+            model = build_line_model(config)
         total = steps_per_epoch * config.epochs
         warmup = max(1, total // 20)
         schedule = keras.optimizers.schedules.CosineDecay(
