@@ -49,7 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/real_handwriting.py
 	$(BIN)/python benchmarks/trust.py
 	$(BIN)/python benchmarks/abuse.py
-	$(BIN)/python benchmarks/numbers.py
+	$(BIN)/python benchmarks/read_numbers.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -218,7 +218,7 @@ class DigitReader:
         a digit broken in two marks, or one the line reader missed) the surer reading stands (its
         least sure digit's probability), with the separators the line showed.
 
-        Measured on the development cheques and synthetic numbers (benchmarks/numbers.py): taking
+        Measured on the development cheques and synthetic numbers (benchmarks/read_numbers.py): taking
         the surer reading also when the line reader reads more lost a fifth of the touching
         numbers; always taking the digit model's when they agree lost two points of cheques.
         """

@@ -1,6 +1,6 @@
 """Reading whole numbers: the digit-by-digit pipeline against the line reader, in one run.
 
-    python benchmarks/numbers.py [--realdev ../shared/data/realdev] [--count 500]
+    python benchmarks/read_numbers.py [--realdev ../shared/data/realdev] [--count 500]
 
 Two readers, the same default digit model:
 - ``digit-by-digit``: ``DigitReader(line_model=False)``, the pipeline before the line reader
