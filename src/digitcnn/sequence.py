@@ -65,6 +65,24 @@ def fit_height(ink: np.ndarray, box: tuple[int, int, int, int] | None) -> tuple[
     return line, width / crop.shape[1]
 
 
+MAX_GAP = 0.5  # wider runs of paper between marks, as a share of the line's height, are narrowed to this
+
+
+def close_gaps(ink: np.ndarray) -> np.ndarray:
+    """The columns of a line's ``ink`` (H, W) to keep: every run of empty columns wider than
+    MAX_GAP of the height is narrowed to that (digits written far apart look like the numbers the
+    line reader learned). Returns their indices, int (W',), increasing."""
+    height, width = ink.shape
+    empty = ~(ink > 0).any(axis=0)
+    keep = np.ones(width, bool)
+    widest = max(1, int(MAX_GAP * height))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], empty.view(np.int8), [0]])))
+    for start, end in zip(edges[::2], edges[1::2]):
+        if end - start > widest:
+            keep[start + widest // 2:end - (widest - widest // 2)] = False
+    return np.flatnonzero(keep)
+
+
 def line_input(gray: np.ndarray) -> np.ndarray:
     """The line reader's input for one line: ``gray`` (H, W) float32 in [0, 1], any polarity ->
     float32 (LINE_HEIGHT, W') in [0, 1], light ink on black, W' a multiple of DOWNSAMPLE."""
