@@ -33,6 +33,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from predict_speed import per_call
 
 from digitcnn import DigitReader, synthetic
 from digitcnn.data import load_mnist
@@ -61,16 +64,6 @@ def synthetic_set(style: LineStyle, count: int, seed: int) -> list[tuple[bytes, 
 
 def exact(reader: DigitReader, cases) -> float:
     return float(np.mean([reader.read(source).digits == truth for source, truth in cases]))
-
-
-def median_ms(function, repeats: int = 50) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def number_photo(path: Path) -> None:
@@ -117,9 +110,9 @@ def main() -> int:
     sample = (sets.get("cheques") or sets["touching"])[len(sets["touching"]) // 2][0]
     gray = cv2.imdecode(np.frombuffer(sample, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
     line = line_input(gray)[np.newaxis, :, :, np.newaxis]
-    print(f"\none line, whole read in process: {median_ms(lambda: reader.read(sample)):.2f} ms (median); "
-          f"line model alone: {median_ms(lambda: line_logits(reader.line_session, line)):.2f} ms; "
-          f"digit-by-digit read: {median_ms(lambda: readers['digit-by-digit'].read(sample)):.2f} ms")
+    print(f"\none line, whole read in process: {1000 * per_call(lambda: reader.read(sample), 50):.2f} ms (median); "
+          f"line model alone: {1000 * per_call(lambda: line_logits(reader.line_session, line), 50):.2f} ms; "
+          f"digit-by-digit read: {1000 * per_call(lambda: readers['digit-by-digit'].read(sample), 50):.2f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "number.jpg"
         number_photo(photo)

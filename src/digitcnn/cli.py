@@ -245,23 +245,34 @@ def interrupt_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_train(args) -> int:
-    from .artifacts import RunFolder
-    from .config import make_config
-    from .train import train, train_ensemble
-
-    settings = {name: getattr(args, name) for name, _, _ in flags() if name != "preset"}
+def settings_of(args, cls) -> dict:
+    """The flags of ``cls``'s fields as given (None where left out), paths made absolute."""
+    settings = {name: getattr(args, name) for name, _, _ in flags(cls) if name != "preset"}
     if settings["data_dir"]:
         settings["data_dir"] = str(Path(settings["data_dir"]).resolve())
-    config = make_config(args.preset, **settings)
-    out = output_folder(args.out or Path("runs") / args.preset)
+    return settings
+
+
+def train_interruptibly(train_function, config, out: Path, args):
+    """Run a training function; Ctrl-C or a kill says how to resume and gives None."""
     signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     try:
-        run = train_ensemble if config.ensemble > 1 else train
-        metrics = run(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
+        return train_function(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"\nInterrupted. Finished epochs are saved in {out}/checkpoint; "
               "run the same command again to resume.", file=sys.stderr)
+        return None
+
+
+def run_train(args) -> int:
+    from .artifacts import RunFolder
+    from .config import TrainConfig, make_config
+    from .train import train, train_ensemble
+
+    config = make_config(args.preset, **settings_of(args, TrainConfig))
+    out = output_folder(args.out or Path("runs") / args.preset)
+    metrics = train_interruptibly(train_ensemble if config.ensemble > 1 else train, config, out, args)
+    if metrics is None:
         return 130
     if "members" in metrics:
         print("Members: " + ", ".join(f"seed {m['seed']} {m['accuracy'] * 100:.2f}%" for m in metrics["members"]))
@@ -275,17 +286,10 @@ def run_train_lines(args) -> int:
     from .config import make_line_config
     from .train_lines import train_lines
 
-    settings = {name: getattr(args, name) for name, _, _ in flags(LineConfig) if name != "preset"}
-    if settings["data_dir"]:
-        settings["data_dir"] = str(Path(settings["data_dir"]).resolve())
-    config = make_line_config(args.preset, **settings)
+    config = make_line_config(args.preset, **settings_of(args, LineConfig))
     out = output_folder(args.out or Path("runs") / args.preset)
-    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    try:
-        metrics = train_lines(config, out, verbose=2 if args.quiet else 1, overwrite=args.overwrite)
-    except KeyboardInterrupt:
-        print(f"\nInterrupted. Finished epochs are saved in {out}/checkpoint; "
-              "run the same command again to resume.", file=sys.stderr)
+    metrics = train_interruptibly(train_lines, config, out, args)
+    if metrics is None:
         return 130
     print("Exact match on synthetic numbers of MNIST test digits: " + ", ".join(
         f"{name} {m['exact_match']:.2%}" for name, m in metrics["test"].items()) + f". Report: {RunFolder(out).report}")
