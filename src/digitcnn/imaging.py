@@ -298,7 +298,7 @@ def find_digits(mask: np.ndarray) -> list[np.ndarray]:
         stats = _merge_stats(stats, mark_of_piece)
     # Specks (small and short) are noise, dropped before any grouping: a noisy photo has thousands.
     heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    kept = np.flatnonzero((areas >= SPECK * areas.max()) | (heights >= 0.25 * heights.max()))
+    kept = np.flatnonzero(not_specks(stats[1:]))
     if len(kept) > 4 * MAX_DIGITS:
         raise ImageError(f"{len(kept)} separate marks found, more than the {MAX_DIGITS} digits read at most")
     count = len(kept)
@@ -334,6 +334,13 @@ def find_digits(mask: np.ndarray) -> list[np.ndarray]:
         group_of_mark[kept[members] + 1] = g + 1
     grouped = group_of_mark[mark_of_piece][pieces]
     return [grouped == g + 1 for g in range(len(groups))]
+
+
+def not_specks(stats: np.ndarray) -> np.ndarray:
+    """For cv2 component stats (K, 5) of marks (no background row): bool (K,), False for specks,
+    marks under SPECK of the largest one's area and under a quarter of the tallest one's height."""
+    heights, areas = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    return (areas >= SPECK * areas.max()) | (heights >= 0.25 * heights.max())
 
 
 def _merge_stats(stats: np.ndarray, mark_of_piece: np.ndarray) -> np.ndarray:

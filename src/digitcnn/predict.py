@@ -200,7 +200,6 @@ class DigitReader:
             if result.frames is not None and len(result.frames):
                 frames.append(result.frames)
             if result.predictions:
-                top, bottom, left, right = line.box
                 readings.append(LineReading(result.digits, text, result.confidence,
                                             page.file_box(left, top, right - left, bottom - top), reader))
         if sum(len(r.digits) for r in readings) > MAX_DIGITS:

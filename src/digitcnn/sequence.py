@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .imaging import SPECK, ink_image
+from .imaging import ink_image, not_specks
 
 LINE_HEIGHT = 32  # the model's input height: digits fill about 24 px of it
 LINE_MARGIN = 2  # px above and below the ink in the model's input
@@ -38,9 +38,7 @@ def ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     if count <= 1:
         return None
-    stats = stats[1:]
-    heights, areas = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
-    kept = stats[(areas >= SPECK * areas.max()) | (heights >= 0.25 * heights.max())]
+    kept = stats[1:][not_specks(stats[1:])]
     top, left = kept[:, cv2.CC_STAT_TOP].min(), kept[:, cv2.CC_STAT_LEFT].min()
     bottom = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
     right = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
@@ -180,8 +178,7 @@ def find_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     if count <= 1:
         return pieces, stats, []
-    heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    kept = 1 + np.flatnonzero((areas >= SPECK * areas.max()) | (heights >= 0.25 * heights.max()))
+    kept = 1 + np.flatnonzero(not_specks(stats[1:]))
     kept = kept[np.argsort(stats[kept, cv2.CC_STAT_TOP], kind="stable")]
     bands: list[list] = []  # [top, bottom, labels]
     for label in kept:
