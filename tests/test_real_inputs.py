@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitcnn.imaging import decode_image, find_digits, ink_image, to_gray
+from digitcnn.imaging import decode_image, find_digits, ink_image, percentile, to_gray
 
 
 def encode(array: np.ndarray, format="PNG", **kwargs) -> bytes:
@@ -120,6 +120,13 @@ def test_faint_28x28_drawing_is_stretched(reader, mnist_test):
     faint = (x_test[:50].astype(np.float32) * 0.4).astype(np.uint8)
     answers = [reader.read(image).digits for image in faint]
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:50])]) >= 0.96
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 300])
+def test_percentile_is_numpys(size):
+    values = np.random.default_rng(size).random(size).astype(np.float32)
+    for q in (0, 50, 90, 95, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-6)
 
 
 def test_specks_are_dropped_before_grouping():

@@ -241,3 +241,17 @@ def test_quantize_refuses_what_is_not_a_model(tmp_path, root, run_cli):
     (tmp_path / "a-file").write_text("")
     result = run_cli("quantize", "--model", root / "models" / "digitcnn-float32.onnx", "--out", tmp_path / "a-file")
     assert result.returncode == 1 and "not a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ece_interval_holds_the_ece_and_narrows_with_more_images():
+    from digitcnn.calibrate import ece_interval, expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    widths = []
+    for size in (60, 6000):
+        confidence = rng.uniform(0.5, 1.0, size)
+        correct = rng.random(size) < confidence - 0.03  # slightly over-confident
+        low, high = ece_interval(confidence, correct, draws=500)
+        assert low <= expected_calibration_error(confidence, correct) <= high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 3

@@ -111,8 +111,8 @@ class LineConfig:
     recurrent_layers: int = _setting(1, "bidirectional GRU layers")
     recurrent_units: int = _setting(64, "units of each GRU direction")
     dropout: float = _setting(0.2, "dropout before the GRUs")
-    style: str = _setting("general", "synthesis style (linesynth): general, or cheque (long-flagged 1s, "
-                                     "smaller tails)", ("general", "cheque"))
+    style: str = _setting("general", "synthesis style (linesynth): general, cheque (long-flagged 1s, "
+                                     "smaller tails), or mixed (half each)", ("general", "cheque", "mixed"))
     init_from: str | None = _setting(None, "start from this train-lines run's model.keras (a second stage)")
     limit: int | None = _setting(None, "use only this many MNIST images per split (quick runs)")
     data_dir: str | None = _setting(None, "folder of the MNIST IDX files; default: the copy shipped with the package")
@@ -125,6 +125,10 @@ LINE_PRESETS = {
     # from the first stage's model, at a quarter of its learning rate
     "lines-cheque": LineConfig(preset="lines-cheque", style="cheque", init_from="runs/lines", lines=60_000,
                                epochs=1, learning_rate=5e-4),
+    # the third stage: two epochs on 150,000 new lines (another seed), half of each style, from the
+    # second stage's model at half the first stage's learning rate; validation was still rising
+    "lines-long": LineConfig(preset="lines-long", style="mixed", init_from="runs/lines-cheque", epochs=2,
+                             learning_rate=1e-3, seed=1),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
                              features=32, recurrent_units=16, limit=1000),

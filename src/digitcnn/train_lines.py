@@ -44,6 +44,9 @@ from .train import (
 )
 
 MAX_DIGITS = 16  # label length the training targets are padded to
+# The validation digits are the same whatever the run's seed, so that a later stage (--init-from)
+# with a new seed for its lines never trains on the digits an earlier stage validated on.
+SPLIT_SEED = 0
 LOGIT_TOLERANCE = 1e-4  # largest difference allowed between the exported model's logits and Keras's
 
 
@@ -103,10 +106,16 @@ def _draw_lines(images, labels, count, seed, style, width):
     return lines, targets, lengths, np.array(texts)
 
 
-def make_lines(images, labels, count: int, seed, style: LineStyle, width: int, workers: int | None = None):
-    """``count`` lines drawn in worker processes (about 5 ms a line on one core), in chunks."""
+def make_lines(images, labels, count: int, seed, style: LineStyle | tuple[LineStyle, ...], width: int,
+               workers: int | None = None):
+    """``count`` lines drawn in worker processes (about 5 ms a line on one core), in chunks of 2,500.
+
+    ``style`` may be several styles: the chunks take them in turn, so each gets an equal share.
+    """
     step = 2500
-    chunks = [(images, labels, min(step, count - start), [*np.atleast_1d(seed), start], style, width)
+    styles = style if isinstance(style, tuple) else (style,)
+    chunks = [(images, labels, min(step, count - start), [*np.atleast_1d(seed), start],
+               styles[(start // step) % len(styles)], width)
               for start in range(0, count, step)]
     return map_chunks(_draw_lines, chunks, workers)
 
@@ -150,14 +159,14 @@ def as_float(lines: np.ndarray) -> np.ndarray:
 def load_digits(config: LineConfig):
     """MNIST digits for the three line sets: training and validation from the training set, test from the test set."""
     (x_train, y_train), (x_test, y_test) = data.load_mnist(config.data_dir)
-    x_train, y_train = data.limit_per_split(x_train, y_train, config.limit, config.seed)
-    x_test, y_test = data.limit_per_split(x_test, y_test, config.limit, config.seed)
-    train_idx, val_idx = data.stratified_split(y_train, 0.1, config.seed)
+    x_train, y_train = data.limit_per_split(x_train, y_train, config.limit, SPLIT_SEED)
+    x_test, y_test = data.limit_per_split(x_test, y_test, config.limit, SPLIT_SEED)
+    train_idx, val_idx = data.stratified_split(y_train, 0.1, SPLIT_SEED)
     return {"train": (x_train[train_idx], y_train[train_idx]), "val": (x_train[val_idx], y_train[val_idx]),
             "test": (x_test, y_test)}
 
 
-TRAINING_STYLES = {"general": LineStyle(), "cheque": CHEQUE}  # LineConfig.style
+TRAINING_STYLES = {"general": LineStyle(), "cheque": CHEQUE, "mixed": (LineStyle(), CHEQUE)}  # LineConfig.style
 TEST_STYLES = {  # the report's synthetic test sets, from MNIST test digits
     "canvas": CANVAS,  # touching digits on plain paper, as the web page's canvas gets them
     "touching": LineStyle(touching_share=1.0),  # the training style: separators, dashes, patterned paper
