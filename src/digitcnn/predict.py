@@ -258,12 +258,12 @@ class DigitReader:
         separators, separator_marks = read_separators(stats, line.labels, spans, body)
         predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
-            digit_mask = np.zeros_like(body)
-            digit_mask[top:bottom, a:b] = body[top:bottom, a:b]
+            digit_mask = body[top:bottom, a:b]  # the digit's columns of the line, cropped: no page-sized copies
             if not digit_mask.any():
-                digit_mask[top:bottom, a:b] = line_mask[top:bottom, a:b]
+                digit_mask = line_mask[top:bottom, a:b]
             if digit_mask.any():
-                frame, box = to_mnist(page.ink, digit_mask)
+                frame, (x, y, w, h) = to_mnist(page.ink[top:bottom, a:b], np.ascontiguousarray(digit_mask))
+                box = [a + x, top + y, w, h]
             else:
                 frame, box = np.zeros((28, 28), np.float32), [a, top, b - a, bottom - top]
             frames.append(frame)
