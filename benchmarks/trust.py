@@ -12,6 +12,8 @@ Sets, each read through the working tree's preprocessing so that only the models
 ECE: 15 bins of the probability of the digit answered, with a bootstrap 90% interval (2,000
 resamples): on the 58 photos one confident mistake moves it by about two points. A 10-class model refuses nothing; the
 trade-off curve shows, for thresholds on the "not a digit" probability, both refusal shares.
+The marks are also read as pictures, whole, by DigitReader with and without the line reader: a
+mark stretched 2:1 may look like a line of touching digits to the line reader.
 """
 
 import argparse
@@ -19,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from serve_load import exported_tree
 
-from digitcnn import data, nondigits
+from digitcnn import DigitReader, data, nondigits
 from digitcnn.augment import map_chunks
 from digitcnn.calibrate import ece_interval, expected_calibration_error
 from digitcnn.evaluate import load_real_sets, single_digit_frames
@@ -39,6 +42,13 @@ def refused(proba: np.ndarray, threshold: float = REFUSE_ABOVE) -> np.ndarray:
     if proba.shape[1] <= NOT_A_DIGIT:
         return np.zeros(len(proba), dtype=bool)
     return proba[:, NOT_A_DIGIT] > threshold
+
+
+def mark_picture(mark: np.ndarray, stretch: int) -> bytes:
+    """A mark (28, 28) in [0, 1] as a PNG of dark ink on white paper, 112 px high, ``stretch`` times as wide."""
+    big = cv2.resize(mark, (112 * stretch, 112), interpolation=cv2.INTER_LINEAR)
+    paper = np.pad(np.round(255 - big * 255).astype(np.uint8), 30, constant_values=255)
+    return cv2.imencode(".png", paper)[1].tobytes()
 
 
 def main() -> int:
@@ -77,6 +87,14 @@ def main() -> int:
             confident = (proba[:, :10].max(axis=1) > 0.6).mean()
             print(f"  {model_name:<20} {refused(proba).mean():.2%} ({by_kind}); answered a digit with p > 0.6: "
                   f"{confident:.1%}")
+        print(f"\nthe same marks as pictures ({len(marks)} of them 112 px square, again stretched 2:1), read "
+              "whole by this revision's DigitReader: answered no digit")
+        pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
+        for reader_name, reader in (("digit model only", DigitReader(line_model=False)),
+                                    ("with the line reader", DigitReader())):
+            answered = np.array([reader.read(picture).digits == "" for picture in pictures])
+            print(f"  {reader_name:<22} {answered.mean():.2%} (square {answered[0::2].mean():.2%}, "
+                  f"stretched {answered[1::2].mean():.2%})")
         new = models["digitcnn"]
         real = np.concatenate([sets[name][0] for name in sets if name != "MNIST test"] or [sets["MNIST test"][0]])
         p_real, p_marks = predict_proba(new, real), predict_proba(new, marks[..., np.newaxis])

@@ -129,6 +129,9 @@ LINE_PRESETS = {
     # second stage's model at half the first stage's learning rate; validation was still rising
     "lines-long": LineConfig(preset="lines-long", style="mixed", init_from="runs/lines-cheque", epochs=2,
                              learning_rate=1e-3, seed=1),
+    # the fourth stage: one epoch on 80,000 new lines of the cheque style, from the third stage
+    "lines-final": LineConfig(preset="lines-final", style="cheque", init_from="runs/lines-long", lines=80_000,
+                              epochs=1, learning_rate=5e-4, seed=2),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
                              features=32, recurrent_units=16, limit=1000),

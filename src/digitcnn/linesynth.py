@@ -50,9 +50,9 @@ class LineStyle:
 
 
 SEPARATORS = (".", ",", "'", " ")
-# The second stage of the line reader's training (LineConfig.style "cheque"): 1s with long, steep
-# flags, as fast writers and most cheques have them, and amounts whose tail is written smaller.
-CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 0.75), flag_angle=(25, 75), small_tail=0.3)
+# The line reader's cheque stages (LineConfig.style "cheque"): 1s with long, steep flags, up to a
+# lead-in stroke from the baseline as fast writers make them, and amounts whose tail is written smaller.
+CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 1.0), flag_angle=(25, 75), small_tail=0.3)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -118,6 +118,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
             text += separator
         if label == 1 and rng.random() < style.flag_one:
             big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
+            big = np.pad(big, ((0, 0), (56, 0)))  # room on the left for a flag as long as the 1 is tall
             digit = flag_one(big, rng, style.flag_length, style.flag_angle)
         height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1) * (tail if index else 1.0))
         ink = _scaled(digit, height, rng.uniform(0.8, 1.25))
