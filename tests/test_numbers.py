@@ -63,6 +63,21 @@ def test_touching_style_touches_and_gaps_style_does_not(mnist):
     assert joined["touching"] >= 20 and joined["gaps"] <= 4, joined
 
 
+def test_ones_with_a_flag_touch_like_any_digit(mnist):
+    """A flagged 1 is cropped to its ink like any digit: no blank margin keeps it from its neighbour."""
+    (x_train, y_train), _ = mnist
+    ones = np.flatnonzero(y_train == 1)
+    rng = np.random.default_rng(2)
+    style = LineStyle(touching_share=1.0, overlap=(-0.3, -0.2), flag_one=1.0, flag_length=(0.8, 1.0))
+    joined = 0
+    for _ in range(30):
+        picks = rng.choice(ones, 2)
+        ink, text = place_digits([x_train[i] for i in picks], [1, 1], rng, style, None)
+        joined += touching(ink)
+        assert text == "11"
+    assert joined >= 15, joined
+
+
 def test_line_input_is_fixed_height_light_ink():
     gray = np.full((60, 200), 230, np.uint8)
     cv2.putText(gray, "1234", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 25, 3)

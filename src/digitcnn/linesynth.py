@@ -59,7 +59,8 @@ CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, unde
 
 
 def _crop(digit: np.ndarray) -> np.ndarray:
-    rows, cols = np.nonzero(digit > 30)
+    """A digit cropped to its ink: uint8 0-255 (MNIST) or float in [0, 1] (a 1 given a flag)."""
+    rows, cols = np.nonzero(digit > (30 if digit.dtype == np.uint8 else 30 / 255))
     if rows.size == 0:
         return digit
     return digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
