@@ -32,14 +32,15 @@ lint: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python scripts/make_default_model.py
 
-## lines-model: reproduce the pretrained line reader, models/lines.onnx (about 2 hours on 2 cores):
-## four stages, each from the last one's model (config.LINE_PRESETS says what each draws)
+## lines-model: reproduce the pretrained line reader, models/lines.onnx (about 2.5 hours on 2 cores):
+## five stages, each from the last one's model (config.LINE_PRESETS says what each draws)
 lines-model: $(STAMP)
 	$(BIN)/digitcnn train-lines --preset lines --out runs/lines --quiet
 	$(BIN)/digitcnn train-lines --preset lines-cheque --out runs/lines-cheque --quiet
 	$(BIN)/digitcnn train-lines --preset lines-long --out runs/lines-long --quiet
 	$(BIN)/digitcnn train-lines --preset lines-final --out runs/lines-final --quiet
-	$(BIN)/python scripts/ship_line_model.py runs/lines-final
+	$(BIN)/digitcnn train-lines --preset lines-polish --out runs/lines-polish --quiet
+	$(BIN)/python scripts/ship_line_model.py runs/lines-polish
 
 ## bench: the side-by-side benchmarks (slow; not tests); record results in benchmarks/RESULTS.md
 bench: $(STAMP)

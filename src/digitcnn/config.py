@@ -132,6 +132,9 @@ LINE_PRESETS = {
     # the fourth stage: one epoch on 80,000 new lines of the cheque style, from the third stage
     "lines-final": LineConfig(preset="lines-final", style="cheque", init_from="runs/lines-long", lines=80_000,
                               epochs=1, learning_rate=5e-4, seed=2),
+    # the fifth: one epoch on 100,000 new lines, half of each style, at a lower rate, from the fourth
+    "lines-polish": LineConfig(preset="lines-polish", style="mixed", init_from="runs/lines-final", lines=100_000,
+                               epochs=1, learning_rate=3e-4, seed=3),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
                              features=32, recurrent_units=16, limit=1000),
