@@ -48,6 +48,7 @@ MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
+PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median (shading stays under it)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
 MIN_INK_SHARE = 0.25  # ink is at least this share of the strongest ink: noise is not ink
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
@@ -246,6 +247,9 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
     paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
     paper = cv2.blur(paper, (window, window), borderType=cv2.BORDER_REPLICATE)
+    # A solid blob wider than the window (a big dot, a filled-in loop) survives the opening as if it
+    # were shaded paper, and would come out hollow: paper is never much darker than most of the page is.
+    paper = np.minimum(paper, float(np.median(paper)) + PAPER_SPREAD)
     if factor > 1:
         paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(ink - np.minimum(paper, ink), 0.0, 1.0)
