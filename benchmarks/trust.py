@@ -10,7 +10,8 @@ Sets, each read through the working tree's preprocessing so that only the models
   neither training (seeds 10000-10011) nor validation (20000) used: dots, dashes, underlines,
   scribbles, zigzags, stars, boxes, triangles, crosses, smileys, arrows, letters and symbols.
 ECE: 15 bins of the probability of the digit answered, with a bootstrap 90% interval (2,000
-resamples): on the 58 photos one confident mistake moves it by about two points. A 10-class model refuses nothing; the
+resamples; resampling inflates a near-zero ECE, so such an interval may sit just above it): on the
+58 photos one confident mistake moves the ECE by about two points. A 10-class model refuses nothing; the
 trade-off curve shows, for thresholds on the "not a digit" probability, both refusal shares.
 The marks are also read as pictures, whole, by DigitReader with and without the line reader: a
 mark stretched 2:1 may look like a line of touching digits to the line reader.
@@ -87,7 +88,7 @@ def main() -> int:
             confident = (proba[:, :10].max(axis=1) > 0.6).mean()
             print(f"  {model_name:<20} {refused(proba).mean():.2%} ({by_kind}); answered a digit with p > 0.6: "
                   f"{confident:.1%}")
-        print(f"\nthe same marks as pictures ({len(marks)} of them 112 px square, again stretched 2:1), read "
+        print(f"\nthe same {len(marks)} marks as pictures, each 112 px square and again stretched 2:1, read "
               "whole by this revision's DigitReader: answered no digit")
         pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
         for reader_name, reader in (("digit model only", DigitReader(line_model=False)),
