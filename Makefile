@@ -33,7 +33,9 @@ model: $(STAMP)
 	$(BIN)/python scripts/make_default_model.py
 
 ## lines-model: reproduce the pretrained line reader, models/lines.onnx (about 2.5 hours on 2 cores):
-## five stages, each from the last one's model (config.LINE_PRESETS says what each draws)
+## five stages, each from the last one's model (config.LINE_PRESETS says what each draws). The shipped
+## model's first three stages drew their lines before two synthesis changes (RESULTS, sixth session):
+## a rerun gives a comparable model, not the same one
 lines-model: $(STAMP)
 	$(BIN)/digitcnn train-lines --preset lines --out runs/lines --quiet
 	$(BIN)/digitcnn train-lines --preset lines-cheque --out runs/lines-cheque --quiet

@@ -93,9 +93,9 @@ def main() -> int:
         pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
         for reader_name, reader in (("digit model only", DigitReader(line_model=False)),
                                     ("with the line reader", DigitReader())):
-            answered = np.array([reader.read(picture).digits == "" for picture in pictures])
-            print(f"  {reader_name:<22} {answered.mean():.2%} (square {answered[0::2].mean():.2%}, "
-                  f"stretched {answered[1::2].mean():.2%})")
+            no_digit = np.array([reader.read(picture).digits == "" for picture in pictures])
+            print(f"  {reader_name:<22} {no_digit.mean():.2%} (square {no_digit[0::2].mean():.2%}, "
+                  f"stretched {no_digit[1::2].mean():.2%})")
         new = models["digitcnn"]
         real = np.concatenate([sets[name][0] for name in sets if name != "MNIST test"] or [sets["MNIST test"][0]])
         p_real, p_marks = predict_proba(new, real), predict_proba(new, marks[..., np.newaxis])

@@ -78,6 +78,15 @@ def test_ones_with_a_flag_touch_like_any_digit(mnist):
     assert joined >= 15, joined
 
 
+def test_several_styles_take_turns_line_by_line(mnist):
+    from digitcnn.train_lines import _draw_lines
+
+    (x_train, y_train), _ = mnist
+    styles = (LineStyle(digits=(1, 1)), LineStyle(digits=(3, 3), separator_share=0.0))
+    _, _, lengths, _ = _draw_lines(x_train[:500], y_train[:500], 6, 0, styles, 192)
+    assert lengths.tolist() == [1, 3, 1, 3, 1, 3]
+
+
 def test_line_input_is_fixed_height_light_ink():
     gray = np.full((60, 200), 230, np.uint8)
     cv2.putText(gray, "1234", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 25, 3)

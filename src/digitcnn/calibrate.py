@@ -49,6 +49,8 @@ def ece_interval(confidence: np.ndarray, correct: np.ndarray, level: float = 0.9
     On a set of a few dozen images one confident mistake moves the ECE by a point or two: the
     interval says how much a measured ECE can be trusted against a target.
     """
+    if len(confidence) == 0:
+        return 0.0, 0.0
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(confidence), size=(draws, len(confidence)))
     values = [expected_calibration_error(confidence[p], correct[p]) for p in picks]

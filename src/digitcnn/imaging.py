@@ -48,7 +48,8 @@ MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
-PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median (shading stays under it)
+PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
+# the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
 MIN_INK_SHARE = 0.25  # ink is at least this share of the strongest ink: noise is not ink
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise

@@ -88,15 +88,16 @@ def digits_of(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
-def _draw_lines(images, labels, count, seed, style, width):
-    """``count`` synthetic lines as the model's input: uint8 (count, 32, width), targets, lengths, texts."""
+def _draw_lines(images, labels, count, seed, styles, width):
+    """``count`` synthetic lines as the model's input: uint8 (count, 32, width), targets, lengths, texts.
+    Line k is drawn in ``styles[k % len(styles)]``."""
     rng = np.random.default_rng(seed)
     lines = np.zeros((count, LINE_HEIGHT, width), np.uint8)
     targets = np.zeros((count, MAX_DIGITS), np.int32)
     lengths = np.zeros(count, np.int32)
     texts = []
     for index in range(count):
-        gray, text = make_line(images, labels, rng, style)
+        gray, text = make_line(images, labels, rng, styles[index % len(styles)])
         line = pad_batch([line_input(gray.astype(np.float32) / 255.0)], width)[0, :, :, 0]
         lines[index] = np.round(line * 255)
         digits = [int(c) + 1 for c in digits_of(text)]
@@ -110,12 +111,12 @@ def make_lines(images, labels, count: int, seed, style: LineStyle | tuple[LineSt
                workers: int | None = None):
     """``count`` lines drawn in worker processes (about 5 ms a line on one core), in chunks of 2,500.
 
-    ``style`` may be several styles: the chunks take them in turn, so each gets an equal share.
+    ``style`` may be several styles: the lines take them in turn, so each gets an equal share of
+    every set, the validation lines too.
     """
     step = 2500
     styles = style if isinstance(style, tuple) else (style,)
-    chunks = [(images, labels, min(step, count - start), [*np.atleast_1d(seed), start],
-               styles[(start // step) % len(styles)], width)
+    chunks = [(images, labels, min(step, count - start), [*np.atleast_1d(seed), start], styles, width)
               for start in range(0, count, step)]
     return map_chunks(_draw_lines, chunks, workers)
 
