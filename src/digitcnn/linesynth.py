@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from .augment import flag_one
+from .synthetic import crop_to_ink
 
 DIGIT_HEIGHT = 40  # px: digits are placed at about this height, the whole line is rescaled later
 
@@ -58,16 +59,8 @@ CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, unde
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
 
 
-def _crop(digit: np.ndarray) -> np.ndarray:
-    """A digit cropped to its ink: uint8 0-255 (MNIST) or float in [0, 1] (a 1 given a flag)."""
-    rows, cols = np.nonzero(digit > (30 if digit.dtype == np.uint8 else 30 / 255))
-    if rows.size == 0:
-        return digit
-    return digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-
-
 def _scaled(digit: np.ndarray, height: int, aspect: float) -> np.ndarray:
-    crop = _crop(digit)
+    crop = crop_to_ink(digit)  # a 1 given a flag is float
     if crop.dtype != np.uint8:
         crop = np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8)
     width = max(2, round(crop.shape[1] * height / crop.shape[0] * aspect))

@@ -262,7 +262,7 @@ class DigitReader:
             if not digit_mask.any():
                 digit_mask = line_mask[top:bottom, a:b]
             if digit_mask.any():
-                frame, (x, y, w, h) = to_mnist(page.ink[top:bottom, a:b], np.ascontiguousarray(digit_mask))
+                frame, (x, y, w, h) = to_mnist(page.ink[top:bottom, a:b], digit_mask)
                 box = [a + x, top + y, w, h]
             else:
                 frame, box = np.zeros((28, 28), np.float32), [a, top, b - a, bottom - top]

@@ -16,8 +16,11 @@ from PIL import Image, ImageFilter
 STYLES = ("paper", "tinted", "offcentre", "small", "rotated", "noisy", "blurred", "jpeg", "transparent", "thick")
 
 
-def _crop(digit: np.ndarray) -> np.ndarray:
-    rows, cols = np.nonzero(digit > 30)
+def crop_to_ink(digit: np.ndarray) -> np.ndarray:
+    """A digit cropped to its ink: uint8 0-255 (MNIST) or float in [0, 1]; a blank one as it is."""
+    rows, cols = np.nonzero(digit > (30 if digit.dtype == np.uint8 else 30 / 255))
+    if rows.size == 0:
+        return digit
     return digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
 
 
@@ -25,7 +28,7 @@ def compose_number(digits: list[np.ndarray], rng: np.random.Generator, height: i
     """MNIST digits (28x28 uint8, light ink) side by side, each scaled to ``height`` px, with gaps."""
     parts = []
     for digit in digits:
-        crop = _crop(digit)
+        crop = crop_to_ink(digit)
         scale = height / crop.shape[0]
         size = (max(1, round(crop.shape[1] * scale)), height)
         parts.append(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)))
@@ -95,7 +98,7 @@ def make_cases(images: np.ndarray, labels: np.ndarray, count: int, digits_per_im
 def canvas_drawing(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     """The PNG the web page posts: an opaque white 560x280 RGBA canvas, a dark digit drawn on it."""
     height = int(rng.integers(150, 250))
-    crop = _crop(digit)
+    crop = crop_to_ink(digit)
     ink = np.asarray(Image.fromarray(crop).resize(
         (max(1, round(crop.shape[1] * height / crop.shape[0])), height), Image.Resampling.BICUBIC))
     alpha = np.zeros((280, 560), dtype=np.float32)
@@ -113,7 +116,7 @@ def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000)) 
     """A phone-camera JPEG (12 megapixels by default): shaded, slightly tinted paper, a pen digit."""
     width, height = size
     digit_height = int(height * rng.uniform(0.3, 0.6))
-    crop = _crop(digit)
+    crop = crop_to_ink(digit)
     ink = np.asarray(Image.fromarray(crop).resize(
         (max(1, round(crop.shape[1] * digit_height / crop.shape[0])), digit_height), Image.Resampling.BICUBIC),
         dtype=np.float32) / 255
