@@ -223,8 +223,10 @@ def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_pat
     assert not (out / "checkpoint").exists()
     again = run_cli("train-lines", "--preset", "lines-tiny", "--out", str(out))
     assert again.returncode == 1 and "already holds a finished run" in again.stderr
+    # a second stage, half of whose lines are marks that are not digits (empty CTC targets)
     second = run_cli("train-lines", "--preset", "lines-tiny", "--lines", "128", "--style", "cheque",
-                     "--init-from", str(out), "--out", str(tmp_path / "second"), "--quiet")
+                     "--mark-share", "0.5", "--init-from", str(out), "--out", str(tmp_path / "second"), "--quiet")
     assert second.returncode == 0, second.stderr
+    assert np.isfinite(json.loads((tmp_path / "second" / "history.json").read_text())["loss"]).all()
     config = json.loads((tmp_path / "second" / "config.json").read_text())["config"]
-    assert config["init_from"] == str(out) and config["style"] == "cheque"
+    assert config["init_from"] == str(out) and config["style"] == "cheque" and config["mark_share"] == 0.5

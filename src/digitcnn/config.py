@@ -113,6 +113,9 @@ class LineConfig:
     dropout: float = _setting(0.2, "dropout before the GRUs")
     style: str = _setting("general", "synthesis style (linesynth): general, cheque (long-flagged 1s, "
                                      "smaller tails), or mixed (half each)", ("general", "cheque", "mixed"))
+    mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
+                                      "shapes), read as nothing: outlier exposure")
+    stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")
     init_from: str | None = _setting(None, "start from this train-lines run's model.keras (a second stage)")
     limit: int | None = _setting(None, "use only this many MNIST images per split (quick runs)")
     data_dir: str | None = _setting(None, "folder of the MNIST IDX files; default: the copy shipped with the package")
@@ -135,6 +138,10 @@ LINE_PRESETS = {
     # the fifth: one epoch on 100,000 new lines, half of each style, at a lower rate, from the fourth
     "lines-polish": LineConfig(preset="lines-polish", style="mixed", init_from="runs/lines-final", lines=100_000,
                                epochs=1, learning_rate=3e-4, seed=3),
+    # the sixth: one epoch on 120,000 new lines, half of each style, a tenth of them marks that are not
+    # digits and a twentieth numbers with such a mark beside them, so that a scribble or a word reads nothing
+    "lines-marks": LineConfig(preset="lines-marks", style="mixed", init_from="runs/lines-polish", lines=120_000,
+                              epochs=1, learning_rate=3e-4, seed=4, mark_share=0.1, stray_share=0.05),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
                              features=32, recurrent_units=16, limit=1000),
@@ -152,6 +159,9 @@ def make_line_config(preset: str = "lines", **overrides) -> LineConfig:
     config = dataclasses.replace(LINE_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
     if not 0 <= config.dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {config.dropout}")
+    for name in ("mark_share", "stray_share"):
+        if not 0 <= getattr(config, name) <= 1:
+            raise ConfigError(f"{name} must be in [0, 1], got {getattr(config, name)}")
     return config
 
 

@@ -9,7 +9,8 @@ training set is MNIST's training digits, the test set MNIST's test digits.
 
 The steps, each a function below:
 
-    place_digits   digits side by side: spacing from overlapping to apart, size and baseline jitter
+    place_digits   digits side by side: spacing from overlapping to apart, size and baseline jitter;
+                   in some lines marks that are not digits (letters, scribbles, shapes) instead or beside
     add_marks      separators between groups of three, leading or closing dashes, an underline
     slant          one shear for the whole line
     on_paper       ruled, patterned or plain paper, uneven light, ink colour, blur, noise, JPEG
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 
 from .augment import flag_one
+from .nondigits import KINDS, mark_ink
 from .synthetic import crop_to_ink
 
 DIGIT_HEIGHT = 40  # px: digits are placed at about this height, the whole line is rescaled later
@@ -48,9 +50,15 @@ class LineStyle:
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
     jpeg_share: float = 0.5
     papers: tuple[str, ...] = ("plain", "ruled", "wavy", "grid", "noise")  # drawn from evenly
+    # Outlier exposure for the line reader: lines of 1-4 marks that are not digits (text ""), and
+    # numbers with such a mark before or after them (a "$", a letter, a star), so that it learns to
+    # read nothing in a scribble or a word rather than the digits they look most like.
+    mark_share: float = 0.0
+    stray_share: float = 0.0
 
 
 SEPARATORS = (".", ",", "'", " ")
+LINE_MARKS = tuple(k for k in KINDS if k not in ("dot", "dash", "underline"))  # those a line has as separators and dashes
 # The line reader's cheque stages (LineConfig.style "cheque"): 1s with long, steep flags, up to a
 # lead-in stroke from the baseline as fast writers make them, and amounts whose tail is written smaller.
 CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 1.0), flag_angle=(25, 75), small_tail=0.3)
@@ -97,16 +105,18 @@ def separator_mark(separator: str, pen: int, rng: np.random.Generator) -> tuple[
     return np.zeros((1, int(DIGIT_HEIGHT * rng.uniform(0.3, 0.6))), np.float32), 0.5  # a space
 
 
-def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Generator, style: LineStyle,
+def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.random.Generator, style: LineStyle,
                  separator: str | None) -> tuple[np.ndarray, str]:
-    """Digits (28x28 uint8, MNIST) side by side on a float32 ink canvas, with the text written."""
+    """Digits (28x28 uint8, MNIST) side by side on a float32 ink canvas, with the text written.
+    A label None is a mark that is not a digit (uint8, any size): placed like a digit, not written."""
     touching = rng.random() < style.touching_share
     tail = rng.uniform(0.55, 0.9) if rng.random() < style.small_tail else 1.0
     pen = max(2, round(DIGIT_HEIGHT / 20 * 2.8))  # MNIST's stroke at this height
     parts, text = [], ""
-    count = len(digits)
+    written = [index for index, label in enumerate(labels) if label is not None]
     for index, (digit, label) in enumerate(zip(digits, labels)):
-        if index and separator is not None and (count - index) % 3 == 0:
+        after = len(written) - written.index(index) if label is not None else 0  # this digit and those after it
+        if separator is not None and after and after != len(written) and after % 3 == 0:
             mark, top = separator_mark(separator, pen, rng)
             parts.append((mark, top, rng.uniform(0.0, 0.15)))
             text += separator
@@ -118,7 +128,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int], rng: np.random.Gen
         ink = _scaled(digit, height, rng.uniform(0.8, 1.25))
         gap = rng.uniform(*(style.overlap if touching else style.gap))
         parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - height) / DIGIT_HEIGHT, gap))
-        text += str(label)
+        text += "" if label is None else str(label)
     margin = DIGIT_HEIGHT
     width = sum(p[0].shape[1] for p in parts) + len(parts) * DIGIT_HEIGHT + 2 * margin  # room for any gap
     canvas = np.zeros((3 * DIGIT_HEIGHT, width), np.float32)
@@ -246,14 +256,29 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     """One synthetic handwritten number from MNIST ``images`` (N, 28, 28) uint8 and ``labels`` (N,).
 
     Returns the grey image (H, W) uint8, dark ink on light paper, and its text: the digits with
-    the separators written (``"1.990"``, ``"10 000"``); dashes and underlines are not text.
+    the separators written (``"1.990"``, ``"10 000"``); dashes, underlines and marks that are not
+    digits are not text (a line of letters or scribbles reads ``""``).
     """
+    if style.mark_share and rng.random() < style.mark_share:  # (no draw at all when 0: sets stay as they were)
+        marks = [mark_ink(LINE_MARKS[int(k)], rng) for k in rng.integers(0, len(LINE_MARKS), int(rng.integers(1, 5)))]
+        ink, text = place_digits(marks, [None] * len(marks), rng, style, None)
+        return finish_line(ink, rng, style), text
     count = int(rng.integers(style.digits[0], style.digits[1] + 1))
     picks = rng.integers(0, len(images), count)
     separator = None
     if count >= 4 and rng.random() < style.separator_share:
         separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]
-    ink, text = place_digits([images[i] for i in picks], [int(labels[i]) for i in picks], rng, style, separator)
+    glyphs, texts = [images[i] for i in picks], [int(labels[i]) for i in picks]
+    if style.stray_share and rng.random() < style.stray_share:
+        stray, at = mark_ink(LINE_MARKS[int(rng.integers(0, len(LINE_MARKS)))], rng), int(rng.integers(0, 2)) * count
+        glyphs.insert(at, stray)
+        texts.insert(at, None)
+    ink, text = place_digits(glyphs, texts, rng, style, separator)
+    return finish_line(ink, rng, style), text
+
+
+def finish_line(ink: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:
+    """Placed ink -> the grey image: dashes and underline, pen width, slant, crop, paper."""
     ink = pen_width(add_marks(ink, rng, style), rng)
     ink = _trim(slant(ink, rng.uniform(*style.slant)), rng, style)
-    return on_paper(ink, rng, style), text
+    return on_paper(ink, rng, style)

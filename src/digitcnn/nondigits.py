@@ -99,9 +99,14 @@ def _slant(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(canvas, np.hstack([matrix, offset[:, None]]), (SIDE, SIDE), flags=cv2.INTER_LINEAR)
 
 
+def mark_ink(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One mark of ``kind`` as drawn, slanted and turned like handwriting: uint8 (SIDE, SIDE), ink 255 on 0."""
+    return _slant(_draw_kind(kind, rng), rng)
+
+
 def draw(kind: str, rng: np.random.Generator) -> np.ndarray:
     """One mark of ``kind``: float32 (28, 28) in [0, 1], in the MNIST convention."""
-    canvas = _slant(_draw_kind(kind, rng), rng).astype(np.float32) / 255
+    canvas = mark_ink(kind, rng).astype(np.float32) / 255
     mask = canvas > 0.3
     if mask.sum() < 3:
         mask = canvas > 0

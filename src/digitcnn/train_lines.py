@@ -15,6 +15,7 @@ Resumable: ``checkpoint/`` holds the last finished epoch. TensorFlow is imported
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -237,7 +238,9 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
     keras.utils.set_random_seed(config.seed)
     digits = load_digits(config)
     started = time.perf_counter()
-    style = TRAINING_STYLES[config.style]
+    styles = TRAINING_STYLES[config.style]
+    style = tuple(dataclasses.replace(s, mark_share=config.mark_share, stray_share=config.stray_share)
+                  for s in (styles if isinstance(styles, tuple) else (styles,)))
     x_val, _, _, texts_val = make_lines(*digits["val"], config.val_lines, [config.seed, 2], style, config.width)
     training = epochs_done < config.epochs  # a run stopped after its last epoch only exports and evaluates
     if training:
