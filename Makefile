@@ -32,8 +32,8 @@ lint: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python scripts/make_default_model.py
 
-## lines-model: reproduce the pretrained line reader, models/lines.onnx (about 2.5 hours on 2 cores):
-## five stages, each from the last one's model (config.LINE_PRESETS says what each draws). The shipped
+## lines-model: reproduce the pretrained line reader, models/lines.onnx (about 3 hours on 2 cores):
+## seven stages, each from the last one's model (config.LINE_PRESETS says what each draws). The shipped
 ## model's first three stages drew their lines before two synthesis changes (RESULTS, sixth session):
 ## a rerun gives a comparable model, not the same one
 lines-model: $(STAMP)
@@ -42,7 +42,9 @@ lines-model: $(STAMP)
 	$(BIN)/digitcnn train-lines --preset lines-long --out runs/lines-long --quiet
 	$(BIN)/digitcnn train-lines --preset lines-final --out runs/lines-final --quiet
 	$(BIN)/digitcnn train-lines --preset lines-polish --out runs/lines-polish --quiet
-	$(BIN)/python scripts/ship_line_model.py runs/lines-polish
+	$(BIN)/digitcnn train-lines --preset lines-marks --out runs/lines-marks --quiet
+	$(BIN)/digitcnn train-lines --preset lines-settle --out runs/lines-settle --quiet
+	$(BIN)/python scripts/ship_line_model.py runs/lines-settle
 
 ## bench: the side-by-side benchmarks (slow; not tests); record results in benchmarks/RESULTS.md
 bench: $(STAMP)

@@ -78,6 +78,29 @@ def test_ones_with_a_flag_touch_like_any_digit(mnist):
     assert joined >= 15, joined
 
 
+def test_lines_of_marks_read_nothing_and_a_stray_mark_is_not_written(mnist):
+    """Outlier exposure for the line reader: a line of letters and scribbles has the text "", and a
+    mark beside a number is ink but no text (its separators still group the digits by three)."""
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        gray, text = make_line(x_train, y_train, rng, LineStyle(mark_share=1.0))
+        assert text == "" and (gray < 0.6 * np.median(gray)).sum() > 50  # ink, and nothing to read
+    from digitcnn.nondigits import mark_ink
+
+    star = mark_ink("star", rng)
+    digits = [x_train[i] for i in range(4)]
+    labels = [int(y) for y in y_train[:4]]
+    for at in (0, 4):
+        glyphs, written = digits.copy(), labels.copy()
+        glyphs.insert(at, star)
+        written.insert(at, None)
+        ink, text = place_digits(glyphs, written, rng, LineStyle(), ".")
+        assert text == f"{labels[0]}.{labels[1]}{labels[2]}{labels[3]}"
+        alone, _ = place_digits(digits, labels, rng, LineStyle(), ".")
+        assert ink.sum() > alone.sum() + 0.5 * (star > 127).sum() * (ink.shape[0] / 3 / star.shape[0]) ** 2
+
+
 def test_several_styles_take_turns_line_by_line(mnist):
     from digitcnn.train_lines import _draw_lines
 

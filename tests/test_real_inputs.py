@@ -156,6 +156,13 @@ def marks_drawn(kind: str) -> np.ndarray:
         cv2.circle(page, (125, 80), 8, 0, -1)
         cv2.circle(page, (175, 80), 8, 0, -1)
         cv2.ellipse(page, (150, 115), (35, 25), 0, 10, 170, 0, 6)
+    elif kind == "wide ring":  # three times as wide as tall: the digit model alone calls it a 0
+        page = np.full((200, 500), 255, dtype=np.uint8)
+        cv2.ellipse(page, (250, 100), (150, 45), 0, 0, 360, 0, 8)
+    elif kind == "zigzag":  # the line reader without outlier exposure read it as "11111"
+        page = np.full((200, 500), 255, dtype=np.uint8)
+        xs, ys = np.linspace(80, 420, 9), 100 + np.where(np.arange(9) % 2, 40, -40)
+        cv2.polylines(page, [np.stack([xs, ys], axis=1).astype(np.int32)], False, 0, 8)
     return page
 
 
@@ -165,6 +172,17 @@ def test_marks_that_are_not_digits_are_not_read_as_digits(reader, kind):
     assert result.digits == "" and result.error is None, (kind, result.digits)
     assert len(result.rejected) >= 1 and "not a digit" in result.message
     assert all(mark.not_a_digit > 0.8 for mark in result.rejected)
+
+
+@pytest.mark.parametrize("kind", ["wide ring", "zigzag"])
+def test_wide_marks_are_no_digit_and_no_number(reader, kind):
+    """A mark over twice as wide as tall is no single digit (predict.WIDE_DIGIT), and the line reader,
+    trained on lines of marks that read as nothing, does not make a number of it."""
+    result = reader.read(encode(marks_drawn(kind)))
+    assert result.digits == "" and result.error is None, (kind, result.digits)
+    assert len(result.rejected) == 1 and "not a digit" in result.message
+    _, _, width, height = result.rejected[0].box
+    assert width > 2 * height
 
 
 def test_a_dash_in_a_number_is_left_out(reader):
