@@ -105,6 +105,11 @@ def separator_mark(separator: str, pen: int, rng: np.random.Generator) -> tuple[
     return np.zeros((1, int(DIGIT_HEIGHT * rng.uniform(0.3, 0.6))), np.float32), 0.5  # a space
 
 
+def line_marks(count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` marks that are not digits, of LINE_MARKS' kinds, as drawn: uint8 (96, 96) each."""
+    return [mark_ink(LINE_MARKS[int(kind)], rng) for kind in rng.integers(0, len(LINE_MARKS), count)]
+
+
 def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.random.Generator, style: LineStyle,
                  separator: str | None) -> tuple[np.ndarray, str]:
     """Digits (28x28 uint8, MNIST) side by side on a float32 ink canvas, with the text written.
@@ -260,7 +265,7 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     digits are not text (a line of letters or scribbles reads ``""``).
     """
     if style.mark_share and rng.random() < style.mark_share:  # (no draw at all when 0: sets stay as they were)
-        marks = [mark_ink(LINE_MARKS[int(k)], rng) for k in rng.integers(0, len(LINE_MARKS), int(rng.integers(1, 5)))]
+        marks = line_marks(int(rng.integers(1, 5)), rng)
         ink, text = place_digits(marks, [None] * len(marks), rng, style, None)
         return finish_line(ink, rng, style), text
     count = int(rng.integers(style.digits[0], style.digits[1] + 1))
@@ -270,7 +275,7 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]
     glyphs, texts = [images[i] for i in picks], [int(labels[i]) for i in picks]
     if style.stray_share and rng.random() < style.stray_share:
-        stray, at = mark_ink(LINE_MARKS[int(rng.integers(0, len(LINE_MARKS)))], rng), int(rng.integers(0, 2)) * count
+        stray, at = line_marks(1, rng)[0], int(rng.integers(0, 2)) * count
         glyphs.insert(at, stray)
         texts.insert(at, None)
     ink, text = place_digits(glyphs, texts, rng, style, separator)

@@ -307,7 +307,7 @@ class DigitReader:
         box [x, y, w, h] is over WIDE_DIGIT times as wide as tall, become RejectedMarks."""
         if proba.shape[1] == 10:
             return list(range(len(proba))), []
-        wide = np.array([box[2] > WIDE_DIGIT * box[3] for box in boxes], dtype=bool).reshape(len(proba))
+        wide = np.array([box[2] > WIDE_DIGIT * box[3] for box in boxes], dtype=bool)
         refused = (proba[:, NOT_A_DIGIT] > REFUSE_ABOVE) | wide
         return ([i for i in range(len(proba)) if not refused[i]],
                 [RejectedMark(float(proba[i, NOT_A_DIGIT]), list(boxes[i])) for i in np.flatnonzero(refused)])

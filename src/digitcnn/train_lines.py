@@ -168,7 +168,7 @@ def load_digits(config: LineConfig):
             "test": (x_test, y_test)}
 
 
-TRAINING_STYLES = {"general": LineStyle(), "cheque": CHEQUE, "mixed": (LineStyle(), CHEQUE)}  # LineConfig.style
+TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE)}  # LineConfig.style
 TEST_STYLES = {  # the report's synthetic test sets, from MNIST test digits
     "canvas": CANVAS,  # touching digits on plain paper, as the web page's canvas gets them
     "touching": LineStyle(touching_share=1.0),  # the training style: separators, dashes, patterned paper
@@ -238,9 +238,8 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
     keras.utils.set_random_seed(config.seed)
     digits = load_digits(config)
     started = time.perf_counter()
-    styles = TRAINING_STYLES[config.style]
     style = tuple(dataclasses.replace(s, mark_share=config.mark_share, stray_share=config.stray_share)
-                  for s in (styles if isinstance(styles, tuple) else (styles,)))
+                  for s in TRAINING_STYLES[config.style])
     x_val, _, _, texts_val = make_lines(*digits["val"], config.val_lines, [config.seed, 2], style, config.width)
     training = epochs_done < config.epochs  # a run stopped after its last epoch only exports and evaluates
     if training:
