@@ -2,7 +2,7 @@
 
     python benchmarks/read_numbers.py [--realdev ../shared/data/realdev] [--count 500]
 
-Two readers, the same default digit model:
+Two readers (and any ``--line-models`` to compare), the same default digit model:
 - ``digit-by-digit``: ``DigitReader(line_model=False)``, the pipeline before the line reader
   (connected components, one mark per digit);
 - ``line reader``: ``DigitReader()``, each line of writing read whole (digitcnn.sequence).
@@ -83,9 +83,13 @@ def main() -> int:
     parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "data" / "realdev")
     parser.add_argument("--count", type=int, default=500, help="synthetic numbers per style")
     parser.add_argument("--show-errors", action="store_true", help="list the cheques the line reader gets wrong")
+    parser.add_argument("--line-models", nargs="*", type=Path, default=[], metavar="RUN",
+                        help="also read with these line readers (train-lines run folders or .onnx files), "
+                             "each in a column named after its folder")
     args = parser.parse_args()
 
-    readers = {"digit-by-digit": DigitReader(line_model=False), "line reader": DigitReader()}
+    readers = {"digit-by-digit": DigitReader(line_model=False), "line reader": DigitReader(),
+               **{path.stem if path.suffix else path.name: DigitReader(line_model=path) for path in args.line_models}}
     _, (x_test, y_test) = load_mnist()
     sets = {"touching": synthetic_set(CANVAS, args.count, SYNTHETIC_SEED),
             "gaps": [(raw, truth) for raw, truth, _ in synthetic.make_cases(

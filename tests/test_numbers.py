@@ -78,6 +78,40 @@ def test_ones_with_a_flag_touch_like_any_digit(mnist):
     assert joined >= 15, joined
 
 
+def test_writer_conventions_mnist_lacks(mnist):
+    """Conventions of Latin American and European writers, drawn on MNIST digits: a 9's tail hooked
+    to the left, a bar across a 7's stem, a 1 written as one long stroke below the baseline."""
+    from digitcnn.augment import cross_seven, hook_nine
+    from digitcnn.linesynth import _room
+
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(4)
+    for nine in x_train[y_train == 9][:10]:
+        plain = _room(nine)
+        added = (hook_nine(plain, rng) > 0.5) & (plain <= 0.5)
+        rows, cols = np.nonzero(plain > 0.5)
+        new_rows, new_cols = np.nonzero(added)
+        assert new_rows.size > 10 and new_rows.max() > rows.max()  # below the tail's end
+        assert new_cols.min() < cols[rows >= rows.max() - 3].min() - 2  # and to its left
+    for seven in x_train[y_train == 7][:10]:
+        plain = _room(seven)
+        added = (cross_seven(plain, rng) > 0.5) & (plain <= 0.5)
+        rows, cols = np.nonzero(added)
+        assert cols.size > 10 and np.ptp(cols) > 2 * max(1, np.ptp(rows))  # a bar, across
+        top, bottom = np.flatnonzero(plain.max(axis=1) > 0.5)[[0, -1]]
+        assert top + 0.3 * (bottom - top) < rows.mean() < top + 0.75 * (bottom - top)
+    one, zero = x_train[y_train == 1][0], x_train[y_train == 0][0]
+    style = LineStyle(touching_share=0.0, gap=(0.5, 0.6), flag_one=0.0, long_one=1.0)
+    lower = 0
+    for _ in range(20):
+        ink, text = place_digits([one, zero], [1, 0], rng, style, None)
+        _, _, stats, _ = cv2.connectedComponentsWithStats((ink > 0.3).astype(np.uint8))
+        marks = sorted(stats[1:][stats[1:, cv2.CC_STAT_AREA] > 20].tolist())  # left to right
+        bottoms = [m[cv2.CC_STAT_TOP] + m[cv2.CC_STAT_HEIGHT] for m in marks]
+        lower += text == "10" and len(marks) == 2 and bottoms[0] > bottoms[1] + 3
+    assert lower >= 16, lower
+
+
 def test_lines_of_marks_read_nothing_and_a_stray_mark_is_not_written(mnist):
     """Outlier exposure for the line reader: a line of letters and scribbles has the text "", and a
     mark beside a number is ink but no text (its separators still group the digits by three)."""

@@ -66,6 +66,51 @@ def flag_one(image: np.ndarray, rng: np.random.Generator, length_range=(0.25, 0.
     return out
 
 
+def stroke_width(image: np.ndarray) -> int:
+    """The pen width of a digit (H, W) float in [0, 1], ink bright: twice the distance from the
+    middle of its strokes to the paper (95th percentile, so that crossings count little)."""
+    ink = (image > 0.5).astype(np.uint8)
+    if not ink.any():
+        return 2
+    distance = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+    return max(2, round(2 * float(np.percentile(distance[ink > 0], 95))))
+
+
+def hook_nine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 9 whose tail ends in a hook to the left, as many fast writers end it (MNIST's 9s end
+    straight): an arc from the lowest ink, down, left and back up. ``image`` (H, W) float in
+    [0, 1], ink bright, with room below and on the left."""
+    rows, cols = np.nonzero(image > 0.5)
+    if len(rows) == 0:
+        return image
+    bottom, height = int(rows.max()), int(rows.max() - rows.min())
+    x = int(np.median(cols[rows > bottom - max(2, height // 10)]))
+    radius = max(2, round(rng.uniform(0.12, 0.25) * height))
+    out = image.copy()
+    cv2.ellipse(out, (x - radius, bottom), (radius, max(1, round(radius * rng.uniform(0.5, 0.9)))), 0, 0,
+                rng.uniform(150, 240), 1.0, thickness=stroke_width(image), lineType=cv2.LINE_AA)
+    return out
+
+
+def cross_seven(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 7 with a bar across its stem, as most of Europe and Latin America writes it. ``image`` (H, W)
+    float in [0, 1], ink bright."""
+    rows, cols = np.nonzero(image > 0.5)
+    if len(rows) == 0:
+        return image
+    top, height = int(rows.min()), int(rows.max() - rows.min())
+    y = top + round(rng.uniform(0.45, 0.6) * height)
+    across = cols[rows == y]
+    if across.size == 0:
+        return image
+    x, half = int(np.median(across)), rng.uniform(0.15, 0.3) * height
+    tilt = rng.uniform(-0.15, 0.15) * half
+    out = image.copy()
+    cv2.line(out, (round(x - half), round(y + tilt)), (round(x + half), round(y - tilt)), 1.0,
+             thickness=stroke_width(image), lineType=cv2.LINE_AA)
+    return out
+
+
 def _breaks(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     rows, cols = np.nonzero(image > 0.5)
     out = image.copy()

@@ -66,7 +66,7 @@ def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, cols: int =
 
 def plot_curves(history: dict, path: Path, metric: str = "accuracy", metric_name: str = "Accuracy") -> Path:
     """``metric`` and loss per epoch, training against validation (history as in history.json;
-    a metric measured on validation only, such as the line reader's exact match, is drawn alone)."""
+    a metric or loss measured on one side only, such as the line reader's exact match, is drawn alone)."""
     from matplotlib.ticker import MaxNLocator
 
     epochs = np.arange(1, len(history["loss"]) + 1)
@@ -74,7 +74,8 @@ def plot_curves(history: dict, path: Path, metric: str = "accuracy", metric_name
     for ax, key, name in ((ax_acc, metric, metric_name), (ax_loss, "loss", "Loss")):
         if key in history:
             ax.plot(epochs, history[key], "o-", label="training")
-        ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
         ax.set_title(f"{name} per epoch")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -18,12 +18,13 @@ The steps, each a function below:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .augment import flag_one
+from .augment import cross_seven, flag_one, hook_nine
 from .nondigits import KINDS, mark_ink
 from .synthetic import crop_to_ink
 
@@ -45,6 +46,11 @@ class LineStyle:
     flag_length: tuple[float, float] = (0.25, 0.45)  # the flag, share of the 1's height
     flag_angle: tuple[float, float] = (20, 60)  # degrees below the horizontal
     small_tail: float = 0.0  # numbers whose digits after the first are written smaller (0.55-0.9), as "1.000" often is
+    # More conventions of writers MNIST lacks, common on Latin American and European cheques
+    # (no draw at all when 0: sets drawn before them stay as they were):
+    long_one: float = 0.0  # 1s written as one long stroke, slanted more, reaching below the baseline
+    hook_nine: float = 0.0  # 9s whose tail ends in a hook to the left
+    cross_seven: float = 0.0  # 7s with a bar across the stem
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -62,6 +68,8 @@ LINE_MARKS = tuple(k for k in KINDS if k not in ("dot", "dash", "underline"))  #
 # The line reader's cheque stages (LineConfig.style "cheque"): 1s with long, steep flags, up to a
 # lead-in stroke from the baseline as fast writers make them, and amounts whose tail is written smaller.
 CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 1.0), flag_angle=(25, 75), small_tail=0.3)
+# The same with the other conventions too (LineConfig.style "mixed-writers", the eighth stage).
+CHEQUE_WRITERS = dataclasses.replace(CHEQUE, long_one=0.35, hook_nine=0.35, cross_seven=0.25)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -73,6 +81,12 @@ def _scaled(digit: np.ndarray, height: int, aspect: float) -> np.ndarray:
         crop = np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8)
     width = max(2, round(crop.shape[1] * height / crop.shape[0] * aspect))
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+
+
+def _room(digit: np.ndarray) -> np.ndarray:
+    """An MNIST digit (28x28 uint8) at 56x56 float32 with a quarter of that again below and on the left."""
+    big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
+    return np.pad(big, ((0, 14), (14, 0)))
 
 
 def _stroke(length: int, thickness: int, tilt: float, rng: np.random.Generator) -> np.ndarray:
@@ -129,10 +143,22 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
             big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
             big = np.pad(big, ((0, 0), (56, 0)))  # room on the left for a flag as long as the 1 is tall
             digit = flag_one(big, rng, style.flag_length, style.flag_angle)
+        elif label == 9 and style.hook_nine and rng.random() < style.hook_nine:
+            digit = hook_nine(_room(digit), rng)
+        elif label == 7 and style.cross_seven and rng.random() < style.cross_seven:
+            digit = cross_seven(_room(digit), rng)
         height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1) * (tail if index else 1.0))
-        ink = _scaled(digit, height, rng.uniform(0.8, 1.25))
+        body = height  # where the digit sits: a long 1 reaches below the others' baseline
+        if label == 1 and style.long_one and rng.random() < style.long_one:
+            height = round(height * rng.uniform(1.2, 1.6))
+        aspect = rng.uniform(0.8, 1.25)
+        if height > body:  # a long 1 keeps the pen's width
+            aspect *= body / height
+        ink = _scaled(digit, height, aspect)
+        if height > body:
+            ink = slant(ink, rng.uniform(0.2, 0.5))
         gap = rng.uniform(*(style.overlap if touching else style.gap))
-        parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - height) / DIGIT_HEIGHT, gap))
+        parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - body) / DIGIT_HEIGHT, gap))
         text += "" if label is None else str(label)
     margin = DIGIT_HEIGHT
     width = sum(p[0].shape[1] for p in parts) + len(parts) * DIGIT_HEIGHT + 2 * margin  # room for any gap

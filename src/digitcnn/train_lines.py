@@ -26,7 +26,7 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import CANVAS, CHEQUE, LineStyle, make_line
+from .linesynth import CANVAS, CHEQUE, CHEQUE_WRITERS, LineStyle, make_line
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
@@ -168,7 +168,8 @@ def load_digits(config: LineConfig):
             "test": (x_test, y_test)}
 
 
-TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE)}  # LineConfig.style
+TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
+                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS)}
 TEST_STYLES = {  # the report's synthetic test sets, from MNIST test digits
     "canvas": CANVAS,  # touching digits on plain paper, as the web page's canvas gets them
     "touching": LineStyle(touching_share=1.0),  # the training style: separators, dashes, patterned paper
@@ -286,10 +287,22 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
                              make_epoch_checkpoint(run, history, keys=("loss", "val_loss", "val_exact"),
                                                    best_key="val_exact")])
     best = keras.models.load_model(run.checkpoint_best, custom_objects={"ctc_loss": ctc_loss})
+    metrics = finish_line_run(best, run, config, digits, as_float(x_val[:64]), history)
+    shutil.rmtree(run.checkpoint, ignore_errors=True)
+    return metrics
+
+
+def finish_line_run(best, run: RunFolder, config: LineConfig, digits: dict, check_lines: np.ndarray,
+                    history: dict) -> dict:
+    """Save the ``best`` Keras model of a run, export it to ONNX (checked on ``check_lines``, float32
+    (N, 32, W, 1)), evaluate it on synthetic test lines and write the history, curves and report.
+
+    ``history`` holds per-epoch lists: ``seconds``, ``val_exact`` and ``loss`` (``val_loss`` if measured).
+    """
     with atomic_path(run.model_keras) as tmp:
         best.save(tmp)
     # logits, not probabilities: up to about 30 in size, so float32 rounding reaches 1e-5
-    parity = export_onnx(best, run.model_onnx, as_float(x_val[:64]), tolerance=LOGIT_TOLERANCE)
+    parity = export_onnx(best, run.model_onnx, check_lines, tolerance=LOGIT_TOLERANCE)
     write_json(run.history, history)
 
     from .figures import plot_curves
@@ -299,6 +312,5 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
         "train_seconds": float(sum(history["seconds"])), "onnx_max_abs_diff": parity,
         "best_epoch": int(np.argmax(history["val_exact"])) + 1, "validation_exact_match": max(history["val_exact"])})
     write_text(run.report, render_line_report(metrics, read_json(run.config)["config"], curves))
-    shutil.rmtree(run.checkpoint, ignore_errors=True)
     return metrics
 

@@ -1,0 +1,258 @@
+"""Train line readers on a stream of synthetic lines drawn while they train.
+
+``digitcnn train-lines`` draws its lines once, then trains: the right order on two cores. On a
+machine with many cores and an accelerator the drawing is what limits, so here every core but two
+keeps drawing new lines (``linesynth``, from MNIST *training* digits only) while the models train
+on all the lines drawn so far, sampled at random, until a wall-clock budget runs out. Several
+models train side by side (for example the shipped architecture from its last stage, and a larger
+one from scratch). Any Keras backend; it was run with JAX on a lent H100 (RESULTS.md, eighth session):
+
+    KERAS_BACKEND=jax python scripts/train_lines_stream.py --minutes 8 --out OUT
+
+Writes, for each model, OUT/<name>.keras (its best by validation exact match, on lines of MNIST
+*validation* digits), and OUT/history.json. Then, here (TensorFlow, for the ONNX export):
+
+    python scripts/train_lines_stream.py --finish OUT/<name>.keras --out runs/lines-<name>
+
+makes of it a run folder like ``digitcnn train-lines`` makes (model.onnx checked against Keras,
+metrics.json on synthetic lines of MNIST *test* digits, report.html with the curves), which
+``scripts/ship_line_model.py`` ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from digitcnn.artifacts import RunFolder, read_json
+from digitcnn.config import LineConfig
+from digitcnn.train import prepare_out_dir, write_run_record
+from digitcnn.train_lines import (
+    MAX_DIGITS,
+    TRAINING_STYLES,
+    _draw_lines,
+    as_float,
+    build_line_model,
+    ctc_loss,
+    exact_match,
+    finish_line_run,
+    load_digits,
+    make_lines,
+    read_logits,
+)
+
+
+@dataclass(frozen=True)
+class StreamModel:
+    """One model of the run: its architecture (LineConfig fields), or a model to start from."""
+
+    name: str
+    learning_rate: float  # peak of the schedule (a twentieth of the time rising, then cosine to 2%)
+    init_from: str | None = None  # a .keras line reader to continue; else a new one of this shape
+    features: int = 64
+    recurrent_layers: int = 1
+    recurrent_units: int = 64
+
+
+# ---- every setting of the run ------------------------------------------------------------------
+MODELS = (
+    StreamModel("continued", 5e-4, init_from="runs/lines-settle/model.keras"),  # the shipped one, further
+    StreamModel("wide", 2e-3, features=96, recurrent_layers=2, recurrent_units=96),  # 2.9x its parameters
+)
+STYLE = "mixed"  # half general, half cheque-like lines (train_lines.TRAINING_STYLES)
+MARK_SHARE = 0.07  # lines that are marks, not numbers (read as nothing)
+STRAY_SHARE = 0.03  # numbers with such a mark beside them
+WIDTH = 192  # px, as train-lines
+BATCH_SIZE = 256
+STEPS_PER_ROUND = 200  # training steps per model between looks at the drawn lines
+CHUNK = 500  # lines per drawing task
+VAL_LINES = 2000
+VAL_EVERY = 60.0  # seconds between validations
+MAX_LINES = 4_000_000  # room for this many drawn lines (uint8, 6 KB each)
+SEED = 8
+
+_DIGITS: dict = {}  # set before the drawing processes fork, so they share MNIST without pickling it
+
+
+def _draw_chunk(split: str, seed: list[int]):
+    images, labels = _DIGITS[split]
+    styles = tuple(dataclasses.replace(s, mark_share=MARK_SHARE, stray_share=STRAY_SHARE)
+                   for s in TRAINING_STYLES[STYLE])
+    return _draw_lines(images, labels, CHUNK, seed, styles, WIDTH)
+
+
+def learning_rate(peak: float, progress: float) -> float:
+    """Warmup over the first 5% of the time from a tenth of ``peak``, then cosine down to 2% of it."""
+    if progress < 0.05:
+        return peak * (0.1 + 0.9 * progress / 0.05)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - 0.05) / 0.95)))
+    return peak * (0.02 + 0.98 * cosine)
+
+
+def finish(keras_path: Path, out: Path) -> dict:
+    """A run folder for one model of a finished stream run (``OUT/<name>.keras`` beside its history.json)."""
+    stream = read_json(keras_path.parent / "history.json")
+    settings, name = stream["settings"], keras_path.stem
+    spec = next(m for m in settings["models"] if m["name"] == name)
+    records = stream["validations"]
+    config = LineConfig(preset="lines-stream", lines=records[-1]["lines_drawn"], val_lines=VAL_LINES, width=WIDTH,
+                        epochs=len(records), batch_size=settings["batch_size"], learning_rate=spec["learning_rate"],
+                        features=spec["features"], recurrent_layers=spec["recurrent_layers"],
+                        recurrent_units=spec["recurrent_units"], style=settings["style"],
+                        mark_share=settings["mark_share"], stray_share=settings["stray_share"],
+                        init_from=spec["init_from"], seed=settings["seed"])
+    run = RunFolder(out)
+    prepare_out_dir(run, config, overwrite=False)
+    write_run_record(run, config)
+    # one "epoch" per validation: the seconds since the last one, and the mean loss of its rounds
+    losses, steps_per_round = stream[f"loss_{name}"], records[-1]["steps"] // max(1, len(stream[f"loss_{name}"]))
+    history = {"seconds": [], "loss": [], "val_exact": []}
+    previous = {"seconds": 0.0, "steps": 0}
+    for record in records:
+        rounds = losses[previous["steps"] // steps_per_round:record["steps"] // steps_per_round] or [float("nan")]
+        history["seconds"].append(record["seconds"] - previous["seconds"])
+        history["loss"].append(float(np.mean(rounds)))
+        history["val_exact"].append(record[name])
+        previous = record
+    import keras
+
+    digits = load_digits(config)
+    styles = tuple(dataclasses.replace(s, mark_share=config.mark_share, stray_share=config.stray_share)
+                   for s in TRAINING_STYLES[config.style])
+    check_lines = make_lines(*digits["val"], 64, [config.seed, 2], styles, WIDTH, workers=1)[0]
+    best = keras.models.load_model(keras_path, custom_objects={"ctc_loss": ctc_loss})
+    return finish_line_run(best, run, config, digits, as_float(check_lines), history)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=8.0, help="wall-clock budget of the training")
+    parser.add_argument("--out", type=Path, required=True, help="the run's folder (with --finish: the run folder)")
+    parser.add_argument("--finish", type=Path, default=None, metavar="OUT/NAME.keras",
+                        help="make a run folder of this model of a stream run instead of training")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    parser.add_argument("--limit", type=int, default=None, help="MNIST images per split (quick checks)")
+    parser.add_argument("--models", nargs="+", default=[m.name for m in MODELS], choices=[m.name for m in MODELS],
+                        help="which of MODELS to train (all: side by side, each getting a share of the device)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="instead of MODELS, continue this .keras line reader (a second stage), as 'stage'")
+    parser.add_argument("--learning-rate", type=float, default=5e-4, help="with --init-from: the peak rate")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the lines drawn and of the training")
+    parser.add_argument("--steps-per-round", type=int, default=STEPS_PER_ROUND)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    args = parser.parse_args()
+    if args.finish:
+        metrics = finish(args.finish, args.out)
+        print(f"{args.out}: synthetic test exact match {metrics['exact_match']:.2%}")
+        return 0
+    specs = (StreamModel("stage", args.learning_rate, init_from=str(args.init_from.resolve())),) \
+        if args.init_from else tuple(m for m in MODELS if m.name in args.models)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    _DIGITS.update(load_digits(LineConfig(limit=args.limit)))
+    pool = multiprocessing.get_context("fork").Pool(args.workers)  # before Keras starts any thread
+    val_parts = pool.starmap(_draw_chunk, [("val", [args.seed, 2, k]) for k in range(VAL_LINES // CHUNK)])
+    x_val = np.concatenate([p[0] for p in val_parts]).astype(np.float32)[..., np.newaxis] / 255.0
+    texts_val = np.concatenate([p[3] for p in val_parts])
+
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    lines = np.zeros((MAX_LINES, x_val.shape[1], WIDTH), np.uint8)  # pages are touched only when filled
+    targets = np.zeros((MAX_LINES, MAX_DIGITS + 1), np.int32)  # the digits, then their count
+    drawn = 0
+    rng = np.random.default_rng(args.seed)
+
+    class RandomBatches(keras.utils.PyDataset):
+        """``--steps-per-round`` batches drawn at random from the lines drawn so far."""
+
+        def __len__(self):
+            return args.steps_per_round
+
+        def __getitem__(self, index):
+            pick = np.sort(rng.integers(0, drawn, args.batch_size))
+            return lines[pick].astype(np.float32)[..., np.newaxis] / 255.0, targets[pick]
+
+    models = {}
+    for spec in specs:
+        if spec.init_from:
+            model = keras.models.load_model(ROOT / spec.init_from, custom_objects={"ctc_loss": ctc_loss},
+                                            compile=False)
+        else:
+            model = build_line_model(LineConfig(features=spec.features, recurrent_layers=spec.recurrent_layers,
+                                                recurrent_units=spec.recurrent_units))
+        model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate / 10, clipnorm=5.0), loss=ctc_loss)
+        models[spec.name] = model
+        print(f"{spec.name}: {model.count_params()} parameters", flush=True)
+
+    history = {"settings": {"models": [dataclasses.asdict(m) for m in specs], "style": STYLE,
+                            "mark_share": MARK_SHARE, "stray_share": STRAY_SHARE, "batch_size": args.batch_size,
+                            "seed": args.seed, "minutes": args.minutes, "workers": args.workers},
+               "validations": []}
+    best = {name: -1.0 for name in models}
+    pending = []
+    next_chunk = 0
+    started = time.perf_counter()
+    budget = args.minutes * 60
+    last_val = started
+    steps = 0
+    while True:
+        elapsed = time.perf_counter() - started
+        # collect the drawn lines and keep every drawing process busy
+        for result in [r for r in pending if r.ready()]:
+            pending.remove(result)
+            part_lines, part_targets, part_lengths, _ = result.get()
+            end = min(MAX_LINES, drawn + len(part_lines))
+            lines[drawn:end] = part_lines[:end - drawn]
+            targets[drawn:end, :-1] = part_targets[:end - drawn]
+            targets[drawn:end, -1] = part_lengths[:end - drawn]
+            drawn = end
+        while len(pending) < 2 * args.workers and drawn + (len(pending) + 1) * CHUNK <= MAX_LINES:
+            pending.append(pool.apply_async(_draw_chunk, ("train", [args.seed, 1, next_chunk])))
+            next_chunk += 1
+        if drawn < 4 * args.batch_size:
+            time.sleep(0.5)
+            continue
+        done = elapsed >= budget
+        if done or time.perf_counter() - last_val >= VAL_EVERY:
+            last_val = time.perf_counter()
+            record = {"seconds": round(elapsed, 1), "lines_drawn": drawn, "steps": steps}
+            for name, model in models.items():
+                logits = model.predict(x_val, batch_size=VAL_LINES // 4, verbose=0)
+                record[name] = exact = exact_match(read_logits(logits), texts_val)
+                if exact > best[name]:
+                    best[name] = exact
+                    model.save(args.out / f"{name}.keras")
+            history["validations"].append(record)
+            (args.out / "history.json").write_text(json.dumps(history, indent=1))
+            print(json.dumps(record), flush=True)
+        if done:
+            break
+        progress = elapsed / budget
+        for spec in specs:
+            model = models[spec.name]
+            model.optimizer.learning_rate.assign(learning_rate(spec.learning_rate, progress))
+            fit = model.fit(RandomBatches(), epochs=1, verbose=0)
+            history.setdefault(f"loss_{spec.name}", []).append(round(float(fit.history["loss"][-1]), 4))
+        steps += args.steps_per_round
+    pool.terminate()
+    print(f"best validation exact match: {best}; {drawn} lines drawn, {steps} steps of {args.batch_size} "
+          f"in {time.perf_counter() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
