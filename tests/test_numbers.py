@@ -5,6 +5,7 @@ training digits only), drawn as a canvas or a pen on paper draws them.
 """
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -281,9 +282,38 @@ def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_pat
     again = run_cli("train-lines", "--preset", "lines-tiny", "--out", str(out))
     assert again.returncode == 1 and "already holds a finished run" in again.stderr
     # a second stage, half of whose lines are marks that are not digits (empty CTC targets)
-    second = run_cli("train-lines", "--preset", "lines-tiny", "--lines", "128", "--style", "cheque",
+    second = run_cli("train-lines", "--preset", "lines-tiny", "--lines", "128", "--style", "mixed-writers",
                      "--mark-share", "0.5", "--init-from", str(out), "--out", str(tmp_path / "second"), "--quiet")
     assert second.returncode == 0, second.stderr
     assert np.isfinite(json.loads((tmp_path / "second" / "history.json").read_text())["loss"]).all()
     config = json.loads((tmp_path / "second" / "config.json").read_text())["config"]
-    assert config["init_from"] == str(out) and config["style"] == "cheque" and config["mark_share"] == 0.5
+    assert config["init_from"] == str(out) and config["style"] == "mixed-writers" and config["mark_share"] == 0.5
+
+
+@pytest.mark.slow
+def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tmp_path):
+    """scripts/train_lines_stream.py, as on a lent GPU but tiny: lines drawn in a worker while the
+    model trains, its best model saved; then --finish makes a run folder the reader can load."""
+    import subprocess
+    import sys
+
+    from digitcnn.sequence import load_line_session
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "train_lines_stream.py"
+    out = tmp_path / "stream"
+    trained = subprocess.run([sys.executable, str(script), "--models", "wide", "--minutes", "0.2", "--workers", "1",
+                              "--limit", "500", "--steps-per-round", "2", "--batch-size", "8", "--out", str(out)],
+                             check=False, capture_output=True, text=True, timeout=900)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    history = json.loads((out / "history.json").read_text())
+    assert history["validations"][-1]["lines_drawn"] >= 500 and history["validations"][-1]["steps"] >= 2
+    assert 0 <= history["validations"][-1]["wide"] <= 1 and (out / "wide.keras").is_file()
+    run = tmp_path / "run"
+    finished = subprocess.run([sys.executable, str(script), "--finish", str(out / "wide.keras"), "--out", str(run)],
+                              check=False, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"canvas", "touching", "gaps"} and metrics["onnx_max_abs_diff"] <= 1e-4
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["features"] == 96 and config["recurrent_layers"] == 2 and config["style"] == "mixed"
+    load_line_session(run / "model.onnx")

@@ -26,7 +26,13 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import CANVAS, CHEQUE, CHEQUE_WRITERS, LineStyle, make_line
+from .linesynth import (
+    CANVAS,
+    CHEQUE,
+    CHEQUE_WRITERS,
+    LineStyle,
+    make_line,
+)
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
