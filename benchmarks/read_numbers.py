@@ -16,7 +16,8 @@ Sets, each answer right only when every digit is (separators aside):
 - ``cheque-like``: numbers of MNIST test digits in the line reader's training style (touching
   or apart, separators, dashes, underlines, patterned paper, JPEG): the hardest synthetic set.
 Synthetic sets use seeds that no training run draws from.
-Then speed, 2 cores: one cheque line in process (median), the line model alone, and a whole
+Then speed, 2 cores: one cheque line in process (median) and the line model alone, for each reader
+in turn, and a whole
 ``digitcnn predict`` of a 12-megapixel phone photo of a number (median of 5 processes).
 """
 
@@ -110,13 +111,15 @@ def main() -> int:
             if result.digits != truth:
                 print(f"    {path.name}: read {result.text!r}", file=sys.stderr)
 
-    reader = readers["line reader"]
     sample = (sets.get("cheques") or sets["touching"])[len(sets["touching"]) // 2][0]
     gray = cv2.imdecode(np.frombuffer(sample, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
     line = line_input(gray)[np.newaxis, :, :, np.newaxis]
-    print(f"\none line, whole read in process: {1000 * per_call(lambda: reader.read(sample), 50):.2f} ms (median); "
-          f"line model alone: {1000 * per_call(lambda: line_logits(reader.line_session, line), 50):.2f} ms; "
-          f"digit-by-digit read: {1000 * per_call(lambda: readers['digit-by-digit'].read(sample), 50):.2f} ms")
+    print("\none cheque line read in process, median of 50: the whole read; the line model alone")
+    for name, each in readers.items():  # interleaved, so that the machine's load weighs on all alike
+        session = each.line_session
+        model_alone = (f"; {1000 * per_call(lambda s=session: line_logits(s, line), 50):.2f} ms"
+                       if session is not None else "")
+        print(f"  {name:<15} {1000 * per_call(lambda r=each: r.read(sample), 50):.2f} ms{model_alone}")
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "number.jpg"
         number_photo(photo)
