@@ -34,7 +34,7 @@ model: $(STAMP)
 
 ## lines-model: reproduce the pretrained line reader, models/lines.onnx. Its first stage needs a GPU:
 ## a larger model trained from scratch by scripts/train_lines_stream.py for 7.4 minutes on a lent H100
-## (Keras's JAX backend there; any backend runs it), its 16 cores drawing 1 million lines meanwhile.
+## (Keras's JAX backend there; any backend runs it), 14 of its 16 cores drawing 1 million lines meanwhile.
 ## The shipped run trained a second model beside it on the same GPU (RESULTS, eighth session), so
 ## alone it makes more steps in the same time: a rerun gives a comparable model, not the same one.
 ## On 2 CPU cores that stage would take days; the second takes about 15 minutes.

@@ -86,11 +86,11 @@ def main() -> int:
     parser.add_argument("--show-errors", action="store_true", help="list the cheques the line reader gets wrong")
     parser.add_argument("--line-models", nargs="*", type=Path, default=[], metavar="RUN",
                         help="also read with these line readers (train-lines run folders or .onnx files), "
-                             "each in a column named after its folder")
+                             "each in a column named as given")
     args = parser.parse_args()
 
     readers = {"digit-by-digit": DigitReader(line_model=False), "line reader": DigitReader(),
-               **{path.stem if path.suffix else path.name: DigitReader(line_model=path) for path in args.line_models}}
+               **{str(path): DigitReader(line_model=path) for path in args.line_models}}
     _, (x_test, y_test) = load_mnist()
     sets = {"touching": synthetic_set(CANVAS, args.count, SYNTHETIC_SEED),
             "gaps": [(raw, truth) for raw, truth, _ in synthetic.make_cases(
@@ -100,10 +100,10 @@ def main() -> int:
         sets = {"cheques": cheque_set(args.realdev), **sets}
     else:
         print(f"no development cheques at {args.realdev}/cheques: synthetic sets only", file=sys.stderr)
-    print(f"{'set':<12} {'numbers':>8} " + " ".join(f"{name:>15}" for name in readers))
+    print(f"{'set':<12} {'numbers':>8} " + " ".join(f"{name:>{max(15, len(name))}}" for name in readers))
     for set_name, cases in sets.items():
         scores = [exact(reader, cases) for reader in readers.values()]
-        print(f"{set_name:<12} {len(cases):>8} " + " ".join(f"{score:>15.1%}" for score in scores), flush=True)
+        print(f"{set_name:<12} {len(cases):>8} " + " ".join(f"{score:>{max(15, len(name))}.1%}" for score, name in zip(scores, readers)), flush=True)
     if args.show_errors and "cheques" in sets:
         files = sorted((args.realdev / "cheques").glob("*.jpg"))
         for path, (source, truth) in zip(files, sets["cheques"]):
@@ -115,7 +115,7 @@ def main() -> int:
     gray = cv2.imdecode(np.frombuffer(sample, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
     line = line_input(gray)[np.newaxis, :, :, np.newaxis]
     print("\none cheque line read in process, median of 50: the whole read; the line model alone")
-    for name, each in readers.items():  # interleaved, so that the machine's load weighs on all alike
+    for name, each in readers.items():  # one reader after the other, in the same run
         session = each.line_session
         model_alone = (f"; {1000 * per_call(lambda s=session: line_logits(s, line), 50):.2f} ms"
                        if session is not None else "")

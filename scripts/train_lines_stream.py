@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitcnn.artifacts import RunFolder, read_json
+from digitcnn.artifacts import RunFolder, atomic_path, read_json, write_json
 from digitcnn.config import LineConfig
 from digitcnn.train import prepare_out_dir, write_run_record
 from digitcnn.train_lines import (
@@ -81,7 +81,7 @@ STEPS_PER_ROUND = 200  # training steps per model between looks at the drawn lin
 CHUNK = 500  # lines per drawing task
 VAL_LINES = 2000
 VAL_EVERY = 60.0  # seconds between validations
-MAX_LINES = 4_000_000  # room for this many drawn lines (uint8, 6 KB each)
+MAX_LINES = 4_000_000  # room for this many drawn lines (uint8, 6 KB each: 23 GiB, touched only as it fills)
 SEED = 8
 
 _DIGITS: dict = {}  # set before the drawing processes fork, so they share MNIST without pickling it
@@ -102,23 +102,31 @@ def learning_rate(peak: float, progress: float) -> float:
     return peak * (0.02 + 0.98 * cosine)
 
 
-def finish(keras_path: Path, out: Path) -> dict:
+def finish(keras_path: Path, out: Path, overwrite: bool = False) -> dict:
     """A run folder for one model of a finished stream run (``OUT/<name>.keras`` beside its history.json)."""
     stream = read_json(keras_path.parent / "history.json")
-    settings, name = stream["settings"], keras_path.stem
-    spec = next(m for m in settings["models"] if m["name"] == name)
-    records = stream["validations"]
+    settings, name, records = stream["settings"], keras_path.stem, stream["validations"]
+    spec = next((m for m in settings["models"] if m["name"] == name), None)
+    if spec is None or not records:
+        raise SystemExit(f"{keras_path}: {keras_path.parent / 'history.json'} has no validated model {name!r} "
+                         f"(it has {', '.join(m['name'] for m in settings['models'])})")
+    import keras
+
+    best = keras.models.load_model(keras_path, custom_objects={"ctc_loss": ctc_loss})
+    recurrent = [layer for layer in best.layers if isinstance(layer, keras.layers.Bidirectional)]
+    convolutions = [layer for layer in best.layers if isinstance(layer, keras.layers.Conv2D)]
     config = LineConfig(preset="lines-stream", lines=records[-1]["lines_drawn"], val_lines=VAL_LINES, width=WIDTH,
                         epochs=len(records), batch_size=settings["batch_size"], learning_rate=spec["learning_rate"],
-                        features=spec["features"], recurrent_layers=spec["recurrent_layers"],
-                        recurrent_units=spec["recurrent_units"], style=settings["style"],
+                        features=convolutions[-1].filters, recurrent_layers=len(recurrent),  # as trained
+                        recurrent_units=recurrent[0].forward_layer.units, style=settings["style"],
                         mark_share=settings["mark_share"], stray_share=settings["stray_share"],
                         init_from=spec["init_from"], seed=settings["seed"])
     run = RunFolder(out)
-    prepare_out_dir(run, config, overwrite=False)
+    prepare_out_dir(run, config, overwrite)
     write_run_record(run, config)
     # one "epoch" per validation: the seconds since the last one, and the mean loss of its rounds
-    losses, steps_per_round = stream[f"loss_{name}"], records[-1]["steps"] // max(1, len(stream[f"loss_{name}"]))
+    losses = stream.get(f"loss_{name}", [])
+    steps_per_round = max(1, records[-1]["steps"] // max(1, len(losses)))
     history = {"seconds": [], "loss": [], "val_exact": []}
     previous = {"seconds": 0.0, "steps": 0}
     for record in records:
@@ -127,13 +135,10 @@ def finish(keras_path: Path, out: Path) -> dict:
         history["loss"].append(float(np.mean(rounds)))
         history["val_exact"].append(record[name])
         previous = record
-    import keras
-
     digits = load_digits(config)
     styles = tuple(dataclasses.replace(s, mark_share=config.mark_share, stray_share=config.stray_share)
                    for s in TRAINING_STYLES[config.style])
     check_lines = make_lines(*digits["val"], 64, [config.seed, 2], styles, WIDTH, workers=1)[0]
-    best = keras.models.load_model(keras_path, custom_objects={"ctc_loss": ctc_loss})
     return finish_line_run(best, run, config, digits, as_float(check_lines), history)
 
 
@@ -143,7 +148,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="the run's folder (with --finish: the run folder)")
     parser.add_argument("--finish", type=Path, default=None, metavar="OUT/NAME.keras",
                         help="make a run folder of this model of a stream run instead of training")
+    parser.add_argument("--overwrite", action="store_true", help="with --finish: replace the run folder")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    parser.add_argument("--max-lines", type=int, default=MAX_LINES,
+                        help="room for this many drawn lines, allocated at the start (6 KB each)")
     parser.add_argument("--limit", type=int, default=None, help="MNIST images per split (quick checks)")
     parser.add_argument("--models", nargs="+", default=[m.name for m in MODELS], choices=[m.name for m in MODELS],
                         help="which of MODELS to train (all: side by side, each getting a share of the device)")
@@ -155,7 +163,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
     if args.finish:
-        metrics = finish(args.finish, args.out)
+        metrics = finish(args.finish, args.out, args.overwrite)
         print(f"{args.out}: synthetic test exact match {metrics['exact_match']:.2%}")
         return 0
     specs = (StreamModel("stage", args.learning_rate, init_from=str(args.init_from.resolve())),) \
@@ -171,8 +179,8 @@ def main() -> int:
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    lines = np.zeros((MAX_LINES, x_val.shape[1], WIDTH), np.uint8)  # pages are touched only when filled
-    targets = np.zeros((MAX_LINES, MAX_DIGITS + 1), np.int32)  # the digits, then their count
+    lines = np.zeros((args.max_lines, x_val.shape[1], WIDTH), np.uint8)  # pages are touched only when filled
+    targets = np.zeros((args.max_lines, MAX_DIGITS + 1), np.int32)  # the digits, then their count
     drawn = 0
     rng = np.random.default_rng(args.seed)
 
@@ -215,12 +223,12 @@ def main() -> int:
         for result in [r for r in pending if r.ready()]:
             pending.remove(result)
             part_lines, part_targets, part_lengths, _ = result.get()
-            end = min(MAX_LINES, drawn + len(part_lines))
+            end = min(args.max_lines, drawn + len(part_lines))
             lines[drawn:end] = part_lines[:end - drawn]
             targets[drawn:end, :-1] = part_targets[:end - drawn]
             targets[drawn:end, -1] = part_lengths[:end - drawn]
             drawn = end
-        while len(pending) < 2 * args.workers and drawn + (len(pending) + 1) * CHUNK <= MAX_LINES:
+        while len(pending) < 2 * args.workers and drawn + (len(pending) + 1) * CHUNK <= args.max_lines:
             pending.append(pool.apply_async(_draw_chunk, ("train", [args.seed, 1, next_chunk])))
             next_chunk += 1
         if drawn < 4 * args.batch_size:
@@ -233,11 +241,12 @@ def main() -> int:
             for name, model in models.items():
                 logits = model.predict(x_val, batch_size=VAL_LINES // 4, verbose=0)
                 record[name] = exact = exact_match(read_logits(logits), texts_val)
-                if exact > best[name]:
+                if exact > best[name]:  # atomically: the machine may be taken back at any time
                     best[name] = exact
-                    model.save(args.out / f"{name}.keras")
+                    with atomic_path(args.out / f"{name}.keras") as tmp:
+                        model.save(tmp)
             history["validations"].append(record)
-            (args.out / "history.json").write_text(json.dumps(history, indent=1))
+            write_json(args.out / "history.json", history)
             print(json.dumps(record), flush=True)
         if done:
             break

@@ -302,7 +302,8 @@ def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tm
     script = Path(__file__).resolve().parent.parent / "scripts" / "train_lines_stream.py"
     out = tmp_path / "stream"
     trained = subprocess.run([sys.executable, str(script), "--models", "wide", "--minutes", "0.2", "--workers", "1",
-                              "--limit", "500", "--steps-per-round", "2", "--batch-size", "8", "--out", str(out)],
+                              "--limit", "500", "--steps-per-round", "2", "--batch-size", "8", "--max-lines", "20000",
+                              "--out", str(out)],
                              check=False, capture_output=True, text=True, timeout=900)
     assert trained.returncode == 0, trained.stderr[-2000:]
     history = json.loads((out / "history.json").read_text())
