@@ -42,7 +42,6 @@ from digitcnn.config import LineConfig
 from digitcnn.train import prepare_out_dir, write_run_record
 from digitcnn.train_lines import (
     MAX_DIGITS,
-    TRAINING_STYLES,
     _draw_lines,
     as_float,
     build_line_model,
@@ -50,8 +49,8 @@ from digitcnn.train_lines import (
     exact_match,
     finish_line_run,
     load_digits,
-    make_lines,
     read_logits,
+    training_styles,
 )
 
 
@@ -89,9 +88,7 @@ _DIGITS: dict = {}  # set before the drawing processes fork, so they share MNIST
 
 def _draw_chunk(split: str, seed: list[int]):
     images, labels = _DIGITS[split]
-    styles = tuple(dataclasses.replace(s, mark_share=MARK_SHARE, stray_share=STRAY_SHARE)
-                   for s in TRAINING_STYLES[STYLE])
-    return _draw_lines(images, labels, CHUNK, seed, styles, WIDTH)
+    return _draw_lines(images, labels, CHUNK, seed, training_styles(STYLE, MARK_SHARE, STRAY_SHARE), WIDTH)
 
 
 def learning_rate(peak: float, progress: float) -> float:
@@ -136,9 +133,8 @@ def finish(keras_path: Path, out: Path, overwrite: bool = False) -> dict:
         history["val_exact"].append(record[name])
         previous = record
     digits = load_digits(config)
-    styles = tuple(dataclasses.replace(s, mark_share=config.mark_share, stray_share=config.stray_share)
-                   for s in TRAINING_STYLES[config.style])
-    check_lines = make_lines(*digits["val"], 64, [config.seed, 2], styles, WIDTH, workers=1)[0]
+    check_lines = _draw_lines(*digits["val"], 64, [config.seed, 2],
+                              training_styles(config.style, config.mark_share, config.stray_share), WIDTH)[0]
     return finish_line_run(best, run, config, digits, as_float(check_lines), history)
 
 

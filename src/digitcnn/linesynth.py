@@ -83,10 +83,11 @@ def _scaled(digit: np.ndarray, height: int, aspect: float) -> np.ndarray:
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
 
 
-def _room(digit: np.ndarray) -> np.ndarray:
-    """An MNIST digit (28x28 uint8) at 56x56 float32 with a quarter of that again below and on the left."""
+def _room(digit: np.ndarray, below: int = 14, left: int = 14) -> np.ndarray:
+    """An MNIST digit (28x28 uint8) at 56x56 float32 in [0, 1], with ``below`` and ``left`` px of
+    paper added for strokes drawn on it (a hook, a flag)."""
     big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
-    return np.pad(big, ((0, 14), (14, 0)))
+    return np.pad(big, ((0, below), (left, 0)))
 
 
 def _stroke(length: int, thickness: int, tilt: float, rng: np.random.Generator) -> np.ndarray:
@@ -140,9 +141,8 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
             parts.append((mark, top, rng.uniform(0.0, 0.15)))
             text += separator
         if label == 1 and rng.random() < style.flag_one:
-            big = cv2.resize(digit.astype(np.float32) / 255, (56, 56), interpolation=cv2.INTER_LINEAR)
-            big = np.pad(big, ((0, 0), (56, 0)))  # room on the left for a flag as long as the 1 is tall
-            digit = flag_one(big, rng, style.flag_length, style.flag_angle)
+            # room on the left for a flag as long as the 1 is tall
+            digit = flag_one(_room(digit, below=0, left=56), rng, style.flag_length, style.flag_angle)
         elif label == 9 and style.hook_nine and rng.random() < style.hook_nine:
             digit = hook_nine(_room(digit), rng)
         elif label == 7 and style.cross_seven and rng.random() < style.cross_seven:

@@ -247,6 +247,12 @@ def load_digits(config: LineConfig):
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS)}
+def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
+    """The styles of TRAINING_STYLES[name], each with these shares of marks and stray marks."""
+    return tuple(dataclasses.replace(s, mark_share=mark_share, stray_share=stray_share)
+                 for s in TRAINING_STYLES[name])
+
+
 TEST_STYLES = {  # the report's synthetic test sets, from MNIST test digits
     "canvas": CANVAS,  # touching digits on plain paper, as the web page's canvas gets them
     "touching": LineStyle(touching_share=1.0),  # the training style: separators, dashes, patterned paper
@@ -316,8 +322,7 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
     keras.utils.set_random_seed(config.seed)
     digits = load_digits(config)
     started = time.perf_counter()
-    style = tuple(dataclasses.replace(s, mark_share=config.mark_share, stray_share=config.stray_share)
-                  for s in TRAINING_STYLES[config.style])
+    style = training_styles(config.style, config.mark_share, config.stray_share)
     x_val, _, _, texts_val = make_lines(*digits["val"], config.val_lines, [config.seed, 2], style, config.width)
     training = epochs_done < config.epochs  # a run stopped after its last epoch only exports and evaluates
     if training:
