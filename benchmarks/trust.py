@@ -17,10 +17,12 @@ trade-off curve shows, for thresholds on the "not a digit" probability, both ref
 The marks are also read as pictures, whole, by DigitReader with and without the line reader (and
 any ``--line-models``): a mark stretched 2:1 may look like a line of touching digits to a line reader.
 ``--mark-seeds 40000 40001 --pictures-only`` is the selection run that line models and reading
-rules are chosen on, so that the report's own marks stay unseen.
+rules are chosen on, so that the report's own marks stay unseen; ``--refuse-above 0.8 0.5 ...``
+adds the threshold on p(not a digit) that it was chosen with.
 """
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from serve_load import exported_tree
 
-from digitcnn import DigitReader, data, nondigits
+from digitcnn import DigitReader, data, nondigits, predict
 from digitcnn.augment import map_chunks
 from digitcnn.calibrate import ece_interval, expected_calibration_error
 from digitcnn.evaluate import load_real_sets, single_digit_frames
@@ -66,6 +68,26 @@ def read_pictures(marks: np.ndarray, readers: dict) -> None:
               f"stretched {no_digit[1::2].mean():.2%})", flush=True)
 
 
+def picture_trade_off(marks: np.ndarray, thresholds: list[float]) -> None:
+    """For each threshold on p(not a digit): the marks as pictures answered no digit (DigitReader with
+    the line reader) and the MNIST validation digits (the default model's split) refused. Run on the
+    selection marks, this is how REFUSE_ABOVE was chosen."""
+    config = json.loads((ROOT / "models" / "config.json").read_text())["config"]
+    (x_train, y_train), _ = data.load_mnist()
+    _, validation = data.stratified_split(y_train, config["validation_fraction"], config["seed"])
+    p_validation = predict_proba(load_session(default_model_path()), data.preprocess(x_train[validation]))
+    reader = DigitReader()
+    pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
+    print(f"\nthreshold on p(not a digit): the {len(marks)} marks as pictures answered no digit / "
+          f"{len(validation)} MNIST validation digits refused")
+    for threshold in thresholds:
+        predict.REFUSE_ABOVE = threshold  # the reader's gate, set for this row only
+        no_digit = np.mean([reader.read(picture).digits == "" for picture in pictures])
+        chosen = " (chosen)" if threshold == REFUSE_ABOVE else ""
+        print(f"  {threshold:.2f}: {no_digit:.2%} / {refused(p_validation, threshold).mean():.3%}{chosen}", flush=True)
+    predict.REFUSE_ABOVE = REFUSE_ABOVE
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realdev", type=Path, default=ROOT.parent / "shared" / "data" / "realdev")
@@ -77,6 +99,9 @@ def main() -> int:
                         help="also read the marks as pictures with these line readers (run folders or .onnx)")
     parser.add_argument("--pictures-only", action="store_true",
                         help="only the marks read as pictures (when choosing a line model or a rule)")
+    parser.add_argument("--refuse-above", nargs="*", type=float, default=[], metavar="T",
+                        help="with --pictures-only: the pictures read again with each threshold on "
+                             "p(not a digit), beside the MNIST validation digits it refuses")
     args = parser.parse_args()
 
     marks, kinds = map_chunks(nondigits.make_set, [(1200, seed) for seed in args.mark_seeds])
@@ -84,6 +109,8 @@ def main() -> int:
                **{f"with {path}": DigitReader(line_model=path) for path in args.line_models}}
     if args.pictures_only:
         read_pictures(marks, readers)
+        if args.refuse_above:
+            picture_trade_off(marks, args.refuse_above)
         return 0
     (_, _), (x_test, y_test) = data.load_mnist()
     sets = {"MNIST test": (data.preprocess(x_test), y_test)}
@@ -120,8 +147,8 @@ def main() -> int:
         p_real, p_marks = predict_proba(new, real), predict_proba(new, marks[..., np.newaxis])
         if p_real.shape[1] > NOT_A_DIGIT:
             print("\ntrade-off of the new model (threshold on p(not a digit)): marks refused / real digits refused")
-            for threshold in (0.3, 0.5, 0.7, REFUSE_ABOVE, 0.9, 0.95):
-                chosen = " (chosen on validation)" if threshold == REFUSE_ABOVE else ""
+            for threshold in sorted({0.3, 0.5, 0.7, 0.8, 0.9, 0.95, REFUSE_ABOVE}):
+                chosen = " (chosen)" if threshold == REFUSE_ABOVE else ""
                 print(f"  {threshold:.2f}: {refused(p_marks, threshold).mean():.2%} / "
                       f"{refused(p_real, threshold).mean():.2%}{chosen}")
     return 0

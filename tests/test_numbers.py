@@ -189,6 +189,31 @@ def test_separators_are_read_from_small_marks_between_digits():
     assert read_separators(stats, labels, spans, body) == (["", ".", ""], {int(pieces[75, 139])})
 
 
+def reading(digits: str, probability: float, rejected: int = 0):
+    """A ReadResult of ``digits``, each read with ``probability``, beside ``rejected`` refused marks."""
+    from digitcnn.results import DigitPrediction, ReadResult, RejectedMark
+
+    return ReadResult.read("", [DigitPrediction(int(d), probability, [], [], [0, 0, 1, 1]) for d in digits],
+                           rejected=[RejectedMark(0.9, [0, 0, 1, 1])] * rejected)
+
+
+@pytest.mark.parametrize("by_marks, whole, marks, chosen", [
+    (reading("2", 0.3), reading("5", 0.95), 1, "line"),  # one wide mark (a digit and its underline): the surer
+    (reading("3", 0.97), reading("8", 0.9), 1, "digit"),
+    (reading("0", 0.99), reading("10", 0.9), 1, "line"),  # a touching "10": two digits, surely
+    (reading("0", 0.99), reading("10", 0.6), 1, "digit"),
+    (reading("", 0, rejected=1), reading("7", 1.0), 1, "digit"),  # a refused mark is no single digit...
+    (reading("", 0, rejected=1), reading("47", 0.3), 1, "line"),  # ...but joined digits may be refused
+    (reading("17", 0.99), reading("7", 1.0), 2, "digit"),  # the line reader skipped a plain 1
+    (reading("12", 0.6), reading("123", 0.5), 2, "line"),  # digits touch: only the line reader sees three
+])
+def test_the_digit_model_or_the_line_reader_reads_a_line(by_marks, whole, marks, chosen):
+    from digitcnn.predict import DigitReader
+
+    _, text, reader = DigitReader.choose(None, by_marks, (whole, [""] * max(0, len(whole.digits) - 1)), marks)
+    assert reader == chosen and text == (whole if chosen == "line" else by_marks).digits
+
+
 # --- the shipped line reader ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("number", ["10", "23", "47", "58"])
