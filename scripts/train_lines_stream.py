@@ -149,8 +149,9 @@ def main() -> int:
     parser.add_argument("--max-lines", type=int, default=MAX_LINES,
                         help="room for this many drawn lines, allocated at the start (6 KB each)")
     parser.add_argument("--limit", type=int, default=None, help="MNIST images per split (quick checks)")
-    parser.add_argument("--models", nargs="+", default=[m.name for m in MODELS], choices=[m.name for m in MODELS],
-                        help="which of MODELS to train (all: side by side, each getting a share of the device)")
+    parser.add_argument("--models", nargs="+", default=["wide"], choices=[m.name for m in MODELS],
+                        help="which of MODELS to train (several: side by side, each getting a share of the "
+                             "device; 'continued' needs runs/lines-settle)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="instead of MODELS, continue this .keras line reader (a second stage), as 'stage'")
     parser.add_argument("--learning-rate", type=float, default=5e-4, help="with --init-from: the peak rate")

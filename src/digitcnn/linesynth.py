@@ -152,11 +152,10 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
         if label == 1 and style.long_one and rng.random() < style.long_one:
             height = round(height * rng.uniform(1.2, 1.6))
         aspect = rng.uniform(0.8, 1.25)
-        if height > body:  # a long 1 keeps the pen's width
-            aspect *= body / height
-        ink = _scaled(digit, height, aspect)
-        if height > body:
-            ink = slant(ink, rng.uniform(0.2, 0.5))
+        if height > body:  # a long 1 keeps the pen's width, and slants more
+            ink = slant(_scaled(digit, height, aspect * body / height), rng.uniform(0.2, 0.5))
+        else:
+            ink = _scaled(digit, height, aspect)
         gap = rng.uniform(*(style.overlap if touching else style.gap))
         parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - body) / DIGIT_HEIGHT, gap))
         text += "" if label is None else str(label)
