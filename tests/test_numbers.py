@@ -210,7 +210,7 @@ def reading(digits: str, probability: float, rejected: int = 0):
 def test_the_digit_model_or_the_line_reader_reads_a_line(by_marks, whole, marks, chosen):
     from digitcnn.predict import DigitReader
 
-    _, text, reader = DigitReader.choose(None, by_marks, (whole, [""] * max(0, len(whole.digits) - 1)), marks)
+    _, text, reader = DigitReader.choose(by_marks, (whole, [""] * max(0, len(whole.digits) - 1)), marks)
     assert reader == chosen and text == (whole if chosen == "line" else by_marks).digits
 
 

@@ -16,7 +16,7 @@ NOT_A_DIGIT = NUM_CLASSES  # the eleventh class of models trained with non-digit
 # is likelier not a digit than a digit. Chosen on MNIST validation digits and on the selection marks
 # drawn as pictures (nondigits seeds 40000-40001, read whole as users send them), never on test or
 # real data: 0.13% of validation digits refused, 95.4% of the marks answered no digit (at 0.8, chosen
-# before on 28x28 frames only: 0.05% and 93.0%). RESULTS.md, ninth session.
+# before on 28x28 frames only: 0.05% and 93.2%). RESULTS.md, ninth session.
 REFUSE_ABOVE = 0.5
 ARCHITECTURES: dict = {}  # name -> builder(inputs) -> the last features before the softmax
 

@@ -216,15 +216,16 @@ class DigitReader:
         stacked = np.concatenate(frames) if frames else np.zeros((0, 28, 28, 1), np.float32)
         return ReadResult.read(name, predictions, stacked, rejected, readings)
 
-    def choose(self, by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
+    @staticmethod
+    def choose(by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
         """The digit model's reading of a line's marks, or the line reader's reading of the whole line.
 
         When the digit model refuses every mark as "not a digit", nothing is read unless the line
-        reader surely reads two or more digits (joined digits look like no single digit). One mark: when
-        both read one digit (a wide mark: a digit with its underline), the surer; otherwise the digit
-        model's, unless the line reader reads two or more digits in it (a touching "10"), each with at
-        least SURE_LINE. Several marks: when the line reader reads more digits than
-        the marks hold, digits touch and its reading stands; when it reads fewer and the digit
+        reader surely reads two or more digits (joined digits look like no single digit). One mark:
+        when both read one digit (a wide mark: a digit with its underline), the surer; otherwise the
+        digit model's, unless the line reader reads two or more digits in it (a touching "10"), each
+        with at least SURE_LINE. Several marks: when the line reader reads more digits than the
+        marks hold, digits touch and its reading stands; when it reads fewer and the digit
         model is sure of every mark (SURE_LINE), it skipped a digit (a plain 1 far from the next);
         otherwise (the same count, or a digit broken in two marks) the surer reading stands (its
         least sure digit's probability). The text keeps the separators the line showed.
