@@ -26,6 +26,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -78,14 +79,13 @@ def picture_trade_off(marks: np.ndarray, thresholds: list[float]) -> None:
     p_validation = predict_proba(load_session(default_model_path()), data.preprocess(x_train[validation]))
     reader = DigitReader()
     pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
-    print(f"\nthreshold on p(not a digit): the {len(marks)} marks as pictures answered no digit / "
+    print(f"\nthreshold on p(not a digit): the {len(pictures)} pictures of the marks answered no digit / "
           f"{len(validation)} MNIST validation digits refused")
     for threshold in thresholds:
-        predict.REFUSE_ABOVE = threshold  # the reader's gate, set for this row only
-        no_digit = np.mean([reader.read(picture).digits == "" for picture in pictures])
+        with mock.patch.object(predict, "REFUSE_ABOVE", threshold):  # the reader's gate, for this row only
+            no_digit = np.mean([reader.read(picture).digits == "" for picture in pictures])
         chosen = " (chosen)" if threshold == REFUSE_ABOVE else ""
         print(f"  {threshold:.2f}: {no_digit:.2%} / {refused(p_validation, threshold).mean():.3%}{chosen}", flush=True)
-    predict.REFUSE_ABOVE = REFUSE_ABOVE
 
 
 def main() -> int:
@@ -99,10 +99,12 @@ def main() -> int:
                         help="also read the marks as pictures with these line readers (run folders or .onnx)")
     parser.add_argument("--pictures-only", action="store_true",
                         help="only the marks read as pictures (when choosing a line model or a rule)")
-    parser.add_argument("--refuse-above", nargs="*", type=float, default=[], metavar="T",
+    parser.add_argument("--refuse-above", nargs="+", type=float, default=[], metavar="T",
                         help="with --pictures-only: the pictures read again with each threshold on "
                              "p(not a digit), beside the MNIST validation digits it refuses")
     args = parser.parse_args()
+    if args.refuse_above and not args.pictures_only:
+        parser.error("--refuse-above goes with --pictures-only")
 
     marks, kinds = map_chunks(nondigits.make_set, [(1200, seed) for seed in args.mark_seeds])
     readers = {"digit model only": DigitReader(line_model=False), "with the line reader": DigitReader(),

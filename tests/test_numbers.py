@@ -198,14 +198,17 @@ def reading(digits: str, probability: float, rejected: int = 0):
 
 
 @pytest.mark.parametrize("by_marks, whole, marks, chosen", [
-    (reading("2", 0.3), reading("5", 0.95), 1, "line"),  # one wide mark (a digit and its underline): the surer
-    (reading("3", 0.97), reading("8", 0.9), 1, "digit"),
+    (reading("2", 0.3), reading("5", 0.95), 1, "digit"),  # one mark, one digit: the calibrated model's
     (reading("0", 0.99), reading("10", 0.9), 1, "line"),  # a touching "10": two digits, surely
     (reading("0", 0.99), reading("10", 0.6), 1, "digit"),
     (reading("", 0, rejected=1), reading("7", 1.0), 1, "digit"),  # a refused mark is no single digit...
     (reading("", 0, rejected=1), reading("47", 0.3), 1, "line"),  # ...but joined digits may be refused
-    (reading("17", 0.99), reading("7", 1.0), 2, "digit"),  # the line reader skipped a plain 1
+    (reading("3", 0.9), reading("", 0), 1, "digit"),  # the line reader read nothing
+    (reading("17", 0.99), reading("7", 1.0), 2, "digit"),  # the line reader skipped a plain 1...
+    (reading("17", 0.6), reading("7", 0.9), 2, "line"),  # ...unless the digit model is unsure of a mark
     (reading("12", 0.6), reading("123", 0.5), 2, "line"),  # digits touch: only the line reader sees three
+    (reading("58", 0.7), reading("56", 0.9), 2, "line"),  # the same count: the surer
+    (reading("58", 0.9), reading("56", 0.9), 2, "digit"),  # (a tie: the digit model's)
 ])
 def test_the_digit_model_or_the_line_reader_reads_a_line(by_marks, whole, marks, chosen):
     from digitcnn.predict import DigitReader

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from digitcnn.imaging import decode_image, find_digits, ink_image, percentile, to_gray
+from digitcnn.models import REFUSE_ABOVE
 
 
 def encode(array: np.ndarray, format="PNG", **kwargs) -> bytes:
@@ -171,7 +172,7 @@ def test_marks_that_are_not_digits_are_not_read_as_digits(reader, kind):
     result = reader.read(encode(marks_drawn(kind)))
     assert result.digits == "" and result.error is None, (kind, result.digits)
     assert len(result.rejected) >= 1 and "not a digit" in result.message
-    assert all(mark.not_a_digit > 0.8 for mark in result.rejected)
+    assert all(mark.not_a_digit > REFUSE_ABOVE for mark in result.rejected)
 
 
 @pytest.mark.parametrize("kind", ["wide ring", "zigzag"])

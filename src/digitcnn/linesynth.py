@@ -153,7 +153,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
             height = round(height * rng.uniform(1.2, 1.6))
         aspect = rng.uniform(0.8, 1.25)
         if height > body:  # a long 1 keeps the pen's width, and slants more
-            ink = slant(_scaled(digit, height, aspect * body / height), rng.uniform(0.2, 0.5))
+            ink = slant(_scaled(digit, height, aspect * (body / height)), rng.uniform(0.2, 0.5))
         else:
             ink = _scaled(digit, height, aspect)
         gap = rng.uniform(*(style.overlap if touching else style.gap))

@@ -222,10 +222,10 @@ class DigitReader:
 
         When the digit model refuses every mark as "not a digit", nothing is read unless the line
         reader surely reads two or more digits (joined digits look like no single digit). One mark:
-        when both read one digit (a wide mark: a digit with its underline), the surer; otherwise the
-        digit model's, unless the line reader reads two or more digits in it (a touching "10"), each
-        with at least SURE_LINE. Several marks: when the line reader reads more digits than the
-        marks hold, digits touch and its reading stands; when it reads fewer and the digit
+        the digit model's (its probabilities are the calibrated ones), unless the line reader reads
+        two or more digits in it (a touching "10"), each with at least SURE_LINE. Several marks:
+        when the line reader reads more digits than the marks hold, digits touch and its reading
+        stands; when it reads fewer and the digit
         model is sure of every mark (SURE_LINE), it skipped a digit (a plain 1 far from the next);
         otherwise (the same count, or a digit broken in two marks) the surer reading stands (its
         least sure digit's probability). The text keeps the separators the line showed.
@@ -245,8 +245,6 @@ class DigitReader:
             sure = len(line_result.predictions) >= 2 and line_result.confidence >= JOINED_LINE
             return line_reading if sure else digit_reading
         if marks == 1:
-            if len(line_result.predictions) == 1 and len(by_marks.predictions) == 1:
-                return digit_reading if by_marks.confidence >= line_result.confidence else line_reading
             sure = len(line_result.predictions) >= 2 and line_result.confidence >= SURE_LINE
             return line_reading if sure else digit_reading
         if len(line_result.predictions) > len(by_marks.predictions):  # digits touch: only the line reader sees them
