@@ -58,27 +58,24 @@ def mark_picture(mark: np.ndarray, stretch: int) -> bytes:
     return cv2.imencode(".png", paper)[1].tobytes()
 
 
-def read_pictures(marks: np.ndarray, readers: dict) -> None:
-    """The marks (N, 28, 28) as pictures, square and stretched 2:1, read whole: the share answered no digit."""
-    print(f"\nthe same {len(marks)} marks as pictures, each 112 px square and again stretched 2:1, read "
+def read_pictures(pictures: list[bytes], readers: dict) -> None:
+    """The marks' pictures (square, stretched 2:1, in turn) read whole: the share answered no digit."""
+    print(f"\nthe same {len(pictures) // 2} marks as pictures, each 112 px square and again stretched 2:1, read "
           "whole by this revision's DigitReader: answered no digit")
-    pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
     for reader_name, reader in readers.items():
         no_digit = np.array([reader.read(picture).digits == "" for picture in pictures])
         print(f"  {reader_name:<22} {no_digit.mean():.2%} (square {no_digit[0::2].mean():.2%}, "
               f"stretched {no_digit[1::2].mean():.2%})", flush=True)
 
 
-def picture_trade_off(marks: np.ndarray, thresholds: list[float]) -> None:
-    """For each threshold on p(not a digit): the marks as pictures answered no digit (DigitReader with
-    the line reader) and the MNIST validation digits (the default model's split) refused. Run on the
+def picture_trade_off(pictures: list[bytes], reader: DigitReader, thresholds: list[float]) -> None:
+    """For each threshold on p(not a digit): the marks' pictures answered no digit by ``reader`` (the
+    default models) and the MNIST validation digits (the default model's split) refused. Run on the
     selection marks, this is how REFUSE_ABOVE was chosen."""
     config = json.loads((ROOT / "models" / "config.json").read_text())["config"]
     (x_train, y_train), _ = data.load_mnist()
     _, validation = data.stratified_split(y_train, config["validation_fraction"], config["seed"])
-    p_validation = predict_proba(load_session(default_model_path()), data.preprocess(x_train[validation]))
-    reader = DigitReader()
-    pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
+    p_validation = predict_proba(reader.session, data.preprocess(x_train[validation]))
     print(f"\nthreshold on p(not a digit): the {len(pictures)} pictures of the marks answered no digit / "
           f"{len(validation)} MNIST validation digits refused")
     for threshold in thresholds:
@@ -109,10 +106,11 @@ def main() -> int:
     marks, kinds = map_chunks(nondigits.make_set, [(1200, seed) for seed in args.mark_seeds])
     readers = {"digit model only": DigitReader(line_model=False), "with the line reader": DigitReader(),
                **{f"with {path}": DigitReader(line_model=path) for path in args.line_models}}
+    pictures = [mark_picture(mark, stretch) for mark in marks for stretch in (1, 2)]
     if args.pictures_only:
-        read_pictures(marks, readers)
+        read_pictures(pictures, readers)
         if args.refuse_above:
-            picture_trade_off(marks, args.refuse_above)
+            picture_trade_off(pictures, readers["with the line reader"], args.refuse_above)
         return 0
     (_, _), (x_test, y_test) = data.load_mnist()
     sets = {"MNIST test": (data.preprocess(x_test), y_test)}
@@ -143,7 +141,7 @@ def main() -> int:
             confident = (proba[:, :10].max(axis=1) > 0.6).mean()
             print(f"  {model_name:<20} {refused(proba).mean():.2%} ({by_kind}); answered a digit with p > 0.6: "
                   f"{confident:.1%}")
-        read_pictures(marks, readers)
+        read_pictures(pictures, readers)
         new = models["digitcnn"]
         real = np.concatenate([sets[name][0] for name in sets if name != "MNIST test"] or [sets["MNIST test"][0]])
         p_real, p_marks = predict_proba(new, real), predict_proba(new, marks[..., np.newaxis])

@@ -225,10 +225,10 @@ class DigitReader:
         the digit model's (its probabilities are the calibrated ones), unless the line reader reads
         two or more digits in it (a touching "10"), each with at least SURE_LINE. Several marks:
         when the line reader reads more digits than the marks hold, digits touch and its reading
-        stands; when it reads fewer and the digit
-        model is sure of every mark (SURE_LINE), it skipped a digit (a plain 1 far from the next);
-        otherwise (the same count, or a digit broken in two marks) the surer reading stands (its
-        least sure digit's probability). The text keeps the separators the line showed.
+        stands; when it reads fewer and the digit model is sure of every mark (SURE_LINE), it
+        skipped a digit (a plain 1 far from the next); otherwise (the same count, or a digit broken
+        in two marks) the surer reading stands (its least sure digit's probability). The text keeps
+        the separators the line showed.
 
         Measured on the development cheques and synthetic numbers (benchmarks/read_numbers.py): taking
         the surer reading also when the line reader reads more lost a fifth of the touching

@@ -27,13 +27,7 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import (
-    CANVAS,
-    CHEQUE,
-    CHEQUE_WRITERS,
-    LineStyle,
-    make_line,
-)
+from .linesynth import CANVAS, CHEQUE, CHEQUE_WRITERS, LineStyle, make_line
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
@@ -247,6 +241,8 @@ def load_digits(config: LineConfig):
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS)}
+
+
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
     """The styles of TRAINING_STYLES[name], each with these shares of marks and stray marks."""
     return tuple(dataclasses.replace(s, mark_share=mark_share, stray_share=stray_share)
