@@ -113,6 +113,29 @@ def test_writer_conventions_mnist_lacks(mnist):
     assert lower >= 16, lower
 
 
+def test_the_digit_models_training_draws_the_conventions_on_their_digits_only(mnist):
+    """``augment.vary`` (the default model's writer variations) bars 7s and hooks 9s when asked,
+    leaves other digits as they were, and draws nothing from the generator for a convention that is
+    off, so that a pool drawn without them is the one drawn before they existed."""
+    from digitcnn.augment import vary
+    from digitcnn.config import Augmentation
+
+    (x_train, y_train), _ = mnist
+    still = {"rotation": 0.0, "shear": 0.0, "aspect": 0.0, "thickness": 0.0, "breaks": 0.0, "flag_one": 0.0}
+    off, on = Augmentation(**still, cross_seven=0.0, hook_nine=0.0), Augmentation(**still, cross_seven=1.0, hook_nine=1.0)
+    for label in (7, 9, 3):
+        for image in x_train[y_train == label][:5].astype(np.float32) / 255:
+            rng_off, rng_on = np.random.default_rng(0), np.random.default_rng(0)
+            plain, varied = vary(image, label, rng_off, off), vary(image, label, rng_on, on)
+            assert plain.shape == varied.shape == (28, 28) and 0 <= varied.min() and varied.max() <= 1
+            if label == 3:
+                np.testing.assert_array_equal(plain, varied)
+                assert rng_off.random() == rng_on.random()  # no draw for a digit without the convention
+            else:
+                assert np.abs(plain - varied).sum() > 5  # a bar or a hook: strokes that were not there
+                assert rng_off.random() != rng_on.random()
+
+
 def test_lines_of_marks_read_nothing_and_a_stray_mark_is_not_written(mnist):
     """Outlier exposure for the line reader: a line of letters and scribbles has the text "", and a
     mark beside a number is ink but no text (its separators still group the digits by three)."""

@@ -2,9 +2,9 @@
 
 MNIST is 500 American writers of 1990s census forms. Real users slant more or less, write wider
 or narrower, press harder or lighter, lift the pen mid-stroke, and write a 1 with a flag and a
-base. ``vary`` draws such variations on MNIST training digits, then brings each one back
-to the MNIST convention with the very code that prepares real inputs (``imaging.to_mnist``), so
-that the model trains on what the reading pipeline will give it.
+base, a 7 with a bar, a 9 ending in a hook. ``vary`` draws such variations on MNIST training
+digits, then brings each one back to the MNIST convention with the very code that prepares real
+inputs (``imaging.to_mnist``), so that the model trains on what the reading pipeline will give it.
 
 Every ingredient has a switch in ``config.Augmentation`` so that each can be measured alone (RESULTS.md).
 NumPy and OpenCV only: the same function feeds training under any Keras backend.
@@ -19,6 +19,7 @@ from .config import Augmentation
 from .imaging import to_mnist
 
 UPSCALE = 2  # drawn at 56x56: thickening and breaks at 28x28 are too coarse
+HOOK_ROOM = 14  # px of paper added around a 9 at 56x56 before its hook is drawn (still square)
 
 
 def _affine(image: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
@@ -127,6 +128,11 @@ def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentat
     big = cv2.resize(image, (28 * UPSCALE, 28 * UPSCALE), interpolation=cv2.INTER_LINEAR)
     if label == 1 and rng.uniform() < aug.flag_one:
         big = flag_one(big, rng)
+    # (no draw when a convention is off, so that a pool drawn without them stays as it was)
+    if label == 7 and aug.cross_seven and rng.uniform() < aug.cross_seven:
+        big = cross_seven(big, rng)
+    if label == 9 and aug.hook_nine and rng.uniform() < aug.hook_nine:
+        big = hook_nine(np.pad(big, HOOK_ROOM), rng)  # room below and on the left for the hook
     big = _affine(big, rng, aug)
     if aug.elastic:
         big = _elastic(big, rng, aug.elastic)
