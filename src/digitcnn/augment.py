@@ -19,7 +19,9 @@ from .config import Augmentation
 from .imaging import to_mnist
 
 UPSCALE = 2  # drawn at 56x56: thickening and breaks at 28x28 are too coarse
-HOOK_ROOM = 14  # px of paper added around a 9 at 56x56 before its hook is drawn (still square)
+# px of paper added on every side of a 9 at 56x56 before its hook is drawn, so that the hook is not
+# cut; equal sides keep the frame square and the digit centred, as _affine turns about the middle
+HOOK_ROOM = 14
 
 
 def _affine(image: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
@@ -128,11 +130,12 @@ def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentat
     big = cv2.resize(image, (28 * UPSCALE, 28 * UPSCALE), interpolation=cv2.INTER_LINEAR)
     if label == 1 and rng.uniform() < aug.flag_one:
         big = flag_one(big, rng)
-    # (no draw when a convention is off, so that a pool drawn without them stays as it was)
+    # The bar and the hook (added after the flag) draw nothing when off, so that a run with them at
+    # 0 draws the pool that runs drew before they existed.
     if label == 7 and aug.cross_seven and rng.uniform() < aug.cross_seven:
         big = cross_seven(big, rng)
     if label == 9 and aug.hook_nine and rng.uniform() < aug.hook_nine:
-        big = hook_nine(np.pad(big, HOOK_ROOM), rng)  # room below and on the left for the hook
+        big = hook_nine(np.pad(big, HOOK_ROOM), rng)
     big = _affine(big, rng, aug)
     if aug.elastic:
         big = _elastic(big, rng, aug.elastic)

@@ -87,7 +87,8 @@ PRESETS = {
     # warmup+cosine to a high rate, and label smoothing. Measured in benchmarks/RESULTS.md.
     "fast": TrainConfig(),
     # The default model: a batch-normalized CNN trained on MNIST made to look like other
-    # people's writing (slant, rotation, aspect, pen width, lifted pen, flagged 1s), so that it
+    # people's writing (slant, rotation, aspect, pen width, lifted pen, flagged 1s, barred 7s,
+    # hooked 9s), so that it
     # reads real photos and drawings, not only MNIST. Each ingredient was measured alone on real
     # handwriting (benchmarks/RESULTS.md). bn-lite, not bn-deep: at 2.5x fewer multiply-adds it
     # scored as high on MNIST and predicts about 2x faster.

@@ -89,7 +89,7 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
             keep_float = [node.name for node in nodes if node.op_type in FLOAT_OPS]
             # The first convolution stays float32: it sees the raw pixels through one channel, costs
             # about 2% of the multiply-adds, and quantizing it lost 0.3 points of test accuracy
-            # for the writer-trained default model (99.36% against 99.63%).
+            # for the writer-trained default model of the second session (99.36% against 99.63%).
             keep_float += [node.name for node in nodes if node.op_type == "Conv"][:1]
             # The calibrator prints its histograms. (This swaps sys.stdout for the whole process
             # while it runs: quantize is a command, not something to call from several threads.)
