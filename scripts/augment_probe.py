@@ -36,6 +36,8 @@ VARIANTS = {
     "geometry": Augmentation(thickness=0.0, breaks=0.0, flag_one=0.0, **BEFORE),
     "conventions": Augmentation(),
 }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("variants", nargs="+", choices=list(VARIANTS))

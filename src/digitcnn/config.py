@@ -88,10 +88,9 @@ PRESETS = {
     "fast": TrainConfig(),
     # The default model: a batch-normalized CNN trained on MNIST made to look like other
     # people's writing (slant, rotation, aspect, pen width, lifted pen, flagged 1s, barred 7s,
-    # hooked 9s), so that it
-    # reads real photos and drawings, not only MNIST. Each ingredient was measured alone on real
-    # handwriting (benchmarks/RESULTS.md). bn-lite, not bn-deep: at 2.5x fewer multiply-adds it
-    # scored as high on MNIST and predicts about 2x faster.
+    # hooked 9s), so that it reads real photos and drawings, not only MNIST. Each ingredient was
+    # measured alone on real handwriting (benchmarks/RESULTS.md). bn-lite, not bn-deep: at 2.5x
+    # fewer multiply-adds it scored as high on MNIST and predicts about 2x faster.
     # Marks that are not digits (a quarter as many as digits) teach it to say so (issue 13).
     "accurate": TrainConfig(preset="accurate", arch="bn-lite", epochs=20, batch_size=128, learning_rate=3e-3,
                             augment="writers", nondigit_share=0.25),
