@@ -195,3 +195,27 @@ def test_a_dash_in_a_number_is_left_out(reader):
     assert result.digits == "11" and len(result.rejected) == 1
     x, _, w, _ = result.rejected[0].box
     assert 180 <= x and x + w <= 290  # the dash's own box
+
+
+def test_conventions_probe_draws_each_convention_and_reads_it(root):
+    """scripts/conventions_probe.py on 20 test digits per convention: a row for each, and the plain
+    digits read right by the shipped model (the drawn ones are what the probe measures, not asserted)."""
+    import subprocess
+    import sys
+
+    from digitcnn.imaging import to_mnist
+
+    sys.path.insert(0, str(root / "scripts"))
+    from conventions_probe import CONVENTIONS, box_zero
+
+    box = box_zero(np.zeros((56, 56), np.float32), np.random.default_rng(0))
+    frame, (_, _, width, height) = to_mnist(box, box > 0.3)
+    assert height > 1.2 * width and frame.max() > 0.9  # a 0 written as a tall box
+    probed = subprocess.run([sys.executable, str(root / "scripts" / "conventions_probe.py"), "--count", "20",
+                             "default"], check=False, capture_output=True, text=True, timeout=300)
+    assert probed.returncode == 0, probed.stderr[-2000:]
+    rows = {line.split(" (")[0].strip("| "): line for line in probed.stdout.splitlines()[2:]}
+    assert set(rows) == set(CONVENTIONS)
+    for plain in ("plain 0", "plain 1", "plain 7", "plain 9"):
+        right = float(rows[plain].split("| ")[2].split("%")[0])
+        assert right >= 90, rows[plain]
