@@ -42,13 +42,7 @@ from digitcnn.augment import map_chunks
 from digitcnn.calibrate import ece_interval, expected_calibration_error
 from digitcnn.evaluate import load_real_sets, single_digit_frames
 from digitcnn.inference import default_model_path, load_session, predict_proba
-from digitcnn.models import NOT_A_DIGIT, REFUSE_ABOVE
-
-
-def refused(proba: np.ndarray, threshold: float = REFUSE_ABOVE) -> np.ndarray:
-    if proba.shape[1] <= NOT_A_DIGIT:
-        return np.zeros(len(proba), dtype=bool)
-    return proba[:, NOT_A_DIGIT] > threshold
+from digitcnn.models import NOT_A_DIGIT, REFUSE_ABOVE, refused
 
 
 def mark_picture(mark: np.ndarray, stretch: int) -> bytes:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from digitcnn import augment, data
 from digitcnn.imaging import to_mnist
 from digitcnn.inference import load_session, predict_proba
-from digitcnn.models import REFUSE_ABOVE
+from digitcnn.models import refused
 
 SIDE = 28 * augment.UPSCALE
 
@@ -109,9 +109,9 @@ def main() -> int:
         cells = []
         for session in sessions.values():
             proba = predict_proba(session, batch)
-            refused = proba[:, 10] > REFUSE_ABOVE if proba.shape[1] > 10 else np.zeros(len(proba), bool)
-            right = (proba[:, :10].argmax(axis=1) == digit) & ~refused
-            cells.append(f"{right.mean():.1%} / {refused.mean():.1%}")
+            not_digits = refused(proba)
+            right = (proba[:, :10].argmax(axis=1) == digit) & ~not_digits
+            cells.append(f"{right.mean():.1%} / {not_digits.mean():.1%}")
         print(f"| {convention} ({len(batch)}) | " + " | ".join(cells) + " |", flush=True)
     return 0
 

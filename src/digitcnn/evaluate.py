@@ -28,7 +28,7 @@ from . import data, figures
 from .artifacts import RunFolder, read_json, write_json, write_text
 from .calibrate import expected_calibration_error, reliability
 from .inference import load_session, predict_proba, resolve_model_path
-from .models import REFUSE_ABOVE
+from .models import refused
 
 CLASS_NAMES = [str(d) for d in range(10)]
 REAL_FILE_SETS = ("photo", "drawn", "tiny")  # folders of image files, label = name up to the first "_"
@@ -75,10 +75,10 @@ def real_set_metrics(session, real_dir: Path) -> dict:
         images, labels = single_digit_frames(cases)
         proba = predict_proba(session, images)
         digits = proba[:, :10]
-        refused = proba[:, 10] > REFUSE_ABOVE if proba.shape[1] > 10 else np.zeros(len(proba), bool)
-        out[name] = {"images": len(cases), "accuracy": float(np.mean((digits.argmax(1) == labels) & ~refused)),
+        not_digits = refused(proba)
+        out[name] = {"images": len(cases), "accuracy": float(np.mean((digits.argmax(1) == labels) & ~not_digits)),
                      "expected_calibration_error": expected_calibration_error(digits.max(1), digits.argmax(1) == labels),
-                     "refused_as_not_a_digit": float(refused.mean())}
+                     "refused_as_not_a_digit": float(not_digits.mean())}
     return out
 
 
@@ -126,7 +126,7 @@ def evaluate_run(model: str | Path, out_dir: str | Path, data_dir=None, limit=No
     proba = all_proba[:, :10]  # a model with a "not a digit" class: its digits are judged as digits
     confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == y_test
     metrics = {"model": str(model_path), **compute_metrics(y_test, proba),
-               "refused_as_not_a_digit": float(np.mean(all_proba[:, 10] > REFUSE_ABOVE)) if all_proba.shape[1] > 10 else 0.0,
+               "refused_as_not_a_digit": float(refused(all_proba).mean()),
                "expected_calibration_error": expected_calibration_error(confidence, correct),
                "reliability": reliability(confidence, correct), **(extra or {})}
     if real_dir is not None:

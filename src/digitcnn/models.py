@@ -8,6 +8,8 @@ write a function decorated with ``@architecture("name")``; presets are in config
 
 from __future__ import annotations
 
+import numpy as np
+
 from .data import NUM_CLASSES
 
 INPUT_SHAPE = (28, 28, 1)  # MNIST's frame, one channel
@@ -20,6 +22,16 @@ NOT_A_DIGIT = NUM_CLASSES  # the eleventh class of models trained with non-digit
 # at 0.5). The model trained with barred 7s and hooked 9s: 95.3% of the marks at 0.3, 94.6% at 0.4,
 # 93.9% at 0.5 (the gate of the model before it, which met 95% there). RESULTS.md, tenth session.
 REFUSE_ABOVE = 0.3
+
+
+def refused(proba: np.ndarray, threshold: float = REFUSE_ABOVE) -> np.ndarray:
+    """bool (N,): rows of class probabilities (N, 10 or 11) whose "not a digit" probability is over
+    ``threshold``; none for a model of ten digits only."""
+    if proba.shape[1] <= NOT_A_DIGIT:
+        return np.zeros(len(proba), dtype=bool)
+    return proba[:, NOT_A_DIGIT] > threshold
+
+
 ARCHITECTURES: dict = {}  # name -> builder(inputs) -> the last features before the softmax
 
 

@@ -40,7 +40,7 @@ from .inference import (
     predict_proba,
     resolve_model_path,
 )
-from .models import NOT_A_DIGIT, REFUSE_ABOVE
+from .models import NOT_A_DIGIT, REFUSE_ABOVE, refused
 from .results import (
     Candidate,
     DigitPrediction,
@@ -310,9 +310,9 @@ class DigitReader:
         if proba.shape[1] == 10:
             return list(range(len(proba))), []
         wide = np.array([box[2] > WIDE_DIGIT * box[3] for box in boxes], dtype=bool)
-        refused = (proba[:, NOT_A_DIGIT] > REFUSE_ABOVE) | wide
-        return ([i for i in range(len(proba)) if not refused[i]],
-                [RejectedMark(float(proba[i, NOT_A_DIGIT]), list(boxes[i])) for i in np.flatnonzero(refused)])
+        not_digits = refused(proba, REFUSE_ABOVE) | wide  # predict's own gate: benchmarks/trust.py patches it
+        return ([i for i in range(len(proba)) if not not_digits[i]],
+                [RejectedMark(float(proba[i, NOT_A_DIGIT]), list(boxes[i])) for i in np.flatnonzero(not_digits)])
 
     def read_batch(self, images: np.ndarray) -> list[ReadResult]:
         """Read many single-digit images at once: uint8 or float (N, H, W) arrays.
