@@ -113,41 +113,8 @@ def test_writer_conventions_mnist_lacks(mnist):
     assert lower >= 16, lower
 
 
-def test_a_zero_written_as_a_box_is_taller_than_wide_and_the_boxes_to_refuse_are_not(mnist):
-    """The default model learns 0s written as boxes (``augment.box_zero``), as tall as the 0 they
-    replace and mostly taller than wide, so the marks it learns to refuse (``nondigits``) hold no box
-    taller than wide: the two would contradict each other."""
-    from digitcnn.augment import UPSCALE, box_zero, stroke_width
-    from digitcnn.nondigits import SIDE, _draw_kind
-
-    (x_train, y_train), _ = mnist
-    rng = np.random.default_rng(5)
-
-    def corner_fill(image):  # share of its bounding rectangle its outline fills: a box ~0.85, a ring ~0.65
-        contour = max(cv2.findContours((image > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)[0], key=cv2.contourArea)
-        return cv2.contourArea(contour) / np.prod(cv2.boundingRect(contour)[2:])
-
-    boxes, rings, tallness = [], [], []
-    for zero in x_train[y_train == 0][:20].astype(np.float32) / 255:
-        big = cv2.resize(zero, (28 * UPSCALE, 28 * UPSCALE))
-        box = box_zero(big, rng)
-        rows, cols = np.nonzero(box > 0.5)
-        zero_rows, zero_cols = np.nonzero(big > 0.5)
-        slack = stroke_width(big) + 6  # sides drawn through the 0's outer edge, corners a little off
-        assert abs(np.ptp(rows) - np.ptp(zero_rows)) <= slack and np.ptp(cols) <= np.ptp(zero_cols) + slack
-        tallness.append(np.ptp(rows) / np.ptp(cols))
-        boxes.append(corner_fill(box))
-        rings.append(corner_fill(big))
-    assert np.median(boxes) > np.median(rings) + 0.1, (np.median(boxes), np.median(rings))  # corners
-    assert np.median(tallness) > 1.2, tallness
-    for _ in range(50):
-        rows, cols = np.nonzero(_draw_kind("box", rng) > 127)
-        assert np.ptp(rows) <= np.ptp(cols) and np.ptp(cols) < SIDE
-
-
 def test_the_digit_models_training_draws_the_conventions_on_their_digits_only(mnist, monkeypatch):
-    """``augment.vary`` (the default model's writer variations) bars 7s, hooks 9s and boxes 0s when asked,
+    """``augment.vary`` (the default model's writer variations) bars 7s and hooks 9s when asked,
     leaves other digits as they were, and draws nothing from the generator for a convention that is
     off, so that a pool drawn without them is the one drawn before they existed."""
     from digitcnn import augment
@@ -158,14 +125,14 @@ def test_the_digit_models_training_draws_the_conventions_on_their_digits_only(mn
     def recorded(name, draw):
         return lambda image, rng: drawn.append(name) or draw(image, rng)
 
-    for name in ("cross_seven", "hook_nine", "box_zero"):
+    for name in ("cross_seven", "hook_nine"):
         monkeypatch.setattr(augment, name, recorded(name, getattr(augment, name)))
     (x_train, y_train), _ = mnist
     still = {"rotation": 0.0, "shear": 0.0, "aspect": 0.0, "thickness": 0.0, "breaks": 0.0, "flag_one": 0.0}
-    off = Augmentation(**still, cross_seven=0.0, hook_nine=0.0, box_zero=0.0)
-    on = Augmentation(**still, cross_seven=1.0, hook_nine=1.0, box_zero=1.0)
+    off = Augmentation(**still, cross_seven=0.0, hook_nine=0.0)
+    on = Augmentation(**still, cross_seven=1.0, hook_nine=1.0)
     next_draw = set()  # the generator's next number after one digit varied with the conventions off
-    for label, convention in ((7, ["cross_seven"]), (9, ["hook_nine"]), (0, ["box_zero"]), (3, [])):
+    for label, convention in ((7, ["cross_seven"]), (9, ["hook_nine"]), (3, [])):
         for image in x_train[y_train == label][:5].astype(np.float32) / 255:
             rng_off, rng_on = np.random.default_rng(0), np.random.default_rng(0)
             plain = augment.vary(image, label, rng_off, off)

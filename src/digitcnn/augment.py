@@ -2,7 +2,7 @@
 
 MNIST is 500 American writers of 1990s census forms. Real users slant more or less, write wider
 or narrower, press harder or lighter, lift the pen mid-stroke, and write a 1 with a flag and a
-base, a 7 with a bar, a 9 ending in a hook, a 0 as a box with corners. ``vary`` draws such variations on MNIST training
+base, a 7 with a bar, a 9 ending in a hook. ``vary`` draws such variations on MNIST training
 digits, then brings each one back to the MNIST convention with the very code that prepares real
 inputs (``imaging.to_mnist``), so that the model trains on what the reading pipeline will give it.
 
@@ -114,28 +114,6 @@ def cross_seven(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def box_zero(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 0 written as a box with corners, as many people write it, in place of an MNIST 0: four
-    sides through the 0's top, bottom and (a little narrower) sides, corners a little off, half of
-    them cut round, in the 0's own pen width. ``image`` (H, W) float in [0, 1], ink bright."""
-    rows, cols = np.nonzero(image > 0.5)
-    if len(rows) == 0:
-        return image
-    top, bottom = rows.min(), rows.max()
-    middle, half = (cols.min() + cols.max()) / 2, (cols.max() - cols.min()) / 2 * rng.uniform(0.7, 1.0)
-    corners = np.array([[middle - half, top], [middle + half, top], [middle + half, bottom],
-                        [middle - half, bottom]], dtype=np.float64)
-    corners += rng.normal(0, 0.04 * (bottom - top), corners.shape)
-    if rng.uniform() < 0.5:  # each corner drawn as a short chamfer, as a pen turning quickly does
-        cut = rng.uniform(0.1, 0.25)
-        corners = np.concatenate([[corner + cut * (corners[i - 1] - corner), corner + cut * (corners[(i + 1) % 4] - corner)]
-                                  for i, corner in enumerate(corners)])
-    out = np.zeros_like(image)
-    cv2.polylines(out, [np.round(corners).astype(np.int32)], True, 1.0, thickness=stroke_width(image),
-                  lineType=cv2.LINE_AA)
-    return out
-
-
 def _breaks(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     rows, cols = np.nonzero(image > 0.5)
     out = image.copy()
@@ -152,14 +130,12 @@ def vary(image: np.ndarray, label: int, rng: np.random.Generator, aug: Augmentat
     big = cv2.resize(image, (28 * UPSCALE, 28 * UPSCALE), interpolation=cv2.INTER_LINEAR)
     if label == 1 and rng.uniform() < aug.flag_one:
         big = flag_one(big, rng)
-    # The bar, the hook and the box (added after the flag) draw nothing when off, so that a run with them at
+    # The bar and the hook (added after the flag) draw nothing when off, so that a run with them at
     # 0 draws the pool that runs drew before they existed.
     if label == 7 and aug.cross_seven and rng.uniform() < aug.cross_seven:
         big = cross_seven(big, rng)
     if label == 9 and aug.hook_nine and rng.uniform() < aug.hook_nine:
         big = hook_nine(np.pad(big, HOOK_ROOM), rng)
-    if label == 0 and aug.box_zero and rng.uniform() < aug.box_zero:
-        big = box_zero(big, rng)
     big = _affine(big, rng, aug)
     if aug.elastic:
         big = _elastic(big, rng, aug.elastic)

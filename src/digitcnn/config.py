@@ -42,7 +42,6 @@ class Augmentation:
     flag_one: float = _setting(0.3, "probability that a 1 gets a flag (and half of those a base)")
     cross_seven: float = _setting(0.3, "probability that a 7 gets a bar across its stem (Europe, Latin America)")
     hook_nine: float = _setting(0.3, "probability that a 9's tail ends in a hook to the left")
-    box_zero: float = _setting(0.3, "probability that a 0 is written as a box with corners")
     elastic: float = _setting(0.0, "strength of a smooth random warp, pixels at 56x56 (lowered MNIST: off)")
     copies: int = _setting(4, "variations drawn per training image, once per run")
 

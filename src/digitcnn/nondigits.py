@@ -6,9 +6,8 @@ letters and symbols. Without having seen any, a digit classifier must call each 
 code that prepares real inputs (``imaging.to_mnist``), so that the model sees what the reading
 pipeline would give it.
 
-KINDS lists what is drawn. Shapes that *are* digits are left out: no plain ring (0), no box taller
-than wide (a 0 written with corners), no single vertical stroke (1), and no letters that read as
-digits (O o D Q I l i S s Z z B G g b q T J j).
+KINDS lists what is drawn. Shapes that *are* digits are left out: no plain ring (0), no single
+vertical stroke (1), and no letters that read as digits (O o D Q I l i S s Z z B G g b q T J j).
 Letters and symbols come from Pillow's bundled font, then slanted and rotated like handwriting.
 NumPy, OpenCV and Pillow only; everything is seeded.
 """
@@ -62,8 +61,7 @@ def _draw_kind(kind: str, rng: np.random.Generator) -> np.ndarray:
         star = np.stack([48 + radii * np.cos(angles), 48 + radii * np.sin(angles)], axis=1)
         cv2.polylines(canvas, [star.astype(np.int32)], True, 255, max(2, pen // 2), cv2.LINE_AA)
     elif kind == "box":
-        # half-sides from 20 to 40, the height never the larger: a tall box is how many people write 0
-        height, width = np.sort(rng.uniform(20, 40, 2))
+        width, height = rng.uniform(20, 40, 2)
         cv2.rectangle(canvas, (int(48 - width), int(48 - height)), (int(48 + width), int(48 + height)), 255, pen)
     elif kind == "triangle":
         corners = _points(rng, 3)
