@@ -39,6 +39,7 @@ FILE_SIZE = "digitcnn.file_size"  # image.info key: (width, height) in the file,
 FRAME = 28  # MNIST's image side
 COARSE_SIDE = 256  # the first, coarse look at an image, to find how large its writing is
 WORKING_HEIGHT = 80  # the tallest mark is analysed at about this height: 4x the digit box, no more
+REUSE_COARSE = 0.75  # the coarse copy is the working image when that is at least this share of its size
 MAX_CROP = 2 * WORKING_HEIGHT  # to_mnist pools larger digits down to this size first
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 # MNIST's stroke width in frame pixels (2 * area / boundary at threshold 0.5, 2,000 training
@@ -148,7 +149,7 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     if coverage in (0, opaque.size):
         return gray.astype(np.float32) * np.float32(1 / 255)
     weight = alpha.astype(np.float32) * np.float32(1 / 255)
-    if gray[opaque.view(bool)].mean() < 127.5:  # dark ink: white behind it
+    if cv2.mean(gray, mask=opaque)[0] < 127.5:  # dark ink: white behind it (cv2: no boolean-indexed copy)
         return 1 - (255 - gray.astype(np.float32)) * weight * np.float32(1 / 255)
     return gray.astype(np.float32) * weight * np.float32(1 / 255)
 
@@ -180,29 +181,39 @@ def reduce_for_analysis(gray: np.ndarray) -> np.ndarray:
     return gray if longest <= ANALYSIS_MAX_SIDE else _shrink(gray, ANALYSIS_MAX_SIDE / longest)
 
 
-def reduce_to_content(gray: np.ndarray) -> np.ndarray:
-    """Shrink ``gray`` (H, W) so that its tallest mark is about WORKING_HEIGHT px.
+def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``gray`` (H, W) float32 in [0, 1] brought to the working resolution, where its tallest mark
+    is about WORKING_HEIGHT px, with its ink and ink mask there (see ink_image).
 
     A 20-pixel digit needs no 200-pixel source: a coarse look (a copy COARSE_SIDE px wide) finds
     the tallest mark and its stroke width, and the image is reduced so that the mark stays
     WORKING_HEIGHT px tall and its strokes at least 2 px wide. Every later step then works on a
     quarter to a sixteenth of the pixels of a canvas drawing or a photo. Strokes too thin to see
-    at the coarse size (a fine pen, a hairline) keep the full resolution.
+    at the coarse size (a fine pen, a hairline) keep the full resolution. When the working size
+    would be at least REUSE_COARSE of the coarse copy's (a canvas drawing's digit fills most of
+    its height), the coarse copy is the working image: its ink is already found, and shrinking
+    again and finding the ink a second time would cost a fifth of a canvas read.
     """
     longest = max(gray.shape)
     if longest <= 2 * WORKING_HEIGHT:
-        return gray
+        return (gray, *ink_image(gray))
     coarse_scale = min(1.0, COARSE_SIDE / longest)
-    _, mask = ink_image(_shrink(gray, coarse_scale))
+    coarse = _shrink(gray, coarse_scale)
+    flat, mask = find_ink(coarse)
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     if count <= 1:
-        return gray
+        return (gray, *ink_image(gray))
     tallest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_HEIGHT]))
     stroke = stroke_width(pieces == tallest)
     if stroke <= 2.0:  # thin at the coarse size: its real width is unknown, keep every pixel
-        return gray
+        return (gray, *ink_image(gray))
     scale = max(WORKING_HEIGHT * coarse_scale / stats[tallest, cv2.CC_STAT_HEIGHT], 2.0 * coarse_scale / stroke)
-    return gray if scale > 0.75 else _shrink(gray, scale)
+    if scale > 0.75:
+        return (gray, *ink_image(gray))
+    if REUSE_COARSE * coarse_scale <= scale <= coarse_scale:
+        return coarse, scale_ink(flat, mask), mask
+    working = _shrink(gray, scale)
+    return (working, *ink_image(working))
 
 
 def mnist_like(images: np.ndarray) -> np.ndarray:
@@ -256,28 +267,42 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     return np.clip(ink - np.minimum(paper, ink), 0.0, 1.0)
 
 
+def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paper removed from ``gray`` (H, W) in [0, 1] (light ink on black, float32), and the ink
+    mask (bool): Otsu's threshold, never below MIN_INK_SHARE of the strongest ink, so that a page
+    with little ink does not turn its noise into ink. No ink at all when the strongest is under
+    MIN_CONTRAST."""
+    flat = remove_background(gray.astype(np.float32, copy=False))
+    strongest = float(flat.max())
+    if strongest < MIN_CONTRAST:  # flat: no ink at all
+        return flat, np.zeros(flat.shape, dtype=bool)
+    as_bytes = np.round(flat * 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(as_bytes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    threshold = max(otsu / 255.0, MIN_INK_SHARE * strongest)
+    return flat, flat > threshold
+
+
+def scale_ink(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The ink of ``find_ink`` rescaled so that solid ink (its 90th percentile under ``mask``) is
+    1; only pixels next to the mask keep their soft edge, the rest is 0."""
+    if not mask.any():
+        return np.zeros_like(flat)
+    ink = np.clip(flat / max(percentile(flat[mask], 90), 1e-3), 0.0, 1.0)
+    near = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    ink[~near] = 0.0
+    return ink
+
+
 def ink_image(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Light-ink-on-black version of ``gray`` (H, W) in [0, 1], and the ink mask (bool).
 
     After the paper is removed, Otsu's threshold separates ink from what is left of the paper
-    and from sensor noise; it is never below MIN_INK_SHARE of the strongest ink, so a page
-    with little ink does not turn its noise into ink. The ink is rescaled so that solid ink is
-    1, and only pixels next to the mask keep their soft edge. No median filter: it erases the
-    1-pixel strokes of canvas drawings (specks are dropped later, by size, in find_digits).
+    and from sensor noise (find_ink); the ink is rescaled so that solid ink is 1, and only pixels
+    next to the mask keep their soft edge (scale_ink). No median filter: it erases the 1-pixel
+    strokes of canvas drawings (specks are dropped later, by size, in find_digits).
     """
-    flat = remove_background(gray.astype(np.float32, copy=False))
-    strongest = float(flat.max())
-    if strongest < MIN_CONTRAST:  # flat: no ink at all
-        return np.zeros_like(flat), np.zeros(flat.shape, dtype=bool)
-    as_bytes = np.round(flat * 255).astype(np.uint8)
-    otsu, _ = cv2.threshold(as_bytes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    threshold = max(otsu / 255.0, MIN_INK_SHARE * strongest)
-    mask = flat > threshold
-    solid = percentile(flat[mask], 90) if mask.any() else 1.0
-    ink = np.clip(flat / max(solid, 1e-3), 0.0, 1.0)
-    near = cv2.dilate(mask.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    ink[~near] = 0.0
-    return ink, mask
+    flat, mask = find_ink(gray)
+    return scale_ink(flat, mask), mask
 
 
 def find_digits(mask: np.ndarray) -> list[np.ndarray]:
@@ -399,7 +424,7 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
         radius = int(np.ceil((MNIST_STROKE[1] / scale - width) / 2))
         if radius >= 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-            crop = cv2.dilate(np.pad(crop, radius), kernel)
+            crop = cv2.dilate(cv2.copyMakeBorder(crop, *(radius,) * 4, cv2.BORDER_CONSTANT, value=0), kernel)
     elif width * scale > MNIST_STROKE[2]:
         radius = int((width - MNIST_STROKE[1] / scale) / 2)
         if radius >= 1:
@@ -415,9 +440,10 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
 
     new_size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = np.clip(cv2.resize(crop, new_size, interpolation=method), 0.0, None)
+    # ufuncs, not np.clip and np.pad: on a 20x20 digit their Python overhead was a third of the step
+    small = np.maximum(cv2.resize(crop, new_size, interpolation=method), 0.0)
     if small.max() > 0:
-        small = np.clip(small / percentile(small[small > 0.05 * small.max()], 95), 0.0, 1.0)
+        small = np.minimum(small / percentile(small[small > 0.05 * small.max()], 95), 1.0)
 
     frame = np.zeros((FRAME, FRAME), dtype=np.float32)
     moments = cv2.moments(small)
@@ -425,8 +451,8 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
         com_row, com_col = moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]
     else:
         com_row, com_col = small.shape[0] / 2, small.shape[1] / 2
-    top_out = int(np.clip(round(FRAME / 2 - com_row), 0, FRAME - small.shape[0]))
-    left_out = int(np.clip(round(FRAME / 2 - com_col), 0, FRAME - small.shape[1]))
+    top_out = min(max(round(FRAME / 2 - com_row), 0), FRAME - small.shape[0])
+    left_out = min(max(round(FRAME / 2 - com_col), 0), FRAME - small.shape[1])
     frame[top_out:top_out + small.shape[0], left_out:left_out + small.shape[1]] = small
     return frame, [int(left), int(top), int(right - left), int(bottom - top)]
 
@@ -513,8 +539,7 @@ def analyse(image: Image.Image | np.ndarray) -> Page:
         analysed = to_gray(reduce_image(image))
         if is_mnist_like(analysed) and full == (28, 28):
             return Page(analysed, analysed, analysed > 0.5, full, (1.0, 1.0), frame=analysed.astype(np.float32))
-    analysed = reduce_to_content(analysed)
-    ink, mask = ink_image(analysed)
+    analysed, ink, mask = working_ink(analysed)
     # Each reduction rounds its sizes: the scale back to the file's pixels is measured per axis.
     return Page(analysed, ink, mask, full, (analysed.shape[1] / full[0], analysed.shape[0] / full[1]))
 

@@ -202,7 +202,14 @@ class DigitReader:
             top, bottom, left, right = line.box
             if self.line_session is not None and (len(marks) > 1 or (
                     len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
-                read = self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats), len(marks))
+                decoding = self.decode_line(page, line, line_mask)
+                # One mark: its digit model reading stands unless the line reader surely reads two or
+                # more digits in it, which its decoding alone tells; the line's digits are framed
+                # (a third of a canvas read) only when they are the answer.
+                if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
+                                                    min((d.probability for d in decoding[0]), default=0.0), 1):
+                    read = self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding),
+                                       len(marks))
             result, text, reader = read
             predictions += result.predictions
             rejected += result.rejected
@@ -218,7 +225,18 @@ class DigitReader:
 
     @staticmethod
     def choose(by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
-        """The digit model's reading of a line's marks, or the line reader's reading of the whole line.
+        """The digit model's reading of a line's marks (``by_marks``), or the line reader's reading
+        of the whole line (``whole``: its ReadResult and the separators it saw), as (result, text,
+        reader); the rule is ``line_wins``. The text keeps the separators the line showed."""
+        line_result, separators = whole
+        if DigitReader.line_wins(by_marks, len(line_result.predictions), line_result.confidence, marks):
+            return line_result, written(line_result.digits, separators), "line"
+        return by_marks, written(by_marks.digits, separators), "digit"
+
+    @staticmethod
+    def line_wins(by_marks: ReadResult, line_digits: int, line_confidence: float, marks: int) -> bool:
+        """True when the line reader's reading of a line (``line_digits`` digits, the least sure
+        at ``line_confidence``) stands against the digit model's reading of its ``marks`` marks.
 
         When the digit model refuses every mark as "not a digit", nothing is read unless the line
         reader surely reads two or more digits (joined digits look like no single digit). One mark:
@@ -227,41 +245,41 @@ class DigitReader:
         when the line reader reads more digits than the marks hold, digits touch and its reading
         stands; when it reads fewer and the digit model is sure of every mark (SURE_LINE), it
         skipped a digit (a plain 1 far from the next); otherwise (the same count, or a digit broken
-        in two marks) the surer reading stands (its least sure digit's probability). The text keeps
-        the separators the line showed.
+        in two marks) the surer reading stands (its least sure digit's probability).
 
         Measured on the development cheques and synthetic numbers (benchmarks/read_numbers.py): taking
         the surer reading also when the line reader reads more lost a fifth of the touching
         numbers; always taking the digit model's when they agree lost two points of cheques.
         """
-        line_result, separators = whole
-        digit_reading = (by_marks, written(by_marks.digits, separators), "digit")
-        if not line_result.predictions:  # nothing read: the digit model says what the marks are
-            return digit_reading
-        line_reading = (line_result, written(line_result.digits, separators), "line")
+        if not line_digits:  # nothing read: the digit model says what the marks are
+            return False
         if by_marks.rejected and not by_marks.predictions:
             # The digit model refuses every mark: a scribble, or digits so joined that no mark looks
             # like one digit (a quickly written amount). Two or more digits read are a number.
-            sure = len(line_result.predictions) >= 2 and line_result.confidence >= JOINED_LINE
-            return line_reading if sure else digit_reading
+            return line_digits >= 2 and line_confidence >= JOINED_LINE
         if marks == 1:
-            sure = len(line_result.predictions) >= 2 and line_result.confidence >= SURE_LINE
-            return line_reading if sure else digit_reading
-        if len(line_result.predictions) > len(by_marks.predictions):  # digits touch: only the line reader sees them
-            return line_reading
-        if len(line_result.predictions) < len(by_marks.predictions) and by_marks.confidence >= SURE_LINE:
-            return digit_reading  # every mark surely a digit: the line reader skipped one (a plain 1 far off)
-        return digit_reading if by_marks.confidence >= line_result.confidence else line_reading
+            return line_digits >= 2 and line_confidence >= SURE_LINE
+        if line_digits > len(by_marks.predictions):  # digits touch: only the line reader sees them
+            return True
+        if line_digits < len(by_marks.predictions) and by_marks.confidence >= SURE_LINE:
+            return False  # every mark surely a digit: the line reader skipped one (a plain 1 far off)
+        return line_confidence > by_marks.confidence
 
-    def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats):
-        """One line read whole by the line reader: a ReadResult of its digits, and the separators
-        between them ("" or one of ". , ' " and a space)."""
+    def decode_line(self, page: Page, line: Line, line_mask: np.ndarray) -> tuple:
+        """The line reader's digits of one line (a list of DecodedDigit), with the line's columns
+        it was shown (gaps closed) and its input columns per working pixel, for ``read_line``."""
         top, bottom, left, right = line.box
         near = cv2.dilate(line_mask[top:bottom, left:right].view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
         ink = np.where(near, page.ink[top:bottom, left:right], 0.0).astype(np.float32)
         kept = close_gaps(ink)  # the line reader learned gaps up to about half a digit's height
         line_input, columns_per_px = fit_height(ink[:, kept], (0, bottom - top, 0, len(kept)))
-        decoded = decode(line_logits(self.line_session, line_input[np.newaxis, :, :, np.newaxis])[0])
+        return decode(line_logits(self.line_session, line_input[np.newaxis, :, :, np.newaxis])[0]), kept, columns_per_px
+
+    def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats, decoding: tuple):
+        """One line read whole by the line reader, from its ``decode_line``: a ReadResult of its
+        digits, and the separators between them ("" or one of ". , ' " and a space)."""
+        top, bottom, left, _ = line.box
+        decoded, kept, columns_per_px = decoding
         spans = [(left + int(kept[min(a, len(kept) - 1)]), left + int(kept[min(b, len(kept)) - 1]) + 1)
                  for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px)]
         heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
