@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .imaging import ink_image, not_specks
+from .imaging import ink_image, not_specks, percentile
 
 LINE_HEIGHT = 32  # the model's input height: digits fill about 24 px of it
 LINE_MARGIN = 2  # px above and below the ink in the model's input
@@ -236,8 +236,8 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     if len(spans) < 2:
         return [], set()
     tall = labels[stats[labels, cv2.CC_STAT_HEIGHT] >= 0.5 * stats[labels, cv2.CC_STAT_HEIGHT].max()]
-    body_top = float(np.median(stats[tall, cv2.CC_STAT_TOP]))
-    body_height = float(np.median(stats[tall, cv2.CC_STAT_HEIGHT]))
+    body_top = percentile(stats[tall, cv2.CC_STAT_TOP], 50)
+    body_height = percentile(stats[tall, cv2.CC_STAT_HEIGHT], 50)
     found = [""] * (len(spans) - 1)
     used = set()
     for label in labels:
@@ -261,7 +261,7 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     for i in range(len(spans) - 1):
         columns = np.flatnonzero(inked[spans[i][0]:spans[i + 1][1]])
         gaps.append(int(np.diff(columns).max(initial=1)) - 1 if columns.size else 0)
-    usual = float(np.median(gaps))
+    usual = percentile(np.array(gaps), 50)
     for i, gap in enumerate(gaps):
         if not found[i] and len(gaps) >= 2 and gap > SPACE_GAP * body_height and gap > 2 * usual:
             found[i] = " "
