@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitcnn.imaging import decode_image, find_digits, ink_image, percentile, to_gray
+from digitcnn.imaging import (
+    PAGE_SPAN,
+    decode_image,
+    find_digits,
+    ink_image,
+    percentile,
+    reach,
+    to_gray,
+    without_printed_lines,
+)
 from digitcnn.models import REFUSE_ABOVE
 
 
@@ -98,6 +107,40 @@ def test_thin_pen_on_a_large_photo_is_read(reader, digit):
     x, y, w, h = result.predictions[0].box
     # in the file's pixels, not in those of the reduced picture that was analysed
     assert 1000 <= x and 1000 <= y and x + w <= 1100 + strokes.shape[1] + 8 and h > 600
+
+
+def notebook_page(digit: np.ndarray, paper: str) -> np.ndarray:
+    """An MNIST digit written 150 px tall on an 800x600 photo of a notebook's "ruled" or "squared"
+    paper: grey printed lines 3 px wide, a little tilted, under the pen's dark ink."""
+    yy, xx = np.mgrid[0:600, 0:800].astype(np.float32)
+    down, across = yy - 0.03 * xx, xx + 0.03 * yy  # tilted by about 2 degrees
+    lines = down % 110 < 3 if paper == "ruled" else (down % 80 < 3) | (across % 80 < 3)
+    page = np.where(lines, 160.0, 235.0).astype(np.float32)
+    big = cv2.resize(digit, (150, 150), interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.float32) / 255
+    page[220:370, 330:480] = page[220:370, 330:480] * (1 - big) + 40 * big
+    return page.astype(np.uint8)
+
+
+@pytest.mark.parametrize("paper", ["ruled", "squared"])
+def test_digits_on_a_notebooks_printed_lines_are_read(reader, mnist_test, paper):
+    """Ruled or squared paper: its lines reach across the picture and hold the digit in one mark,
+    that was answered "not a digit"; the lines, lighter than the ink, are taken out."""
+    x_test, y_test = mnist_test
+    _, mask = ink_image(notebook_page(x_test[0], paper).astype(np.float32) / 255)
+    assert max(reach(mask)) < PAGE_SPAN  # no ink across the page: the lines are gone
+    answers = [reader.read(encode(notebook_page(x_test[i], paper), format="JPEG", quality=90)).digits for i in range(20)]
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.95, answers
+
+
+def test_ink_across_a_close_up_is_left_whole(mnist_test):
+    """A number cropped to its ink reaches across the picture, and its soft edges are lighter ink
+    than its strokes' middle: nothing of it is taken for printed lines."""
+    x_test, _ = mnist_test
+    number = np.hstack([cv2.resize(x_test[i], (70, 70), interpolation=cv2.INTER_CUBIC) for i in range(4)])
+    flat = number.astype(np.float32) / 255
+    mask = flat > 0.2
+    assert max(reach(mask)) >= PAGE_SPAN
+    assert (without_printed_lines(flat, mask) == mask).all()
 
 
 def test_small_16x16_digits_are_read(reader, mnist_test):

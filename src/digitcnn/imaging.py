@@ -7,7 +7,8 @@ transparent. The steps, each a function below:
 
     decode_image     bytes -> PIL image: size limit, first frame, EXIF orientation
     to_gray          PIL image (any mode) -> float32 (H, W) in [0, 1]; alpha onto a contrasting background
-    ink_image        -> light ink on black: the paper's uneven light removed, then Otsu's threshold
+    ink_image        -> light ink on black: the paper's uneven light removed, then Otsu's threshold;
+                        a notebook's printed lines taken out
     find_digits      -> one mask per digit (near pieces joined, marks grouped when they overlap in x)
     to_mnist         -> float32 (28, 28) in [0, 1]: cropped, MNIST stroke width, 20 px box, centred by mass
 
@@ -53,6 +54,9 @@ PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its me
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
 MIN_INK_SHARE = 0.25  # ink is at least this share of the strongest ink: noise is not ink
+PAGE_SPAN = 0.8  # ink across this share of a picture's width or height may hold lines printed on the paper
+WRITING_SHARE = 0.5  # ... taken out only when no mark left is this share of the picture (a close-up is left as it is)
+LINE_BAND, LINE_COVER = 0.05, 0.5  # a printed line: within a band this share of the picture, across this share of it
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
 JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one mark (broken strokes)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -273,7 +277,7 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The paper removed from ``gray`` (H, W) in [0, 1] (light ink on black, float32), and the ink
     mask (bool): Otsu's threshold, never below MIN_INK_SHARE of the strongest ink, so that a page
     with little ink does not turn its noise into ink. No ink at all when the strongest is under
-    MIN_CONTRAST."""
+    MIN_CONTRAST; lines printed on the paper (a notebook's rules, its squares) are not ink."""
     flat = remove_background(gray.astype(np.float32, copy=False))
     strongest = float(flat.max())
     if strongest < MIN_CONTRAST:  # flat: no ink at all
@@ -281,7 +285,69 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     as_bytes = np.round(flat * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(as_bytes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     threshold = max(otsu / 255.0, MIN_INK_SHARE * strongest)
-    return flat, flat > threshold
+    return flat, without_printed_lines(flat, flat > threshold)
+
+
+def without_printed_lines(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (H, W) bool, the ink of ``flat``, without the ruled lines or grid of a notebook's
+    paper when they were taken for ink; ``mask`` itself when there are none.
+
+    Only when the ink reaches across PAGE_SPAN of the picture, whole or in pieces, is it looked at:
+    printed lines are lighter than a pen's ink (Otsu's threshold over the ink's own levels
+    separates the two) and run across the page (``printed_lines``). They are taken out only when
+    what is left is writing on a page: no mark over WRITING_SHARE of the picture's width or
+    height, all of them together not across it (a close-up's digit, a number cropped to its ink,
+    fill the picture, and are left as they are). Pictures under MIN_SHADED_SIDE are crops and
+    small drawings, with no page around the writing.
+    """
+    height, width = mask.shape
+    if min(height, width) < MIN_SHADED_SIDE or max(reach(mask)) < PAGE_SPAN or max(reach(mask, mark_stats(mask))) < PAGE_SPAN:
+        return mask
+    levels = np.round(flat[mask] * 255).astype(np.uint8)[np.newaxis]
+    darker, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    without = mask & ~printed_lines(mask & (flat <= darker / 255.0))
+    left = mark_stats(without)
+    if (len(left) and max(reach(without, left)) < PAGE_SPAN and (left[:, cv2.CC_STAT_WIDTH] < WRITING_SHARE * width).all()
+            and (left[:, cv2.CC_STAT_HEIGHT] < WRITING_SHARE * height).all()):
+        return without
+    return mask
+
+
+def printed_lines(light: np.ndarray) -> np.ndarray:
+    """The pixels of ``light`` (H, W) bool, the lighter ink, that lie on lines across the image:
+    rows where, within a band of LINE_BAND of the image's height (a line tilted a few degrees),
+    the light ink covers LINE_COVER of the columns, and the same for columns. bool (H, W)."""
+    on_lines = np.zeros_like(light)
+    for ink, out in ((light, on_lines), (light.T, on_lines.T)):  # rows, then columns (transposed views)
+        size, across = ink.shape
+        band = np.ones((max(3, round(LINE_BAND * size)), 1), np.uint8)
+        covered = np.count_nonzero(cv2.dilate(ink.view(np.uint8), band), axis=1) >= LINE_COVER * across
+        if covered.any():
+            near = cv2.dilate(covered.astype(np.uint8)[:, np.newaxis], band)[:, 0].view(bool)
+            out[near] |= ink[near]
+    return on_lines
+
+
+def mark_stats(mask: np.ndarray) -> np.ndarray:
+    """cv2 component stats (K, 5) of the marks of ``mask`` (H, W) bool, specks left out."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    return stats[1:][not_specks(stats[1:])] if len(stats) > 1 else stats[1:]
+
+
+def reach(mask: np.ndarray, stats: np.ndarray | None = None) -> tuple[float, float]:
+    """How far across the image (H, W) the ink of ``mask`` reaches, as shares of its width and
+    height: from its first to its last inked column and row, or those of the marks ``stats``."""
+    height, width = mask.shape
+    if stats is None:
+        columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
+        if not columns.size:
+            return 0.0, 0.0
+        return (columns[-1] + 1 - columns[0]) / width, (rows[-1] + 1 - rows[0]) / height
+    if not len(stats):
+        return 0.0, 0.0
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    return (float((left + stats[:, cv2.CC_STAT_WIDTH]).max() - left.min()) / width,
+            float((top + stats[:, cv2.CC_STAT_HEIGHT]).max() - top.min()) / height)
 
 
 def scale_ink(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:

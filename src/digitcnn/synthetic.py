@@ -112,22 +112,51 @@ def canvas_drawing(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     return out.getvalue()
 
 
-def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000)) -> bytes:
-    """A phone-camera JPEG (12 megapixels by default): shaded, slightly tinted paper, a pen digit."""
+def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), paper: str = "plain") -> bytes:
+    """A phone-camera JPEG (12 megapixels by default): shaded, slightly tinted paper, a pen digit.
+
+    ``paper``: "plain"; or a notebook's "ruled" paper (lines about 1.3 digit heights apart) or
+    "squared" paper (squares about 0.6 of a digit's height), printed light blue-grey, a little
+    tilted, with the digit smaller in the picture so that several lines show.
+    """
     width, height = size
-    digit_height = int(height * rng.uniform(0.3, 0.6))
+    digit_height = int(height * (rng.uniform(0.3, 0.6) if paper == "plain" else rng.uniform(0.2, 0.35)))
     crop = crop_to_ink(digit)
     ink = np.asarray(Image.fromarray(crop).resize(
         (max(1, round(crop.shape[1] * digit_height / crop.shape[0])), digit_height), Image.Resampling.BICUBIC),
         dtype=np.float32) / 255
     light = (np.linspace(1.0, rng.uniform(0.6, 0.85), width, dtype=np.float32)[np.newaxis, :]
              * np.linspace(1.0, rng.uniform(0.8, 0.95), height, dtype=np.float32)[:, np.newaxis])
-    paper = 235 * light
+    paper_grey = 235 * light
+    lines = printed_lines((height, width), digit_height, paper, rng) if paper != "plain" else None
     top = int(rng.integers(0, height - digit_height))
     left = int(rng.integers(0, width - ink.shape[1]))
-    region = paper[top:top + digit_height, left:left + ink.shape[1]]
-    paper[top:top + digit_height, left:left + ink.shape[1]] = region * (1 - ink) + 40 * ink
-    rgb = np.clip(paper[..., np.newaxis] * np.array([1.0, 0.98, 0.93], dtype=np.float32), 0, 255).astype(np.uint8)
+    region = paper_grey[top:top + digit_height, left:left + ink.shape[1]]
+    paper_grey[top:top + digit_height, left:left + ink.shape[1]] = region * (1 - ink) + 40 * ink
+    rgb = paper_grey[..., np.newaxis] * np.array([1.0, 0.98, 0.93], dtype=np.float32)
+    if lines is not None:  # printed under the ink: only paper shows it
+        on_paper = np.ones_like(paper_grey)
+        on_paper[top:top + digit_height, left:left + ink.shape[1]] = 1 - ink
+        rgb *= 1 - (lines * on_paper)[..., np.newaxis] * np.array([1.0, 0.8, 0.35], dtype=np.float32)
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     out = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(out, format="JPEG", quality=88)
     return out.getvalue()
+
+
+def printed_lines(shape: tuple[int, int], digit_height: int, paper: str, rng: np.random.Generator) -> np.ndarray:
+    """How much of the paper's light a notebook's printed lines take, float32 (H, W) in [0, 0.35]:
+    "ruled" lines or a "squared" grid, tilted by up to 3 degrees, 0.2-0.5% of the height thick."""
+    if paper not in ("ruled", "squared"):
+        raise ValueError(f"paper must be 'plain', 'ruled' or 'squared', got {paper!r}")
+    height, width = shape
+    angle = np.deg2rad(rng.uniform(-3, 3))
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    across = yy * np.cos(angle) - xx * np.sin(angle)  # distance down the page, along the tilt
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    period = digit_height * (rng.uniform(1.15, 1.5) if paper == "ruled" else rng.uniform(0.45, 0.8))
+    thickness = height * rng.uniform(0.002, 0.005)
+    printed = (across + rng.uniform(0, period)) % period < thickness
+    if paper == "squared":
+        printed |= (along + rng.uniform(0, period)) % period < thickness
+    return np.float32(rng.uniform(0.15, 0.35)) * printed
