@@ -297,15 +297,18 @@ def without_printed_lines(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
     separates the two) and run across the page (``printed_lines``). They are taken out only when
     what is left is writing on a page: no mark over WRITING_SHARE of the picture's width or
     height, all of them together not across it (a close-up's digit, a number cropped to its ink,
-    fill the picture, and are left as they are). Pictures under MIN_SHADED_SIDE are crops and
-    small drawings, with no page around the writing.
+    fill the picture, and are left as they are). Pictures whose shortest side is under
+    MIN_SHADED_SIDE are crops and small drawings, with no page around the writing.
     """
     height, width = mask.shape
     if min(height, width) < MIN_SHADED_SIDE or max(reach(mask)) < PAGE_SPAN or max(reach(mask, mark_stats(mask))) < PAGE_SPAN:
         return mask
-    levels = np.round(flat[mask] * 255).astype(np.uint8)[np.newaxis]
-    darker, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    without = mask & ~printed_lines(mask & (flat <= darker / 255.0))
+    levels = np.round(flat * 255).astype(np.uint8)
+    lightest, _ = cv2.threshold(levels[mask][np.newaxis], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    light = mask & (levels <= lightest)
+    # light ink touching the pen's (a stroke's soft edge, a line where it meets the digit) stays
+    beside_pen = cv2.dilate((mask & ~light).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    without = mask & ~(printed_lines(light) & ~beside_pen)
     left = mark_stats(without)
     if (len(left) and max(reach(without, left)) < PAGE_SPAN and (left[:, cv2.CC_STAT_WIDTH] < WRITING_SHARE * width).all()
             and (left[:, cv2.CC_STAT_HEIGHT] < WRITING_SHARE * height).all()):
@@ -314,9 +317,10 @@ def without_printed_lines(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def printed_lines(light: np.ndarray) -> np.ndarray:
-    """The pixels of ``light`` (H, W) bool, the lighter ink, that lie on lines across the image:
-    rows where, within a band of LINE_BAND of the image's height (a line tilted a few degrees),
-    the light ink covers LINE_COVER of the columns, and the same for columns. bool (H, W)."""
+    """The pixels of ``light`` (H, W) bool, the lighter ink, that lie on lines across the image,
+    bool (H, W): those near the rows where, within a band of LINE_BAND of the image's height (a
+    line tilted a few degrees), the light ink covers LINE_COVER of the columns; and the same for
+    columns, with bands of LINE_BAND of its width."""
     on_lines = np.zeros_like(light)
     for ink, out in ((light, on_lines), (light.T, on_lines.T)):  # rows, then columns (transposed views)
         size, across = ink.shape
@@ -528,8 +532,9 @@ def to_mnist(ink: np.ndarray, digit_mask: np.ndarray) -> tuple[np.ndarray, list[
 def percentile(values: np.ndarray, q: float) -> float:
     """``np.percentile(values, q)`` (linear interpolation) of a non-empty 1-D array, by partial sort:
     about 15x quicker on the few hundred pixels of one digit, where np.percentile's overhead dominates.
-    Also the medians of the reading path (q=50): np.median's first call imports numpy.ma, 15-20 ms
-    of every ``digitcnn predict``."""
+    Also the medians of the reading path (q=50; for an even count of float32 values it can differ
+    from np.median in the last bit): np.median's first call imports numpy.ma, 15-20 ms of every
+    ``digitcnn predict``."""
     position = q / 100 * (values.size - 1)
     low = int(position)
     high = min(low + 1, values.size - 1)

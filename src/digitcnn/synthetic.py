@@ -128,7 +128,7 @@ def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), 
     light = (np.linspace(1.0, rng.uniform(0.6, 0.85), width, dtype=np.float32)[np.newaxis, :]
              * np.linspace(1.0, rng.uniform(0.8, 0.95), height, dtype=np.float32)[:, np.newaxis])
     paper_grey = 235 * light
-    lines = printed_lines((height, width), digit_height, paper, rng) if paper != "plain" else None
+    lines = ruling((height, width), digit_height, paper, rng) if paper != "plain" else None
     top = int(rng.integers(0, height - digit_height))
     left = int(rng.integers(0, width - ink.shape[1]))
     region = paper_grey[top:top + digit_height, left:left + ink.shape[1]]
@@ -144,19 +144,18 @@ def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), 
     return out.getvalue()
 
 
-def printed_lines(shape: tuple[int, int], digit_height: int, paper: str, rng: np.random.Generator) -> np.ndarray:
+def ruling(shape: tuple[int, int], digit_height: int, paper: str, rng: np.random.Generator) -> np.ndarray:
     """How much of the paper's light a notebook's printed lines take, float32 (H, W) in [0, 0.35]:
     "ruled" lines or a "squared" grid, tilted by up to 3 degrees, 0.2-0.5% of the height thick."""
     if paper not in ("ruled", "squared"):
         raise ValueError(f"paper must be 'plain', 'ruled' or 'squared', got {paper!r}")
     height, width = shape
     angle = np.deg2rad(rng.uniform(-3, 3))
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    across = yy * np.cos(angle) - xx * np.sin(angle)  # distance down the page, along the tilt
-    along = xx * np.cos(angle) + yy * np.sin(angle)
+    yy = np.arange(height, dtype=np.float32)[:, np.newaxis]
+    xx = np.arange(width, dtype=np.float32)[np.newaxis, :]
     period = digit_height * (rng.uniform(1.15, 1.5) if paper == "ruled" else rng.uniform(0.45, 0.8))
     thickness = height * rng.uniform(0.002, 0.005)
-    printed = (across + rng.uniform(0, period)) % period < thickness
+    printed = (yy * np.cos(angle) - xx * np.sin(angle) + rng.uniform(0, period)) % period < thickness
     if paper == "squared":
-        printed |= (along + rng.uniform(0, period)) % period < thickness
+        printed |= (xx * np.cos(angle) + yy * np.sin(angle) + rng.uniform(0, period)) % period < thickness
     return np.float32(rng.uniform(0.15, 0.35)) * printed
