@@ -19,6 +19,7 @@ from digitcnn.imaging import (
     ink_image,
     percentile,
     reach,
+    sheet_alone,
     to_gray,
     without_printed_lines,
 )
@@ -141,6 +142,37 @@ def test_ink_across_a_close_up_is_left_whole(mnist_test):
     mask = flat > 0.2
     assert max(reach(mask)) >= PAGE_SPAN
     assert (without_printed_lines(flat, mask) == mask).all()
+
+
+def sheet_on_a_desk(digit: np.ndarray, share: float) -> np.ndarray:
+    """An MNIST digit written on a sheet of paper (shaded from one side) photographed on a dark
+    desk, the sheet ``share`` of the picture's height: an RGB (900, 1200, 3) uint8 photo."""
+    sheet = on_paper(digit, 600, 250) * np.linspace(1.0, 0.8, 600, dtype=np.float32)[np.newaxis, :]
+    rng = np.random.default_rng(0)
+    desk = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (900, 1200, 1))).astype(np.uint8)
+    side = int(900 * share)
+    top, left = (900 - side) // 2, (1200 - side) // 2
+    desk[top:top + side, left:left + side] = cv2.resize(sheet, (side, side))[..., np.newaxis].astype(np.uint8)
+    return desk
+
+
+@pytest.mark.parametrize("share", [0.5, 0.9])
+def test_a_sheet_photographed_on_a_desk_is_read(reader, mnist_test, share):
+    """The dark desk around the sheet made the paper look like light ink, and its edge a stroke
+    around the digit: the desk is painted the sheet's grey before the ink is looked for."""
+    x_test, y_test = mnist_test
+    answers = [reader.read(encode(sheet_on_a_desk(x_test[i], share), format="JPEG", quality=90)).digits
+               for i in range(10)]
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:10])]) >= 0.9, answers
+
+
+def test_light_strokes_on_a_dark_canvas_are_no_sheet(mnist_test):
+    """A bold light digit on black, the way some canvases draw, is no sheet of paper on a desk."""
+    x_test, _ = mnist_test
+    for digit in x_test[:20]:
+        bold = cv2.dilate(cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC), np.ones((15, 15), np.uint8))
+        gray = bold.astype(np.float32) / 255
+        assert sheet_alone(gray) is gray
 
 
 def test_small_16x16_digits_are_read(reader, mnist_test):

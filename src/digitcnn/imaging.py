@@ -48,6 +48,8 @@ DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 # brought to the median.
 MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
+SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
+SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: of the picture, of its rectangle, bright
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
@@ -241,6 +243,44 @@ def is_mnist_like(gray: np.ndarray) -> bool:
 
 def _odd(value: float) -> int:
     return max(3, int(value) // 2 * 2 + 1)
+
+
+def sheet_alone(gray: np.ndarray) -> np.ndarray:
+    """``gray`` (H, W) float32 in [0, 1] with a sheet of paper photographed on a darker surface
+    (a desk) left alone: the surface around the sheet painted the sheet's own grey. ``gray``
+    itself when there is no such sheet.
+
+    A dark border makes the paper look like light ink on a dark page, and the sheet's edge like a
+    stroke around the digits. A sheet is the largest bright region of a small copy (Otsu's
+    threshold) when it covers SHEET_SHARE of the picture or more, fills nearly all of its
+    smallest enclosing rectangle (a sheet seen a little askew is still a quadrilateral; a bold
+    light 0 is an ellipse) and is mostly bright, with some darker ink inside it. Light strokes on
+    a dark canvas are none of these and are left as they are.
+    """
+    height, width = gray.shape
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if min(height, width) < MIN_SHADED_SIDE or percentile(border, 50) >= 0.5:
+        return gray
+    small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)))
+    as_bytes = np.round(small * 255).astype(np.uint8)
+    _, bright = cv2.threshold(as_bytes, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    if count <= 1:
+        return gray
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    contours, _ = cv2.findContours((labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea)
+    sheet = np.zeros_like(bright)
+    cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
+    inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
+    (_, _), (side_a, side_b), _ = cv2.minAreaRect(outline)
+    if (inside < SHEET_SHARE * small.size or inside < SHEET_FILL * side_a * side_b
+            or paper < SHEET_PAPER * inside or paper == inside):
+        return gray
+    # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
+    sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
+    sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
+    return np.where(sheet, gray, np.float32(percentile(gray[sheet], 50))).astype(np.float32)
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
@@ -614,7 +654,7 @@ def analyse(image: Image.Image | np.ndarray) -> Page:
         analysed = to_gray(reduce_image(image))
         if is_mnist_like(analysed) and full == (28, 28):
             return Page(analysed, analysed, analysed > 0.5, full, (1.0, 1.0), frame=analysed.astype(np.float32))
-    analysed, ink, mask = working_ink(analysed)
+    analysed, ink, mask = working_ink(sheet_alone(analysed))
     # Each reduction rounds its sizes: the scale back to the file's pixels is measured per axis.
     return Page(analysed, ink, mask, full, (analysed.shape[1] / full[0], analysed.shape[0] / full[1]))
 

@@ -159,3 +159,17 @@ def ruling(shape: tuple[int, int], digit_height: int, paper: str, rng: np.random
     if paper == "squared":
         printed |= (xx * np.cos(angle) + yy * np.sin(angle) + rng.uniform(0, period)) % period < thickness
     return np.float32(rng.uniform(0.15, 0.35)) * printed
+
+
+def on_a_desk(photo: bytes, rng: np.random.Generator, share: float) -> bytes:
+    """A photo of a sheet (JPEG bytes, as ``phone_photo`` makes) seen on a dark wooden desk: the
+    sheet ``share`` of the new picture's height, in the middle of a 4:3 JPEG of the same height."""
+    sheet = Image.open(io.BytesIO(photo)).convert("RGB")
+    height = round(sheet.size[1] / share)
+    width = height * 4 // 3
+    desk = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (height, width, 1))).astype(np.uint8)
+    picture = Image.fromarray(desk, mode="RGB")
+    picture.paste(sheet, ((width - sheet.size[0]) // 2, (height - sheet.size[1]) // 2))
+    out = io.BytesIO()
+    picture.save(out, format="JPEG", quality=88)
+    return out.getvalue()

@@ -1,13 +1,15 @@
-"""Digits photographed on a notebook's printed paper (ruled lines, squares), this tree against the previous one.
+"""Digits photographed on paper as people photograph it, this tree against the previous one.
 
-    python benchmarks/printed_paper.py [--count 300] [--baseline-ref 1c798b2]
+    python benchmarks/paper_photos.py [--count 300] [--baseline-ref 1c798b2]
 
-The same phone-style JPEGs (1000x750) of the first ``--count`` MNIST *test* digits, on plain,
-ruled and squared paper (`synthetic.phone_photo`: light blue-grey lines, tilted up to 3 degrees,
-shaded paper), read by this tree's `DigitReader` and by the previous revision's (its src/ and
-models/ exported from git), each in its own process. Reports the share read exactly right and the
-median time of a read. Nothing here is real handwriting: these are MNIST digits on paper the
-project draws, to measure one failure (printed lines taken for ink) on its own.
+The same phone-style JPEGs of the first ``--count`` MNIST *test* digits, read by this tree's
+`DigitReader` and by the previous revision's (its src/ and models/ exported from git), each in its
+own process: 1000x750 photos of plain, ruled and squared paper (`synthetic.phone_photo`: light
+blue-grey lines tilted up to 3 degrees, shaded paper), and the plain sheet seen on a dark desk,
+filling 40-90% of the picture's height (`synthetic.on_a_desk`). Reports the share read exactly
+right and the median time of a read. Nothing here is real handwriting: these are MNIST digits on
+paper the project draws, to measure two failures on their own (printed lines taken for ink; a dark
+desk taken for the page, the sheet for ink).
 """
 
 import argparse
@@ -26,7 +28,7 @@ from serve_load import exported_tree
 
 from digitcnn import data, synthetic
 
-PAPERS = ("plain", "ruled", "squared")
+PAPERS = ("plain", "ruled", "squared", "on a desk")
 
 READ = """
 import sys, time, statistics
@@ -58,8 +60,11 @@ def main() -> int:
             rng = np.random.default_rng(2027)
             (tmp / paper).mkdir()
             for i in range(args.count):
-                (tmp / paper / f"{i:04d}_{y_test[i]}").write_bytes(
-                    synthetic.phone_photo(x_test[i], rng, (1000, 750), paper=paper))
+                on_desk = paper == "on a desk"
+                photo = synthetic.phone_photo(x_test[i], rng, (1000, 750), paper="plain" if on_desk else paper)
+                if on_desk:
+                    photo = synthetic.on_a_desk(photo, rng, rng.uniform(0.4, 0.9))
+                (tmp / paper / f"{i:04d}_{y_test[i]}").write_bytes(photo)
             folders.append(str(tmp / paper))
         previous = exported_tree(args.baseline_ref, tmp / "previous")
         trees = {"digitcnn": ROOT / "src", f"previous ({args.baseline_ref})": previous / "src"}
@@ -69,7 +74,7 @@ def main() -> int:
                                  env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}, cwd=src.parent,
                                  check=True).stdout.splitlines()
             rows[name] = [line.split() for line in out]
-        print(f"{args.count} MNIST test digits photographed (1000x750 JPEG) on each paper: read right, median ms")
+        print(f"{args.count} MNIST test digits photographed on each paper: read right, median ms")
         print(f"{'':<22}" + "".join(f"{paper:>20}" for paper in PAPERS))
         for name, results in rows.items():
             print(f"{name:<22}" + "".join(f"{int(r) / int(n):>12.1%} {float(ms):>5.1f} ms" for r, n, ms in results))
