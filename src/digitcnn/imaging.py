@@ -280,7 +280,9 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
     sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
-    return np.where(sheet, gray, np.float32(percentile(gray[sheet], 50))).astype(np.float32)
+    if not sheet.any():
+        return gray
+    return np.where(sheet, gray, np.float32(percentile(gray[sheet], 50)))
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
