@@ -173,6 +173,19 @@ def test_light_strokes_on_a_dark_canvas_are_no_sheet(mnist_test):
         bold = cv2.dilate(cv2.resize(digit, (280, 280), interpolation=cv2.INTER_CUBIC), np.ones((15, 15), np.uint8))
         gray = bold.astype(np.float32) / 255
         assert sheet_alone(gray) is gray
+    for stroke in (40, 56, 64):  # a boxy 0: a bright near-rectangle, its hole a blob, not a stroke of ink
+        gray = np.zeros((280, 280), np.float32)
+        gray[30:250, 60:220] = 1.0
+        gray[30 + stroke:250 - stroke, 60 + stroke:220 - stroke] = 0.0
+        assert sheet_alone(gray) is gray
+
+
+def test_a_dim_sheet_on_a_black_desk_is_left_as_it_is(mnist_test):
+    """Painted its own grey, a sheet darker than mid-grey would still look like a dark page."""
+    x_test, _ = mnist_test
+    gray = np.full((600, 800), 0.08, np.float32)
+    gray[100:500, 200:600] = on_paper(x_test[0], 400, 200) / 255 * 0.42
+    assert sheet_alone(gray) is gray
 
 
 def test_small_16x16_digits_are_read(reader, mnist_test):

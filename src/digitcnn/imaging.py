@@ -7,6 +7,7 @@ transparent. The steps, each a function below:
 
     decode_image     bytes -> PIL image: size limit, first frame, EXIF orientation
     to_gray          PIL image (any mode) -> float32 (H, W) in [0, 1]; alpha onto a contrasting background
+    sheet_alone      -> a sheet of paper photographed on a dark desk: the desk painted the sheet's grey
     ink_image        -> light ink on black: the paper's uneven light removed, then Otsu's threshold;
                         a notebook's printed lines taken out
     find_digits      -> one mask per digit (near pieces joined, marks grouped when they overlap in x)
@@ -49,7 +50,8 @@ DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
 SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
-SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: of the picture, of its rectangle, bright
+SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: this share of the picture, of its rectangle; of paper
+SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
@@ -252,18 +254,20 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
 
     A dark border makes the paper look like light ink on a dark page, and the sheet's edge like a
     stroke around the digits. A sheet is the largest bright region of a small copy (Otsu's
-    threshold) when it covers SHEET_SHARE of the picture or more, fills nearly all of its
-    smallest enclosing rectangle (a sheet seen a little askew is still a quadrilateral; a bold
-    light 0 is an ellipse) and is mostly bright, with some darker ink inside it. Light strokes on
-    a dark canvas are none of these and are left as they are.
+    threshold), its outline filled, when that covers SHEET_SHARE of the picture or more, fills
+    nearly all of its smallest enclosing rectangle (a sheet seen a little askew is still a
+    quadrilateral; a bold light digit is not, a bold 0 is an ellipse), is at least SHEET_PAPER
+    above the threshold with some ink on it, in strokes (``written_on``: a boxy light 0's hole is
+    a blob; a blank sheet is left as it is), and is light paper (a dim one would still look like a dark page). What is painted
+    is around the outline's convex hull, so that ink across the sheet's edge stays, and a little
+    inside it, about max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are
+    left as they are.
     """
     height, width = gray.shape
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if min(height, width) < MIN_SHADED_SIDE or percentile(border, 50) >= 0.5:
+    if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray):
         return gray
     small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)))
-    as_bytes = np.round(small * 255).astype(np.uint8)
-    _, bright = cv2.threshold(as_bytes, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
     if count <= 1:
         return gray
@@ -275,14 +279,35 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
     (_, _), (side_a, side_b), _ = cv2.minAreaRect(outline)
     if (inside < SHEET_SHARE * small.size or inside < SHEET_FILL * side_a * side_b
-            or paper < SHEET_PAPER * inside or paper == inside):
+            or paper < SHEET_PAPER * inside or paper == inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
         return gray
+    cv2.drawContours(sheet, [cv2.convexHull(outline)], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
     sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
     if not sheet.any():
         return gray
-    return np.where(sheet, gray, np.float32(percentile(gray[sheet], 50)))
+    level = percentile(gray[sheet], 50)
+    if level <= 0.5:  # a dim sheet would still look like a dark page: nothing gained
+        return gray
+    return np.where(sheet, gray, np.float32(level))
+
+
+def written_on(holes: np.ndarray) -> bool:
+    """True when the largest of the dark ``holes`` (H, W) bool in a bright region is a stroke of
+    writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return False
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    length = max(stats[largest, cv2.CC_STAT_WIDTH], stats[largest, cv2.CC_STAT_HEIGHT])
+    return stroke_width(labels == largest) <= SHEET_STROKE * length
+
+
+def dark_border(gray: np.ndarray) -> bool:
+    """True when the border of ``gray`` (H, W) in [0, 1] is mostly dark: light ink on a dark page,
+    or a sheet on a desk. The polarity of every picture is read here."""
+    return percentile(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]), 50) <= 0.5
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
@@ -295,7 +320,7 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     the paper is in shadow, which a threshold of the raw image cannot do.
     """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    ink = 1.0 - gray if percentile(border, 50) > 0.5 else gray
+    ink = gray if dark_border(gray) else 1.0 - gray
     height, width = ink.shape
     if max(height, width) < MIN_SHADED_SIDE:
         return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(border, 1.0 - border), 50)), 0.0, 1.0)

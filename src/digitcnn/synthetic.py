@@ -162,11 +162,12 @@ def ruling(shape: tuple[int, int], digit_height: int, paper: str, rng: np.random
 
 
 def on_a_desk(photo: bytes, rng: np.random.Generator, share: float) -> bytes:
-    """A photo of a sheet (JPEG bytes, as ``phone_photo`` makes) seen on a dark wooden desk: the
-    sheet ``share`` of the new picture's height, in the middle of a 4:3 JPEG of the same height."""
+    """A photo of a sheet (JPEG bytes, as ``phone_photo`` makes) seen on a dark brown desk with a
+    little noise: the sheet in the middle, ``share`` of the new picture's height; the picture 4:3,
+    or wider when the sheet would not fit."""
     sheet = Image.open(io.BytesIO(photo)).convert("RGB")
     height = round(sheet.size[1] / share)
-    width = height * 4 // 3
+    width = max(height * 4 // 3, sheet.size[0])
     desk = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (height, width, 1))).astype(np.uint8)
     picture = Image.fromarray(desk, mode="RGB")
     picture.paste(sheet, ((width - sheet.size[0]) // 2, (height - sheet.size[1]) // 2))
