@@ -258,10 +258,10 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     nearly all of its smallest enclosing rectangle (a sheet seen a little askew is still a
     quadrilateral; a bold light digit is not, a bold 0 is an ellipse), is at least SHEET_PAPER
     above the threshold with some ink on it, in strokes (``written_on``: a boxy light 0's hole is
-    a blob; a blank sheet is left as it is), and is light paper (a dim one would still look like a dark page). What is painted
-    is around the outline's convex hull, so that ink across the sheet's edge stays, and a little
-    inside it, about max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are
-    left as they are.
+    a blob; a blank sheet is left as it is), and is light paper (a dim one would still look like a
+    dark page). What is painted is around the outline's convex hull, so that ink across the sheet's
+    edge stays, and a little inside it, about max(H, W) / 64 px. Light strokes on a dark canvas are
+    none of these and are left as they are.
     """
     height, width = gray.shape
     if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray):
@@ -279,7 +279,7 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
     (_, _), (side_a, side_b), _ = cv2.minAreaRect(outline)
     if (inside < SHEET_SHARE * small.size or inside < SHEET_FILL * side_a * side_b
-            or paper < SHEET_PAPER * inside or paper == inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
+            or paper < SHEET_PAPER * inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
         return gray
     cv2.drawContours(sheet, [cv2.convexHull(outline)], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
