@@ -319,10 +319,10 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     copy, smoothed, and subtracted. A global threshold then separates ink from paper even where
     the paper is in shadow, which a threshold of the raw image cannot do.
     """
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     ink = gray if dark_border(gray) else 1.0 - gray
     height, width = ink.shape
     if max(height, width) < MIN_SHADED_SIDE:
+        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
         return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(border, 1.0 - border), 50)), 0.0, 1.0)
     factor = max(1, max(height, width) // BACKGROUND_SIDE)
     small = cv2.resize(ink, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
@@ -352,12 +352,13 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     as_bytes = np.round(flat * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(as_bytes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     threshold = max(otsu / 255.0, MIN_INK_SHARE * strongest)
-    return flat, without_printed_lines(flat, flat > threshold)
+    return flat, without_printed_lines(as_bytes, flat > threshold)
 
 
-def without_printed_lines(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``mask`` (H, W) bool, the ink of ``flat``, without the ruled lines or grid of a notebook's
-    paper when they were taken for ink; ``mask`` itself when there are none.
+def without_printed_lines(levels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (H, W) bool, the ink of ``levels`` (uint8 (H, W), the ink's strength 0-255, as
+    ``find_ink`` thresholds it), without the ruled lines or grid of a notebook's paper when they
+    were taken for ink; ``mask`` itself when there are none.
 
     Only when the ink reaches across PAGE_SPAN of the picture, whole or in pieces, is it looked at:
     printed lines are lighter than a pen's ink (Otsu's threshold over the ink's own levels
@@ -370,7 +371,6 @@ def without_printed_lines(flat: np.ndarray, mask: np.ndarray) -> np.ndarray:
     height, width = mask.shape
     if min(height, width) < MIN_SHADED_SIDE or max(reach(mask)) < PAGE_SPAN or max(reach(mask, mark_stats(mask))) < PAGE_SPAN:
         return mask
-    levels = np.round(flat * 255).astype(np.uint8)
     lightest, _ = cv2.threshold(levels[mask][np.newaxis], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     light = mask & (levels <= lightest)
     # light ink touching the pen's (a stroke's soft edge, a line where it meets the digit) stays
