@@ -15,10 +15,15 @@ from digitcnn.linesynth import LineStyle, make_line, place_digits
 from digitcnn.sequence import (
     DOWNSAMPLE,
     LINE_HEIGHT,
+    LINE_MARGIN,
+    SLANTS,
     decode,
     find_lines,
     line_input,
+    line_variant,
+    read_ink,
     read_separators,
+    slant,
 )
 
 
@@ -189,6 +194,21 @@ def test_line_input_is_fixed_height_light_ink():
     assert line[:, :2].max() == 0 and line.mean() < 0.5  # ink is light, paper is black
 
 
+def test_a_slant_moves_rows_by_their_height_and_the_reading_maps_back_to_the_ink():
+    ink = np.zeros((40, 60), np.float32)
+    ink[:, 30] = 1.0  # an upright stroke
+    leaning = slant(ink, 0.5)
+    assert leaning.shape == (40, 80)
+    top, middle, bottom = (int(np.argmax(leaning[row])) for row in (0, 20, 39))
+    assert top - middle == 10 and middle - bottom == 10  # half a column per row, right at the top
+    assert middle == 30 + 10  # the middle row moves by half the columns added
+    line, kept, columns_per_px = line_variant(ink, -0.5)
+    assert line.shape[0] == LINE_HEIGHT and np.all(np.diff(kept) >= 0)
+    assert kept.min() >= 0 and kept.max() < 60
+    stroke = int(np.argmax(line[LINE_HEIGHT // 2, LINE_MARGIN:])) / columns_per_px  # a kept column
+    assert abs(kept[round(stroke)] - 30) <= 2
+
+
 def test_ctc_greedy_decoding_merges_repeats_and_drops_blanks():
     # steps: blank, 4, 4, blank, 4, 7, blank  -> "447"  (class k + 1 is the digit k)
     path = [0, 5, 5, 0, 5, 8, 0]
@@ -253,6 +273,29 @@ def test_the_digit_model_or_the_line_reader_reads_a_line(by_marks, whole, marks,
 
 
 # --- the shipped line reader ----------------------------------------------------------------------
+
+def test_numbers_leaning_further_than_the_training_are_read_at_other_slants(reader, mnist):
+    from digitcnn.imaging import ink_image
+    from digitcnn.predict import SURE_LINE
+    from digitcnn.train_lines import digits_of
+
+    (_, _), (x_test, y_test) = mnist
+    style = LineStyle(slant=(0.5, 0.7), separator_share=0.0, dash_share=0.0, underline_share=0.0,
+                      jpeg_share=0.0, papers=("plain",))
+    rng = np.random.default_rng(5)
+    lines = [make_line(x_test, y_test, rng, style) for _ in range(60)]
+
+    def right(slants) -> int:
+        count = 0
+        for gray, text in lines:
+            ink, mask = ink_image(gray.astype(np.float32) / 255)
+            digits, _, _ = read_ink(reader.line_session, ink * mask, SURE_LINE, slants)
+            count += "".join(str(d.digit) for d in digits) == digits_of(text)
+        return count
+
+    upright, slanted = right(()), right(SLANTS)
+    assert slanted > upright, (upright, slanted)
+
 
 @pytest.mark.parametrize("number", ["10", "23", "47", "58"])
 def test_touching_pairs_drawn_on_the_canvas_are_read(reader, number, touching_number):

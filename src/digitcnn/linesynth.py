@@ -26,6 +26,7 @@ import numpy as np
 
 from .augment import cross_seven, flag_one, hook_nine
 from .nondigits import KINDS, mark_ink
+from .sequence import slant
 from .synthetic import crop_to_ink
 
 DIGIT_HEIGHT = 40  # px: digits are placed at about this height, the whole line is rescaled later
@@ -204,14 +205,6 @@ def add_marks(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) ->
         region = canvas[y:y + mark.shape[0], x:x + mark.shape[1]]
         np.maximum(region, mark[:region.shape[0], :region.shape[1]], out=region)
     return canvas
-
-
-def slant(canvas: np.ndarray, shear: float) -> np.ndarray:
-    """The whole line sheared by ``shear`` (x moves by shear * height above the middle)."""
-    height, width = canvas.shape
-    extra = int(abs(shear) * height)
-    matrix = np.float32([[1, -shear, extra / 2 + shear * height / 2], [0, 1, 0]])
-    return cv2.warpAffine(canvas, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
 
 
 def _trim(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:

@@ -50,13 +50,10 @@ from .results import (
 )
 from .sequence import (
     Line,
-    close_gaps,
-    decode,
     digit_spans,
     find_lines,
-    fit_height,
-    line_logits,
     load_line_session,
+    read_ink,
     read_separators,
 )
 
@@ -271,9 +268,7 @@ class DigitReader:
         top, bottom, left, right = line.box
         near = cv2.dilate(line_mask[top:bottom, left:right].view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
         ink = np.where(near, page.ink[top:bottom, left:right], 0.0).astype(np.float32)
-        kept = close_gaps(ink)  # the line reader learned gaps up to about half a digit's height
-        line_input, columns_per_px = fit_height(ink[:, kept], (0, bottom - top, 0, len(kept)))
-        return decode(line_logits(self.line_session, line_input[np.newaxis, :, :, np.newaxis])[0]), kept, columns_per_px
+        return read_ink(self.line_session, ink, SURE_LINE)
 
     def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats, decoding: tuple):
         """One line read whole by the line reader, from its ``decode_line``: a ReadResult of its

@@ -7,6 +7,7 @@ line instead. This module is its prediction side, NumPy, OpenCV and ONNX Runtime
     find_lines     ink mask -> the lines of writing, top to bottom (row bands of ink)
     line_input     a line's grey crop -> float32 (LINE_HEIGHT, W): light ink on black, fixed height
     decode         the model's per-column logits -> digits, their probabilities and columns (CTC)
+    read_ink       a line's ink -> its digits, read upright and, when unsure, at other slants
     read_separators  the marks between digits that are separators (". , ' " or a space)
 
 CTC in brief: the model gives, for every column step of the line, a probability for "blank" and
@@ -88,6 +89,16 @@ def line_input(gray: np.ndarray) -> np.ndarray:
     return fit_height(ink, ink_box(mask))[0]
 
 
+def slant(canvas: np.ndarray, shear: float) -> np.ndarray:
+    """``canvas`` (H, W) float32 sheared by ``shear``: each row moves right by ``shear`` times its
+    height above the middle (> 0 leans the writing to the right), onto (H, W + int(|shear| H)) columns;
+    the middle row's columns move right by half the columns added."""
+    height, width = canvas.shape
+    extra = int(abs(shear) * height)
+    matrix = np.float32([[1, -shear, extra / 2 + shear * height / 2], [0, 1, 0]])
+    return cv2.warpAffine(canvas, matrix, (width + extra, height), flags=cv2.INTER_LINEAR)
+
+
 def pad_batch(lines: list[np.ndarray], width: int | None = None) -> np.ndarray:
     """Lines (LINE_HEIGHT, W_i) -> one float32 batch (N, LINE_HEIGHT, W, 1), zero-padded on the
     right; lines wider than ``width`` are squeezed to it."""
@@ -131,6 +142,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def path_confidence(logits: np.ndarray) -> float:
+    """How sure the line reader is of a whole reading: the mean log-probability of the likeliest
+    class (blank included) over the steps of ``logits`` (T, 11); <= 0, higher is surer."""
+    return float(np.log(softmax(logits.astype(np.float32)).max(axis=1)).mean())
+
+
 def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
     """Greedy CTC decoding of one line: ``logits`` (T, 11) float32 -> its digits, left to right.
 
@@ -151,6 +168,44 @@ def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
                                        digit_proba / max(float(digit_proba.sum()), 1e-9), (start, step - 1)))
         start = step
     return digits
+
+
+# The line reader learned lines slanted up to +-0.35 (linesynth.LineStyle.slant); people lean
+# further, and a 1 written as a steep stroke goes unread. A line it reads unsurely (a digit below
+# ``sure``) is read again sheared by each of these, and the surest whole reading (path_confidence)
+# stands. Chosen on synthetic numbers (benchmarks/read_numbers.py, RESULTS, fourteenth session).
+SLANTS = (-0.3, -0.15, 0.15, 0.3)
+
+
+def line_variant(ink: np.ndarray, shear: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """One way to show a line's ``ink`` (H, W) float32 (light on black) to the line reader: sheared
+    by ``shear``, wide gaps closed, scaled to LINE_HEIGHT. Returns the input (LINE_HEIGHT, W'), the
+    column of ``ink`` (at mid-height) of each column kept, int (K,) non-decreasing, and the input's
+    columns per kept column."""
+    sheared = slant(ink, shear) if shear else ink
+    kept = close_gaps(sheared)  # the line reader learned gaps up to about half a digit's height
+    line, columns_per_px = fit_height(sheared[:, kept], (0, sheared.shape[0], 0, len(kept)))
+    shift = (sheared.shape[1] - ink.shape[1]) // 2
+    return line, np.clip(kept - shift, 0, ink.shape[1] - 1), columns_per_px
+
+
+def read_ink(session, ink: np.ndarray, sure: float,
+             slants: tuple[float, ...] = SLANTS) -> tuple[list[DecodedDigit], np.ndarray, float]:
+    """A line's ``ink`` (H, W) float32 read by the line reader: its digits, and the kept columns and
+    columns per kept column of the reading chosen (see ``line_variant``). Read upright; when a digit
+    is below ``sure`` (or none is read), also at each of ``slants`` in one batch, and the surest
+    reading of the whole line stands."""
+    upright = line_variant(ink, 0.0)
+    logits = line_logits(session, upright[0][np.newaxis, :, :, np.newaxis])[0]
+    digits = decode(logits)
+    if not slants or (digits and min(d.probability for d in digits) >= sure):
+        return digits, upright[1], upright[2]
+    leaning = [line_variant(ink, shear) for shear in slants]
+    batch = line_logits(session, pad_batch([variant[0] for variant in leaning]))
+    readings = [(logits, upright)] + [(batch[i, :variant[0].shape[1] // DOWNSAMPLE], variant)
+                                      for i, variant in enumerate(leaning)]
+    logits, (_, kept, columns_per_px) = max(readings, key=lambda reading: path_confidence(reading[0]))
+    return decode(logits), kept, columns_per_px
 
 
 LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one above the other, are one line
