@@ -172,8 +172,8 @@ def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
 
 # The line reader learned lines slanted up to +-0.35 (linesynth.LineStyle.slant); people lean
 # further, and a 1 written as a steep stroke goes unread. A line it reads unsurely (a digit below
-# ``sure``) is read again sheared by each of these, and the surest whole reading (path_confidence)
-# stands. Chosen on synthetic numbers (benchmarks/read_numbers.py, RESULTS, fourteenth session).
+# ``sure``) is read again sheared by each of these, and the number most readings agree on stands.
+# Chosen on synthetic numbers (benchmarks/read_numbers.py, RESULTS, fourteenth session).
 SLANTS = (-0.3, -0.15, 0.15, 0.3)
 
 
@@ -193,8 +193,8 @@ def read_ink(session, ink: np.ndarray, sure: float,
              slants: tuple[float, ...] = SLANTS) -> tuple[list[DecodedDigit], np.ndarray, float]:
     """A line's ``ink`` (H, W) float32 read by the line reader: its digits, and the kept columns and
     columns per kept column of the reading chosen (see ``line_variant``). Read upright; when a digit
-    is below ``sure`` (or none is read), also at each of ``slants`` in one batch, and the surest
-    reading of the whole line stands."""
+    is below ``sure`` (or none is read), also at each of ``slants`` in one batch, and the number
+    most of the readings agree on stands (of those, the surest reading: ``path_confidence``)."""
     upright = line_variant(ink, 0.0)
     logits = line_logits(session, upright[0][np.newaxis, :, :, np.newaxis])[0]
     digits = decode(logits)
@@ -204,8 +204,12 @@ def read_ink(session, ink: np.ndarray, sure: float,
     batch = line_logits(session, pad_batch([variant[0] for variant in leaning]))
     readings = [(logits, upright)] + [(batch[i, :variant[0].shape[1] // DOWNSAMPLE], variant)
                                       for i, variant in enumerate(leaning)]
-    logits, (_, kept, columns_per_px) = max(readings, key=lambda reading: path_confidence(reading[0]))
-    return decode(logits), kept, columns_per_px
+    decoded = [digits] + [decode(step_logits) for step_logits, _ in readings[1:]]
+    numbers = [tuple(d.digit for d in each) for each in decoded]
+    best = max(range(len(readings)),
+               key=lambda i: (numbers.count(numbers[i]), path_confidence(readings[i][0])))
+    _, kept, columns_per_px = readings[best][1]
+    return decoded[best], kept, columns_per_px
 
 
 LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one above the other, are one line
