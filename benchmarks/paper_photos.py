@@ -5,11 +5,13 @@
 The same phone-style JPEGs of the first ``--count`` MNIST *test* digits, read by this tree's
 `DigitReader` and by the previous revision's (its src/ and models/ exported from git), each in its
 own process: 1000x750 photos of plain, ruled and squared paper (`synthetic.phone_photo`: light
-blue-grey lines tilted up to 3 degrees, shaded paper), and the plain sheet seen on a dark desk,
-filling 40-90% of the picture's height (`synthetic.on_a_desk`). Reports the share read exactly
-right and the median time of a read. Nothing here is real handwriting: these are MNIST digits on
-paper the project draws, to measure two failures on their own (printed lines taken for ink; a dark
-desk taken for the page, the sheet for ink).
+blue-grey lines tilted up to 3 degrees, shaded paper), the plain sheet seen on a dark desk,
+filling 40-90% of the picture's height (`synthetic.on_a_desk`), and plain paper with the shadow
+of the phone or a hand across the digit (`synthetic.shadow_across`). Reports the share read
+exactly right and the median time of a read. Nothing here is real handwriting: these are MNIST
+digits on paper the project draws, to measure three failures on their own (printed lines taken
+for ink; a dark desk taken for the page, the sheet for ink; a page in a shadow taken for a dark
+page, its paper for ink).
 """
 
 import argparse
@@ -28,7 +30,7 @@ from serve_load import exported_tree
 
 from digitcnn import data, synthetic
 
-PAPERS = ("plain", "ruled", "squared", "on a desk")
+PAPERS = ("plain", "ruled", "squared", "on a desk", "in a shadow")
 
 READ = """
 import sys, time, statistics
@@ -61,7 +63,8 @@ def main() -> int:
             (tmp / paper).mkdir()
             for i in range(args.count):
                 on_desk = paper == "on a desk"
-                photo = synthetic.phone_photo(x_test[i], rng, (1000, 750), paper="plain" if on_desk else paper)
+                photo = synthetic.phone_photo(x_test[i], rng, (1000, 750), paper=paper if paper in PAPERS[:3] else "plain",
+                                              shadow=paper == "in a shadow")
                 if on_desk:
                     photo = synthetic.on_a_desk(photo, rng, rng.uniform(0.4, 0.9))
                 (tmp / paper / f"{i:04d}_{y_test[i]}").write_bytes(photo)

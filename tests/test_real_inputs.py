@@ -14,9 +14,11 @@ from PIL import Image
 
 from digitcnn.imaging import (
     PAGE_SPAN,
+    dark_border,
     decode_image,
     find_digits,
     ink_image,
+    light_ink,
     percentile,
     reach,
     sheet_alone,
@@ -164,6 +166,28 @@ def test_a_sheet_photographed_on_a_desk_is_read(reader, mnist_test, share):
     answers = [reader.read(encode(sheet_on_a_desk(x_test[i], share), format="JPEG", quality=90)).digits
                for i in range(10)]
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:10])]) >= 0.9, answers
+
+
+def test_a_page_with_a_shadow_across_the_digit_is_read(reader, mnist_test):
+    """A phone's or a hand's shadow darkens the border as a dark page's does: the digit read as
+    light ink there (its paper as the ink) came out as a blob, or as nothing."""
+    from digitcnn.synthetic import phone_photo
+
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(7)
+    answers = [reader.read(phone_photo(x_test[i], rng, (1000, 750), shadow=True)).digits for i in range(20)]
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+
+
+def test_the_ink_is_the_thin_strokes_where_the_border_is_dark(mnist_test):
+    x_test, _ = mnist_test
+    page = on_paper(x_test[0], 400, 200).astype(np.float32) / 255
+    assert not dark_border(page) and not light_ink(page)
+    shaded = page * np.where(np.arange(400) < 60, 1.0, 0.45).astype(np.float32)  # most of the page in a shadow
+    assert dark_border(shaded) and not light_ink(shaded)
+    chalk = 0.2 + 0.7 * (1 - page)  # light strokes on a dark board
+    assert dark_border(chalk) and light_ink(chalk)
+    assert light_ink(chalk[::10, ::10])  # a small crop goes by its border
 
 
 def test_light_strokes_on_a_dark_canvas_are_no_sheet(mnist_test):

@@ -54,6 +54,7 @@ SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: this share of t
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
+STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
@@ -306,20 +307,43 @@ def written_on(holes: np.ndarray) -> bool:
 
 def dark_border(gray: np.ndarray) -> bool:
     """True when the border of ``gray`` (H, W) in [0, 1] is mostly dark: light ink on a dark page,
-    or a sheet on a desk. The polarity of every picture is read here."""
+    a sheet on a desk, or a page in a shadow (``light_ink`` tells them apart)."""
     return percentile(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]), 50) <= 0.5
+
+
+def light_ink(gray: np.ndarray) -> bool:
+    """True when the ink of ``gray`` (H, W) in [0, 1] is lighter than its paper (chalk on a board,
+    a white-on-black drawing). The polarity of every picture is read here.
+
+    Paper surrounds writing, so a light border is a light page. A dark border is a dark page only
+    when the picture's thin strokes are light: a phone's or a hand's shadow across a page darkens
+    its border too, and its ink stays dark. Thin strokes are what a grey opening (light strokes) or
+    closing (dark strokes) with a window of STROKE_WINDOW of the longest side takes away, on a copy
+    BACKGROUND_SIDE px; the larger of the two is the ink. (A shadow's edge and a sheet's are wider
+    than the window: neither takes them away.) Pictures under MIN_SHADED_SIDE go by their border.
+    """
+    if not dark_border(gray):
+        return False
+    height, width = gray.shape
+    if min(height, width) < MIN_SHADED_SIDE:
+        return True
+    small = _shrink(gray, min(1.0, BACKGROUND_SIDE / max(height, width)))
+    window = _odd(max(small.shape) * STROKE_WINDOW)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    light = small - cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    dark = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE) - small
+    return float(light.sum()) > float(dark.sum())
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
     """Light ink on black from ``gray`` (H, W) float32 in [0, 1]: the paper flattened to 0.
 
-    The polarity comes from the image border (paper surrounds writing). The paper's own light,
-    which a phone photo shades from one corner to another, is estimated by a grey opening with a
-    window wider than any stroke (it keeps what is wider than a stroke: the paper) on a reduced
-    copy, smoothed, and subtracted. A global threshold then separates ink from paper even where
+    The polarity comes from ``light_ink``. The paper's own light, which a phone photo shades from
+    one corner to another, is estimated by a grey opening with a window wider than any stroke (it
+    keeps what is wider than a stroke: the paper) on a reduced copy, smoothed, and subtracted. A global threshold then separates ink from paper even where
     the paper is in shadow, which a threshold of the raw image cannot do.
     """
-    ink = gray if dark_border(gray) else 1.0 - gray
+    ink = gray if light_ink(gray) else 1.0 - gray
     height, width = ink.shape
     if max(height, width) < MIN_SHADED_SIDE:
         border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])

@@ -112,12 +112,14 @@ def canvas_drawing(digit: np.ndarray, rng: np.random.Generator) -> bytes:
     return out.getvalue()
 
 
-def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), paper: str = "plain") -> bytes:
+def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), paper: str = "plain",
+                shadow: bool = False) -> bytes:
     """A phone-camera JPEG (12 megapixels by default): shaded, slightly tinted paper, a pen digit.
 
     ``paper``: "plain"; or a notebook's "ruled" paper (lines about 1.3 digit heights apart) or
     "squared" paper (squares about 0.6 of a digit's height), printed light blue-grey, a little
-    tilted, with the digit smaller in the picture so that several lines show.
+    tilted, with the digit smaller in the picture so that several lines show. ``shadow``: the
+    shadow of the phone or of a hand across the page and the digit (``shadow_across``).
     """
     width, height = size
     digit_height = int(height * (rng.uniform(0.3, 0.6) if paper == "plain" else rng.uniform(0.2, 0.35)))
@@ -138,10 +140,27 @@ def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), 
         on_paper = np.ones_like(paper_grey)
         on_paper[top:top + digit_height, left:left + ink.shape[1]] = 1 - ink
         rgb *= 1 - (lines * on_paper)[..., np.newaxis] * np.array([1.0, 0.8, 0.35], dtype=np.float32)
+    if shadow:
+        rgb *= shadow_across((height, width), (left + ink.shape[1] / 2, top + digit_height / 2), digit_height, rng)[..., np.newaxis]
     rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     out = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(out, format="JPEG", quality=88)
     return out.getvalue()
+
+
+def shadow_across(shape: tuple[int, int], centre: tuple[float, float], size: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """How much light a shadow leaves, float32 (H, W) in [0.45, 1]: one side of a straight edge, at
+    any angle, through a point within 0.3 ``size`` of ``centre`` (x, y), is 25-55% darker; the edge
+    is soft over 0.5-4% of the width, as a phone's or a hand's shadow is under a room's light."""
+    height, width = shape
+    angle = rng.uniform(0, 2 * np.pi)
+    x, y = centre[0] + rng.uniform(-0.3, 0.3) * size, centre[1] + rng.uniform(-0.3, 0.3) * size
+    across = (np.cos(angle) * (np.arange(width, dtype=np.float32) - x))[np.newaxis, :] \
+        + (np.sin(angle) * (np.arange(height, dtype=np.float32) - y))[:, np.newaxis]
+    softness = rng.uniform(0.005, 0.04) * width
+    inside = 1 / (1 + np.exp(np.clip(-across / softness, -50, 50)))
+    return (1 - rng.uniform(0.25, 0.55) * inside).astype(np.float32)
 
 
 def ruling(shape: tuple[int, int], digit_height: int, paper: str, rng: np.random.Generator) -> np.ndarray:
