@@ -6,12 +6,13 @@ The same phone-style JPEGs of the first ``--count`` MNIST *test* digits, read by
 `DigitReader` and by the previous revision's (its src/ and models/ exported from git), each in its
 own process: 1000x750 photos of plain, ruled and squared paper (`synthetic.phone_photo`: light
 blue-grey lines tilted up to 3 degrees, shaded paper), the plain sheet seen on a dark desk,
-filling 40-90% of the picture's height (`synthetic.on_a_desk`), and plain paper with the shadow
-of the phone or a hand across the digit (`synthetic.shadow_across`). Reports the share read
-exactly right and the median time of a read. Nothing here is real handwriting: these are MNIST
-digits on paper the project draws, to measure three failures on their own (printed lines taken
-for ink; a dark desk taken for the page, the sheet for ink; a page in a shadow taken for a dark
-page, its paper for ink).
+filling 40-90% of the picture's height (`synthetic.on_a_desk`), plain paper with the shadow
+of the phone or a hand across the digit (`synthetic.shadow_across`), and the sheet photographed at
+an angle, wedges of desk beside it (`synthetic.at_an_angle`). Reports the share read exactly right
+and the median time of a read. Nothing here is real handwriting: these are MNIST digits on paper
+the project draws, to measure four failures on their own (printed lines taken for ink; a dark desk
+taken for the page, the sheet for ink; a page in a shadow taken for a dark page, its paper for
+ink; the desk's wedges taken for strokes).
 """
 
 import argparse
@@ -30,7 +31,7 @@ from serve_load import exported_tree
 
 from digitcnn import data, synthetic
 
-PAPERS = ("plain", "ruled", "squared", "on a desk", "in a shadow")
+PAPERS = ("plain", "ruled", "squared", "on a desk", "in a shadow", "at an angle")
 
 READ = """
 import sys, time, statistics
@@ -67,6 +68,8 @@ def main() -> int:
                                               shadow=paper == "in a shadow")
                 if on_desk:
                     photo = synthetic.on_a_desk(photo, rng, rng.uniform(0.4, 0.9))
+                if paper == "at an angle":
+                    photo = synthetic.at_an_angle(photo, rng)
                 (tmp / paper / f"{i:04d}_{y_test[i]}").write_bytes(photo)
             folders.append(str(tmp / paper))
         previous = exported_tree(args.baseline_ref, tmp / "previous")

@@ -190,6 +190,16 @@ def test_the_ink_is_the_thin_strokes_where_the_border_is_dark(mnist_test):
     assert light_ink(chalk[::10, ::10])  # a small crop goes by its border
 
 
+def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):
+    """The wedges of desk beside a page seen in perspective came out as strokes: "3" read "131"."""
+    from digitcnn.synthetic import at_an_angle, phone_photo
+
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(8)
+    answers = [reader.read(at_an_angle(phone_photo(x_test[i], rng, (1000, 750)), rng)).digits for i in range(20)]
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+
+
 def test_light_strokes_on_a_dark_canvas_are_no_sheet(mnist_test):
     """A bold light digit on black, the way some canvases draw, is no sheet of paper on a desk."""
     x_test, _ = mnist_test

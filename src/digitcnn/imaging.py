@@ -50,7 +50,8 @@ DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
 SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
-SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: this share of the picture, of its rectangle; of paper
+SHEET_BORDER = 0.25  # a sheet on a desk is looked for when this share of the picture's border is dark
+SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: this share of the picture, of its convex hull; of paper
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
@@ -254,18 +255,19 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     itself when there is no such sheet.
 
     A dark border makes the paper look like light ink on a dark page, and the sheet's edge like a
-    stroke around the digits. A sheet is the largest bright region of a small copy (Otsu's
-    threshold), its outline filled, when that covers SHEET_SHARE of the picture or more, fills
-    nearly all of its smallest enclosing rectangle (a sheet seen a little askew is still a
-    quadrilateral; a bold light digit is not, a bold 0 is an ellipse), is at least SHEET_PAPER
-    above the threshold with some ink on it, in strokes (``written_on``: a boxy light 0's hole is
-    a blob; a blank sheet is left as it is), and is light paper (a dim one would still look like a
-    dark page). What is painted is around the outline's convex hull, so that ink across the sheet's
+    stroke around the digits; the wedges of desk in the corners of a page photographed at an angle
+    come out as strokes. So where SHEET_BORDER of the border or more is dark, a sheet is looked
+    for: the largest bright region of a small copy (Otsu's threshold), its outline filled, when
+    that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
+    seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; a bold
+    light digit is not convex), is at least SHEET_PAPER above the threshold with some ink on it,
+    in strokes (``written_on``: a bold 0's hole is a blob; a blank sheet is left as it is), and is
+    light paper (a dim one would still look like a dark page). What is painted is around the outline's convex hull, so that ink across the sheet's
     edge stays, and a little inside it, about max(H, W) / 64 px. Light strokes on a dark canvas are
     none of these and are left as they are.
     """
     height, width = gray.shape
-    if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray):
+    if min(height, width) < MIN_SHADED_SIDE or np.count_nonzero(border(gray) <= 0.5) < SHEET_BORDER * 2 * (height + width):
         return gray
     small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)))
     _, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -278,8 +280,7 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     sheet = np.zeros_like(bright)
     cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
     inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
-    (_, _), (side_a, side_b), _ = cv2.minAreaRect(outline)
-    if (inside < SHEET_SHARE * small.size or inside < SHEET_FILL * side_a * side_b
+    if (inside < SHEET_SHARE * small.size or cv2.contourArea(outline) < SHEET_FILL * cv2.contourArea(cv2.convexHull(outline))
             or paper < SHEET_PAPER * inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
         return gray
     cv2.drawContours(sheet, [cv2.convexHull(outline)], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
@@ -305,10 +306,15 @@ def written_on(holes: np.ndarray) -> bool:
     return stroke_width(labels == largest) <= SHEET_STROKE * length
 
 
+def border(gray: np.ndarray) -> np.ndarray:
+    """The pixels on the edges of ``gray`` (H, W), one row or column each: (2 (H + W),)."""
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
 def dark_border(gray: np.ndarray) -> bool:
     """True when the border of ``gray`` (H, W) in [0, 1] is mostly dark: light ink on a dark page,
     a sheet on a desk, or a page in a shadow (``light_ink`` tells them apart)."""
-    return percentile(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]), 50) <= 0.5
+    return percentile(border(gray), 50) <= 0.5
 
 
 def light_ink(gray: np.ndarray) -> bool:
@@ -346,8 +352,8 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     ink = gray if light_ink(gray) else 1.0 - gray
     height, width = ink.shape
     if max(height, width) < MIN_SHADED_SIDE:
-        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-        return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(border, 1.0 - border), 50)), 0.0, 1.0)
+        edge = border(gray)
+        return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(edge, 1.0 - edge), 50)), 0.0, 1.0)
     factor = max(1, max(height, width) // BACKGROUND_SIDE)
     small = cv2.resize(ink, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
     window = _odd(max(small.shape) * BACKGROUND_WINDOW)

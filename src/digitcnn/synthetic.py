@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -192,4 +193,24 @@ def on_a_desk(photo: bytes, rng: np.random.Generator, share: float) -> bytes:
     picture.paste(sheet, ((width - sheet.size[0]) // 2, (height - sheet.size[1]) // 2))
     out = io.BytesIO()
     picture.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+def at_an_angle(photo: bytes, rng: np.random.Generator) -> bytes:
+    """A photo of a sheet (JPEG bytes, as ``phone_photo`` makes) taken at an angle: the sheet seen
+    in perspective, its far edge 20-50% narrower (the top, or one side), and wedges of a dark
+    desk beside it, the picture's size unchanged."""
+    sheet = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))
+    height, width = sheet.shape[:2]
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    narrower = rng.uniform(0.1, 0.25)
+    if rng.random() < 0.5:  # the top edge farther away
+        seen = np.float32([[narrower * width, 0], [(1 - narrower) * width, 0], [width, height], [0, height]])
+    else:  # the left edge farther away
+        seen = np.float32([[0, narrower * height], [width, 0], [width, height], [0, (1 - narrower) * height]])
+    desk = (int(rng.integers(80, 100)), int(rng.integers(55, 70)), int(rng.integers(35, 50)))
+    picture = cv2.warpPerspective(sheet, cv2.getPerspectiveTransform(corners, seen), (width, height),
+                                  flags=cv2.INTER_LINEAR, borderValue=desk)
+    out = io.BytesIO()
+    Image.fromarray(picture, mode="RGB").save(out, format="JPEG", quality=88)
     return out.getvalue()
