@@ -23,6 +23,7 @@ from digitcnn.imaging import (
     reach,
     sheet_alone,
     to_gray,
+    without_frames,
     without_printed_lines,
 )
 from digitcnn.models import REFUSE_ABOVE
@@ -198,6 +199,37 @@ def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):
     rng = np.random.default_rng(8)
     answers = [reader.read(at_an_angle(phone_photo(x_test[i], rng, (1000, 750)), rng)).digits for i in range(20)]
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.8, answers  # 0.4 before
+
+
+@pytest.mark.parametrize("frame", ["box", "circle"])
+def test_a_digit_in_a_printed_box_or_circled_is_read(reader, mnist_test, frame):
+    """The frame and the digit in it were one digit's marks: refused, or read as a 0."""
+    x_test, y_test = mnist_test
+    answers = []
+    for digit in x_test[:20]:
+        page = on_paper(digit, 400, 160).astype(np.uint8)  # the digit in the middle, 120-280 px
+        if frame == "box":
+            cv2.rectangle(page, (95, 95), (305, 305), 110, 3)  # printed grey, as a form's boxes are
+        else:
+            cv2.ellipse(page, (200, 200), (125, 115), 0, 0, 360, 30, 6)  # drawn with the pen
+        answers.append(reader.read(encode(page, format="JPEG", quality=90)).digits)
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+
+
+def test_frames_go_and_what_looks_like_one_in_writing_stays():
+    mask = np.zeros((200, 400), bool)
+    cv2.rectangle(mask.view(np.uint8), (20, 20), (180, 180), 1, 3)  # a box ...
+    cv2.line(mask.view(np.uint8), (100, 50), (100, 150), 1, 5)  # ... around a 1
+    cv2.circle(mask.view(np.uint8), (300, 100), 50, 1, 6)  # a 0 ...
+    cv2.circle(mask.view(np.uint8), (300, 100), 6, 1, -1)  # ... with a dot in it
+    kept = without_frames(mask)
+    assert not kept[20, 100] and kept[100, 100]  # the box went, the 1 stayed
+    assert kept[100, 250] and kept[100, 300]  # the 0 and its dot stayed
+    lines = np.zeros((100, 400), bool)
+    lines[10:13, :] = lines[90:93, :] = True  # printed lines across the picture ...
+    lines[10:93, 50:54] = lines[10:93, 300:304] = True  # ... joined into a loop by two strokes ...
+    lines[30:70, 150:154] = True  # ... around a digit: no frame
+    assert (without_frames(lines) == lines).all()
 
 
 def test_light_strokes_on_a_dark_canvas_are_no_sheet(mnist_test):

@@ -55,6 +55,7 @@ SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: this share of t
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
+FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
@@ -382,7 +383,45 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     as_bytes = np.round(flat * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(as_bytes, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     threshold = max(otsu / 255.0, MIN_INK_SHARE * strongest)
-    return flat, without_printed_lines(as_bytes, flat > threshold)
+    return flat, without_frames(without_printed_lines(as_bytes, flat > threshold))
+
+
+def without_frames(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (H, W) bool without the frames around writing: a ring (a printed box of a form, a
+    circle drawn around a digit), its hole FRAME_HOLE of its area or more, with a mark in the hole
+    at least FRAME_CONTENT of its height, is no digit, and its pixels are dropped. Digits hold no
+    tall mark in their loops (the dot some put in a 0 is small); a stroke reaching over the next
+    digit (a 1's long lead-in, a 7's bar) closes no hole around it; and a frame lies inside the
+    picture: digits joined into a loop by the lines printed across a cheque or a page are not one."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    x, y, w, h = (stats[1:, i].astype(np.int64)[:, np.newaxis] for i in range(4))
+    if not ((x < x.T) & (y < y.T) & (x + w > x.T + w.T) & (y + h > y.T + h.T) & (h.T >= FRAME_CONTENT * h)).any():
+        return mask  # no mark's box holds a tall mark's: no frame (most pictures)
+    contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+    parents = hierarchy[0][:, 3]
+    frames = set()
+    for content, hole in enumerate(parents):
+        # a mark's outline inside a hole (the hole's parent is the outline of the mark it is in)
+        if hole < 0 or parents[hole] < 0 or is_hole(parents, content):
+            continue
+        frame = contours[parents[hole]]
+        left, top, width, height = cv2.boundingRect(frame)
+        if (cv2.boundingRect(contours[content])[3] >= FRAME_CONTENT * height
+                and cv2.contourArea(contours[hole]) >= FRAME_HOLE * cv2.contourArea(frame)
+                and left > 0 and top > 0 and left + width < mask.shape[1] and top + height < mask.shape[0]):
+            frames.add(int(labels[frame[0, 0, 1], frame[0, 0, 0]]))
+    return mask & ~np.isin(labels, list(frames)) if frames else mask
+
+
+def is_hole(parents: np.ndarray, contour: int) -> bool:
+    """True when ``contour`` of cv2.findContours(..., RETR_TREE) is a hole's outline: its depth in
+    ``parents`` (the hierarchy's parent column) is odd."""
+    depth = 0
+    while parents[contour] >= 0:
+        contour, depth = parents[contour], depth + 1
+    return depth % 2 == 1
 
 
 def without_printed_lines(levels: np.ndarray, mask: np.ndarray) -> np.ndarray:
