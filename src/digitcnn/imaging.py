@@ -263,9 +263,9 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; a bold
     light digit is not convex), is at least SHEET_PAPER above the threshold with some ink on it,
     in strokes (``written_on``: a bold 0's hole is a blob; a blank sheet is left as it is), and is
-    light paper (a dim one would still look like a dark page). What is painted is around the outline's convex hull, so that ink across the sheet's
-    edge stays, and a little inside it, about max(H, W) / 64 px. Light strokes on a dark canvas are
-    none of these and are left as they are.
+    light paper (a dim one would still look like a dark page). What is painted is around the
+    outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
+    max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are left as they are.
     """
     height, width = gray.shape
     if min(height, width) < MIN_SHADED_SIDE or np.count_nonzero(border(gray) <= 0.5) < SHEET_BORDER * 2 * (height + width):
@@ -347,8 +347,9 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
 
     The polarity comes from ``light_ink``. The paper's own light, which a phone photo shades from
     one corner to another, is estimated by a grey opening with a window wider than any stroke (it
-    keeps what is wider than a stroke: the paper) on a reduced copy, smoothed, and subtracted. A global threshold then separates ink from paper even where
-    the paper is in shadow, which a threshold of the raw image cannot do.
+    keeps what is wider than a stroke: the paper) on a reduced copy, smoothed, and subtracted. A
+    global threshold then separates ink from paper even where the paper is in shadow, which a
+    threshold of the raw image cannot do.
     """
     ink = gray if light_ink(gray) else 1.0 - gray
     height, width = ink.shape
