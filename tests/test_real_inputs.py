@@ -93,9 +93,11 @@ def test_hairline_strokes_with_gaps_are_one_digit(reader, digit):
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
 def test_thick_marker_is_read(reader, digit):
-    """A marker whose strokes are a quarter of the digit's width."""
+    """A marker whose strokes are a quarter of the digit's width, black on white and white on
+    black (strokes wider than the polarity test's window: the border tells)."""
     canvas = drawn(digit, scale=2.0, width=28)
     assert reader.read(encode(255 - canvas)).digits == str(digit)
+    assert reader.read(encode(canvas)).digits == str(digit)
 
 
 @pytest.mark.parametrize("digit", sorted(STROKES))
@@ -180,6 +182,23 @@ def test_a_page_with_a_shadow_across_the_digit_is_read(reader, mnist_test):
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
 
 
+def test_a_number_half_in_a_shadow_loses_no_digit(reader, mnist_test):
+    """The lit part of a page in a shadow is no sheet on a desk: painting the rest the paper's grey
+    would erase the digits in the shadow."""
+    from digitcnn.linesynth import LineStyle, place_digits
+    from digitcnn.synthetic import phone_photo
+
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(9)
+    style = LineStyle(touching_share=0.0, separator_share=0.0, gap=(0.2, 0.5))
+    right = 0
+    for i in range(20):
+        ink, text = place_digits(list(x_test[3 * i:3 * i + 3]), [int(y) for y in y_test[3 * i:3 * i + 3]], rng, style, None)
+        photo = phone_photo((np.clip(ink, 0, 1) * 255).astype(np.uint8), rng, (2000, 750), shadow=True)
+        right += reader.read(photo).digits == text
+    assert right >= 16, right  # 11 when the lit part was taken for a sheet
+
+
 def test_the_ink_is_the_thin_strokes_where_the_border_is_dark(mnist_test):
     x_test, _ = mnist_test
     page = on_paper(x_test[0], 400, 200).astype(np.float32) / 255
@@ -198,7 +217,7 @@ def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):
     x_test, y_test = mnist_test
     rng = np.random.default_rng(8)
     answers = [reader.read(at_an_angle(phone_photo(x_test[i], rng, (1000, 750)), rng)).digits for i in range(20)]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.8, answers  # 0.4 before
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.8, answers  # 0.2 at 9e622ce
 
 
 @pytest.mark.parametrize("frame", ["box", "circle"])

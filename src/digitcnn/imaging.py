@@ -7,9 +7,11 @@ transparent. The steps, each a function below:
 
     decode_image     bytes -> PIL image: size limit, first frame, EXIF orientation
     to_gray          PIL image (any mode) -> float32 (H, W) in [0, 1]; alpha onto a contrasting background
-    sheet_alone      -> a sheet of paper photographed on a dark desk: the desk painted the sheet's grey
-    ink_image        -> light ink on black: the paper's uneven light removed, then Otsu's threshold;
-                        a notebook's printed lines taken out
+    sheet_alone      -> a sheet of paper photographed on a dark desk or at an angle: the desk painted
+                        the sheet's grey
+    ink_image        -> light ink on black (the polarity from light_ink: a page partly in a shadow is
+                        no dark page): the paper's uneven light removed, then Otsu's threshold;
+                        a notebook's printed lines and the frames around writing taken out
     find_digits      -> one mask per digit (near pieces joined, marks grouped when they overlap in x)
     to_mnist         -> float32 (28, 28) in [0, 1]: cropped, MNIST stroke width, 20 px box, centred by mass
 
@@ -57,6 +59,7 @@ BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a c
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
+LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
@@ -260,15 +263,16 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     come out as strokes. So where SHEET_BORDER of the border or more is dark, a sheet is looked
     for: the largest bright region of a small copy (Otsu's threshold), its outline filled, when
     that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
-    seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; a bold
-    light digit is not convex), is at least SHEET_PAPER above the threshold with some ink on it,
-    in strokes (``written_on``: a bold 0's hole is a blob; a blank sheet is left as it is), and is
+    seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most bold
+    light digits are not convex), is at least SHEET_PAPER above the threshold with some ink on it,
+    in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet is
+    left as it is), with no writing beside it (a page partly in a shadow has its lit part), and is
     light paper (a dim one would still look like a dark page). What is painted is around the
     outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
     max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are left as they are.
     """
     height, width = gray.shape
-    if min(height, width) < MIN_SHADED_SIDE or np.count_nonzero(border(gray) <= 0.5) < SHEET_BORDER * 2 * (height + width):
+    if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray, SHEET_BORDER):
         return gray
     small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)))
     _, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -285,6 +289,9 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
             or paper < SHEET_PAPER * inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
         return gray
     cv2.drawContours(sheet, [cv2.convexHull(outline)], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
+    strokes = thin_strokes(small, _odd(max(small.shape) * STROKE_WINDOW))[1] > MIN_CONTRAST
+    if written_on(strokes & ~cv2.dilate(sheet, np.ones((5, 5), np.uint8)).view(bool)):
+        return gray  # writing beside the bright region: a page partly in a shadow, not a sheet on a desk
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
     sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
@@ -312,34 +319,50 @@ def border(gray: np.ndarray) -> np.ndarray:
     return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
 
 
-def dark_border(gray: np.ndarray) -> bool:
-    """True when the border of ``gray`` (H, W) in [0, 1] is mostly dark: light ink on a dark page,
-    a sheet on a desk, or a page in a shadow (``light_ink`` tells them apart)."""
-    return percentile(border(gray), 50) <= 0.5
+def dark_border(gray: np.ndarray, share: float = 0.5) -> bool:
+    """True when ``share`` or more of the border of ``gray`` (H, W) in [0, 1] is dark (0.5 or
+    less): light ink on a dark page, a sheet on a desk, or a page in a shadow (``light_ink`` tells
+    them apart)."""
+    edge = border(gray)
+    return np.count_nonzero(edge <= 0.5) >= share * edge.size
+
+
+def background_copy(gray: np.ndarray) -> np.ndarray:
+    """``gray`` (H, W) shrunk by a whole factor to about BACKGROUND_SIDE px (averaging): the copy
+    the paper's light and the picture's polarity are read on."""
+    height, width = gray.shape
+    factor = max(1, max(height, width) // BACKGROUND_SIDE)
+    return cv2.resize(gray, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+
+
+def thin_strokes(small: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """What a grey opening and a grey closing of ``small`` (H, W) float32 with a square ``window``
+    take away: its light strokes and its dark strokes narrower than the window, as two float32
+    (H, W) >= 0 (top-hats). Anything wider (paper, a shadow, a desk, their edges) is 0 in both."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    light = small - cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    dark = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE) - small
+    return light, dark
 
 
 def light_ink(gray: np.ndarray) -> bool:
     """True when the ink of ``gray`` (H, W) in [0, 1] is lighter than its paper (chalk on a board,
     a white-on-black drawing). The polarity of every picture is read here.
 
-    Paper surrounds writing, so a light border is a light page. A dark border is a dark page only
-    when the picture's thin strokes are light: a phone's or a hand's shadow across a page darkens
-    its border too, and its ink stays dark. Thin strokes are what a grey opening (light strokes) or
-    closing (dark strokes) with a window of STROKE_WINDOW of the longest side takes away, on a copy
-    BACKGROUND_SIDE px; the larger of the two is the ink. (A shadow's edge and a sheet's are wider
-    than the window: neither takes them away.) Pictures under MIN_SHADED_SIDE go by their border.
+    Paper surrounds writing, so a light border is a light page, and a border dark all round (all
+    but LIT_BORDER of it) a dark page. A border dark in part and light in part may be a page
+    partly in a shadow (a phone's, a hand's): it is a dark page only when the picture's thin
+    strokes are light, thin strokes being ``thin_strokes`` with a window of STROKE_WINDOW of the
+    longest side, on the ``background_copy`` (a shadow's edge is wider than the window). Pictures
+    under MIN_SHADED_SIDE go by their border.
     """
     if not dark_border(gray):
         return False
-    height, width = gray.shape
-    if min(height, width) < MIN_SHADED_SIDE:
+    if min(gray.shape) < MIN_SHADED_SIDE or dark_border(gray, 1 - LIT_BORDER):
         return True
-    small = _shrink(gray, min(1.0, BACKGROUND_SIDE / max(height, width)))
-    window = _odd(max(small.shape) * STROKE_WINDOW)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    light = small - cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
-    dark = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE) - small
-    return float(light.sum()) > float(dark.sum())
+    small = background_copy(gray)
+    light, dark = thin_strokes(small, _odd(max(small.shape) * STROKE_WINDOW))
+    return float(light.sum()) >= float(dark.sum())
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
@@ -356,8 +379,8 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     if max(height, width) < MIN_SHADED_SIDE:
         edge = border(gray)
         return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(edge, 1.0 - edge), 50)), 0.0, 1.0)
+    small = background_copy(ink)
     factor = max(1, max(height, width) // BACKGROUND_SIDE)
-    small = cv2.resize(ink, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
     window = _odd(max(small.shape) * BACKGROUND_WINDOW)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
     paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
@@ -390,14 +413,16 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def without_frames(mask: np.ndarray) -> np.ndarray:
     """``mask`` (H, W) bool without the frames around writing: a ring (a printed box of a form, a
     circle drawn around a digit), its hole FRAME_HOLE of its area or more, with a mark in the hole
-    at least FRAME_CONTENT of its height, is no digit, and its pixels are dropped. Digits hold no
-    tall mark in their loops (the dot some put in a 0 is small); a stroke reaching over the next
-    digit (a 1's long lead-in, a 7's bar) closes no hole around it; and a frame lies inside the
-    picture: digits joined into a loop by the lines printed across a cheque or a page are not one."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    if count <= 2:
+    at least FRAME_CONTENT of its height, is no digit, and its pixels are dropped. Digits rarely
+    hold a tall mark in their loops (the dot some put in a 0 is small; a 0's slash that does not
+    touch the ring would make the ring go); a stroke reaching over the next digit (a 1's long
+    lead-in, a 7's bar) closes no hole around it; and a frame lies inside the picture: digits
+    joined into a loop by the lines printed across a cheque or a page are not one."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    marks = stats[1:][not_specks(stats[1:])]
+    if not 2 <= len(marks) <= 4 * MAX_DIGITS:  # (more marks than that is refused later, frames or not)
         return mask
-    x, y, w, h = (stats[1:, i].astype(np.int64)[:, np.newaxis] for i in range(4))
+    x, y, w, h = (marks[:, i].astype(np.int64)[:, np.newaxis] for i in range(4))
     if not ((x < x.T) & (y < y.T) & (x + w > x.T + w.T) & (y + h > y.T + h.T) & (h.T >= FRAME_CONTENT * h)).any():
         return mask  # no mark's box holds a tall mark's: no frame (most pictures)
     contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)

@@ -189,27 +189,30 @@ def line_variant(ink: np.ndarray, shear: float) -> tuple[np.ndarray, np.ndarray,
     return line, np.clip(kept - shift, 0, ink.shape[1] - 1), columns_per_px
 
 
+def read_variant(session, ink: np.ndarray, shear: float) -> tuple[list[DecodedDigit], float, np.ndarray, float]:
+    """The line reader's reading of ``line_variant(ink, shear)``, alone: its digits, its
+    ``path_confidence``, the kept columns and the input's columns per kept column."""
+    line, kept, columns_per_px = line_variant(ink, shear)
+    logits = line_logits(session, line[np.newaxis, :, :, np.newaxis])[0]
+    return decode(logits), path_confidence(logits), kept, columns_per_px
+
+
 def read_ink(session, ink: np.ndarray, sure: float,
              slants: tuple[float, ...] = SLANTS) -> tuple[list[DecodedDigit], np.ndarray, float]:
     """A line's ``ink`` (H, W) float32 read by the line reader: its digits, and the kept columns and
     columns per kept column of the reading chosen (see ``line_variant``). Read upright; when a digit
-    is below ``sure`` (or none is read), also at each of ``slants`` in one batch, and the number
-    most of the readings agree on stands (of those, the surest reading: ``path_confidence``)."""
-    upright = line_variant(ink, 0.0)
-    logits = line_logits(session, upright[0][np.newaxis, :, :, np.newaxis])[0]
-    digits = decode(logits)
-    if not slants or (digits and min(d.probability for d in digits) >= sure):
-        return digits, upright[1], upright[2]
-    leaning = [line_variant(ink, shear) for shear in slants]
-    batch = line_logits(session, pad_batch([variant[0] for variant in leaning]))
-    readings = [(logits, upright)] + [(batch[i, :variant[0].shape[1] // DOWNSAMPLE], variant)
-                                      for i, variant in enumerate(leaning)]
-    decoded = [digits] + [decode(step_logits) for step_logits, _ in readings[1:]]
-    numbers = [tuple(d.digit for d in each) for each in decoded]
-    best = max(range(len(readings)),
-               key=lambda i: (numbers.count(numbers[i]), path_confidence(readings[i][0])))
-    _, kept, columns_per_px = readings[best][1]
-    return decoded[best], kept, columns_per_px
+    is below ``sure``, also at each of ``slants``, and the number most of the readings agree on
+    stands (of those, the surest reading). A line read as no digit stays so (a scribble, a word).
+    Each is read alone: in a batch, the narrower lines would be padded, and the GRUs read the
+    padding too."""
+    readings = [read_variant(session, ink, 0.0)]
+    upright = readings[0][0]
+    if upright and min(d.probability for d in upright) < sure:
+        readings += [read_variant(session, ink, shear) for shear in slants]
+    numbers = [tuple(d.digit for d in reading[0]) for reading in readings]
+    best = max(range(len(readings)), key=lambda i: (numbers.count(numbers[i]), readings[i][1]))
+    digits, _, kept, columns_per_px = readings[best]
+    return digits, kept, columns_per_px
 
 
 LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one above the other, are one line
