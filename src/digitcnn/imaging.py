@@ -289,8 +289,11 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
             or paper < SHEET_PAPER * inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
         return gray
     cv2.drawContours(sheet, [cv2.convexHull(outline)], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
-    strokes = thin_strokes(small, _odd(max(small.shape) * STROKE_WINDOW))[1] > MIN_CONTRAST
-    if written_on(strokes & ~cv2.dilate(sheet, np.ones((5, 5), np.uint8)).view(bool)):
+    window = _odd(max(small.shape) * STROKE_WINDOW)
+    beside = thin_strokes(small, window)[1] > MIN_CONTRAST
+    beside &= ~cv2.dilate(sheet, np.ones((window, window), np.uint8)).view(bool)  # off the sheet's rim
+    beside[[0, -1]] = beside[:, [0, -1]] = False  # and off the picture's edge (a wedge of desk ends there)
+    if written_on(beside):
         return gray  # writing beside the bright region: a page partly in a shadow, not a sheet on a desk
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
