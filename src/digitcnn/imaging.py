@@ -383,7 +383,6 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
         edge = border(gray)
         return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(edge, 1.0 - edge), 50)), 0.0, 1.0)
     small = background_copy(ink)
-    factor = max(1, max(height, width) // BACKGROUND_SIDE)
     window = _odd(max(small.shape) * BACKGROUND_WINDOW)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
     paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
@@ -393,7 +392,7 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     # (No paper over the cap when its whole range is under PAPER_SPREAD, as on a plain canvas: no median.)
     if float(paper.max()) - float(paper.min()) > PAPER_SPREAD:
         paper = np.minimum(paper, percentile(paper.ravel(), 50) + PAPER_SPREAD)
-    if factor > 1:
+    if paper.shape != ink.shape:
         paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(ink - np.minimum(paper, ink), 0.0, 1.0)
 
