@@ -42,6 +42,7 @@ from digitcnn.config import LineConfig
 from digitcnn.train import prepare_out_dir, write_run_record
 from digitcnn.train_lines import (
     MAX_DIGITS,
+    TRAINING_STYLES,
     _draw_lines,
     as_float,
     build_line_model,
@@ -71,7 +72,7 @@ MODELS = (
     StreamModel("continued", 5e-4, init_from="runs/lines-settle/model.keras"),  # the shipped one, further
     StreamModel("wide", 2e-3, features=96, recurrent_layers=2, recurrent_units=96),  # 2.9x its parameters
 )
-STYLE = "mixed"  # half general, half cheque-like lines (train_lines.TRAINING_STYLES)
+STYLE = "mixed"  # half general, half cheque-like lines (train_lines.TRAINING_STYLES); --style to change
 MARK_SHARE = 0.07  # lines that are marks, not numbers (read as nothing)
 STRAY_SHARE = 0.03  # numbers with such a mark beside them
 WIDTH = 192  # px, as train-lines
@@ -86,9 +87,9 @@ SEED = 8
 _DIGITS: dict = {}  # set before the drawing processes fork, so they share MNIST without pickling it
 
 
-def _draw_chunk(split: str, seed: list[int]):
+def _draw_chunk(split: str, seed: list[int], style: str):
     images, labels = _DIGITS[split]
-    return _draw_lines(images, labels, CHUNK, seed, training_styles(STYLE, MARK_SHARE, STRAY_SHARE), WIDTH)
+    return _draw_lines(images, labels, CHUNK, seed, training_styles(style, MARK_SHARE, STRAY_SHARE), WIDTH)
 
 
 def learning_rate(peak: float, progress: float) -> float:
@@ -156,6 +157,8 @@ def main() -> int:
                         help="instead of MODELS, continue this .keras line reader (a second stage), as 'stage'")
     parser.add_argument("--learning-rate", type=float, default=5e-4, help="with --init-from: the peak rate")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the lines drawn and of the training")
+    parser.add_argument("--style", default=STYLE, choices=sorted(TRAINING_STYLES),
+                        help="synthesis style of the training lines (validation lines are always 'mixed')")
     parser.add_argument("--steps-per-round", type=int, default=STEPS_PER_ROUND)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
@@ -169,7 +172,7 @@ def main() -> int:
 
     _DIGITS.update(load_digits(LineConfig(limit=args.limit)))
     pool = multiprocessing.get_context("fork").Pool(args.workers)  # before Keras starts any thread
-    val_parts = pool.starmap(_draw_chunk, [("val", [args.seed, 2, k]) for k in range(VAL_LINES // CHUNK)])
+    val_parts = pool.starmap(_draw_chunk, [("val", [args.seed, 2, k], STYLE) for k in range(VAL_LINES // CHUNK)])
     x_val = np.concatenate([p[0] for p in val_parts]).astype(np.float32)[..., np.newaxis] / 255.0
     texts_val = np.concatenate([p[3] for p in val_parts])
 
@@ -203,7 +206,7 @@ def main() -> int:
         models[spec.name] = model
         print(f"{spec.name}: {model.count_params()} parameters", flush=True)
 
-    history = {"settings": {"models": [dataclasses.asdict(m) for m in specs], "style": STYLE,
+    history = {"settings": {"models": [dataclasses.asdict(m) for m in specs], "style": args.style,
                             "mark_share": MARK_SHARE, "stray_share": STRAY_SHARE, "batch_size": args.batch_size,
                             "seed": args.seed, "minutes": args.minutes, "workers": args.workers},
                "validations": []}
@@ -226,7 +229,7 @@ def main() -> int:
             targets[drawn:end, -1] = part_lengths[:end - drawn]
             drawn = end
         while len(pending) < 2 * args.workers and drawn + (len(pending) + 1) * CHUNK <= args.max_lines:
-            pending.append(pool.apply_async(_draw_chunk, ("train", [args.seed, 1, next_chunk])))
+            pending.append(pool.apply_async(_draw_chunk, ("train", [args.seed, 1, next_chunk], args.style)))
             next_chunk += 1
         if drawn < 4 * args.batch_size:
             time.sleep(0.5)
