@@ -409,7 +409,7 @@ def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tm
     out = tmp_path / "stream"
     trained = subprocess.run([sys.executable, str(script), "--models", "wide", "--minutes", "0.2", "--workers", "1",
                               "--limit", "500", "--steps-per-round", "2", "--batch-size", "8", "--max-lines", "20000",
-                              "--out", str(out)],
+                              "--style", "mixed-writers", "--out", str(out)],
                              check=False, capture_output=True, text=True, timeout=900)
     assert trained.returncode == 0, trained.stderr[-2000:]
     history = json.loads((out / "history.json").read_text())
@@ -422,5 +422,5 @@ def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tm
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test"]) == {"canvas", "touching", "gaps"} and metrics["onnx_max_abs_diff"] <= 1e-4
     config = json.loads((run / "config.json").read_text())["config"]
-    assert config["features"] == 96 and config["recurrent_layers"] == 2 and config["style"] == "mixed"
+    assert config["features"] == 96 and config["recurrent_layers"] == 2 and config["style"] == "mixed-writers"
     load_line_session(run / "model.onnx")

@@ -95,28 +95,6 @@ def hook_nine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def loop_two(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 2 whose corner at the bottom left is a loop, as many cursive writers make it (MNIST's 2s
-    turn there sharply): a ring sitting on the base, its right side on the corner. ``image`` (H, W)
-    float in [0, 1], ink bright, with room below and on the left."""
-    rows, cols = np.nonzero(image > 0.5)
-    if len(rows) == 0:
-        return image
-    top, bottom = int(rows.min()), int(rows.max())
-    height = bottom - top
-    low = rows > bottom - max(2, height // 4)  # the base and the foot of the diagonal
-    corner_x, base_y = int(cols[low].min()), int(np.median(rows[low]))
-    pen = max(2, round(stroke_width(image) * 0.75))  # a loop is written fast, with a lighter hand
-    across = max(round(rng.uniform(0.08, 0.14) * height), round(1.5 * pen))  # half-width: a hole, not a blob
-    up = max(round(across * rng.uniform(0.8, 1.3)), round(1.5 * pen))
-    centre = (corner_x + round(across * rng.uniform(0.2, 0.8)), base_y - up + pen // 2)
-    tilt = rng.uniform(-30, 30)
-    out = image.copy()
-    cv2.ellipse(out, centre, (across, up), tilt, 0, 360, 0.0, thickness=-1)  # the corner's ink inside goes
-    cv2.ellipse(out, centre, (across, up), tilt, 0, 360, 1.0, thickness=pen, lineType=cv2.LINE_AA)
-    return out
-
-
 def cross_seven(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 7 with a bar across its stem, as most of Europe and Latin America writes it. ``image`` (H, W)
     float in [0, 1], ink bright."""

@@ -115,9 +115,8 @@ class LineConfig:
     dropout: float = _setting(0.2, "dropout before the GRUs")
     style: str = _setting("general", "synthesis style (linesynth): general, cheque (long-flagged 1s, "
                                      "smaller tails), mixed (half each), or mixed-writers (as mixed, the cheque "
-                                     "half also with long 1s, hooked 9s and crossed 7s), or mixed-amounts (as "
-                                     "mixed-writers, with looped 2s and digits drawn as amounts are written)",
-                          ("general", "cheque", "mixed", "mixed-writers", "mixed-amounts"))
+                                     "half also with long 1s, hooked 9s and crossed 7s)",
+                          ("general", "cheque", "mixed", "mixed-writers"))
     mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
                                       "shapes), read as nothing: outlier exposure")
     stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")

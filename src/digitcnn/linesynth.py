@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .augment import cross_seven, flag_one, hook_nine, loop_two
+from .augment import cross_seven, flag_one, hook_nine
 from .nondigits import KINDS, mark_ink
 from .sequence import slant
 from .synthetic import crop_to_ink
@@ -52,8 +52,6 @@ class LineStyle:
     long_one: float = 0.0  # 1s written as one long stroke, slanted more, reaching below the baseline
     hook_nine: float = 0.0  # 9s whose tail ends in a hook to the left
     cross_seven: float = 0.0  # 7s with a bar across the stem
-    loop_two: float = 0.0  # 2s whose bottom-left corner is a loop
-    amounts: float = 0.0  # numbers whose digits are drawn as money amounts are written, not uniformly
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -73,8 +71,6 @@ LINE_MARKS = tuple(k for k in KINDS if k not in ("dot", "dash", "underline"))  #
 CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 1.0), flag_angle=(25, 75), small_tail=0.3)
 # The same with the other conventions too (LineConfig.style "mixed-writers", the eighth stage).
 CHEQUE_WRITERS = dataclasses.replace(CHEQUE, long_one=0.35, hook_nine=0.35, cross_seven=0.25)
-# And with looped 2s and digits drawn as amounts are written (LineConfig.style "mixed-amounts").
-CHEQUE_AMOUNTS = dataclasses.replace(CHEQUE_WRITERS, loop_two=0.4, amounts=0.6)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -152,8 +148,6 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
             digit = hook_nine(_room(digit), rng)
         elif label == 7 and style.cross_seven and rng.random() < style.cross_seven:
             digit = cross_seven(_room(digit), rng)
-        elif label == 2 and style.loop_two and rng.random() < style.loop_two:
-            digit = loop_two(_room(digit), rng)
         height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1) * (tail if index else 1.0))
         body = height  # where the digit sits: a long 1 reaches below the others' baseline
         if label == 1 and style.long_one and rng.random() < style.long_one:
@@ -280,19 +274,6 @@ def pen_width(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return ink
 
 
-BENFORD = np.log10(1 + 1 / np.arange(1, 10))  # how often amounts begin with 1, 2, ..., 9
-
-
-def amount_digits(count: int, rng: np.random.Generator) -> list[int]:
-    """``count`` digits of a money amount: the first by Benford's law (a third of amounts begin
-    with 1), the rest uniform, and often a round tail of zeros (``15000``)."""
-    digits = [int(rng.choice(9, p=BENFORD)) + 1] + [int(d) for d in rng.integers(0, 10, count - 1)]
-    if count > 1 and rng.random() < 0.6:
-        zeros = int(rng.integers(1, min(count - 1, 5) + 1))
-        digits[count - zeros:] = [0] * zeros
-    return digits
-
-
 def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
               style: LineStyle = LineStyle()) -> tuple[np.ndarray, str]:
     """One synthetic handwritten number from MNIST ``images`` (N, 28, 28) uint8 and ``labels`` (N,).
@@ -306,11 +287,7 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         ink, text = place_digits(marks, [None] * len(marks), rng, style, None)
         return finish_line(ink, rng, style), text
     count = int(rng.integers(style.digits[0], style.digits[1] + 1))
-    if style.amounts and rng.random() < style.amounts:
-        wanted = amount_digits(count, rng)
-        picks = np.array([rng.choice(np.flatnonzero(labels == digit)) for digit in wanted])
-    else:
-        picks = rng.integers(0, len(images), count)
+    picks = rng.integers(0, len(images), count)
     separator = None
     if count >= 4 and rng.random() < style.separator_share:
         separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]

@@ -27,14 +27,7 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import (
-    CANVAS,
-    CHEQUE,
-    CHEQUE_AMOUNTS,
-    CHEQUE_WRITERS,
-    LineStyle,
-    make_line,
-)
+from .linesynth import CANVAS, CHEQUE, CHEQUE_WRITERS, LineStyle, make_line
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
@@ -247,7 +240,7 @@ def load_digits(config: LineConfig):
 
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
-                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-amounts": (LineStyle(), CHEQUE_AMOUNTS)}
+                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
