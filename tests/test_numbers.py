@@ -4,6 +4,7 @@ The images are built here from MNIST *test* digits (the line reader trains on nu
 training digits only), drawn as a canvas or a pen on paper draws them.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -295,6 +296,57 @@ def test_numbers_leaning_further_than_the_training_are_read_at_other_slants(read
 
     upright, slanted = right(()), right(SLANTS)
     assert slanted > upright, (upright, slanted)
+
+
+def turned_number(gray: np.ndarray, angle: float) -> np.ndarray:
+    """A number's grey image (H, W) uint8 on more paper of its colour, turned by ``angle`` degrees."""
+    paper = int(np.median(gray))
+    height, width = gray.shape
+    page = cv2.copyMakeBorder(gray, height, height, width // 4, width // 4, cv2.BORDER_CONSTANT, value=paper)
+    turn = cv2.getRotationMatrix2D((page.shape[1] / 2, page.shape[0] / 2), angle, 1.0)
+    return cv2.warpAffine(page, turn, page.shape[::-1], borderValue=paper)
+
+
+def test_the_tilt_of_a_line_is_measured_and_levelled(mnist):
+    from digitcnn.imaging import ink_image
+    from digitcnn.linesynth import CANVAS
+    from digitcnn.sequence import levelled, tilt
+
+    (_, _), (x_test, y_test) = mnist
+    rng = np.random.default_rng(8)
+    style = dataclasses.replace(CANVAS, digits=(4, 7), slant=(0.0, 0.0))
+    errors = []
+    for angle in rng.uniform(-15, 15, 20):
+        gray, _ = make_line(x_test, y_test, rng, style)
+        ink, mask = ink_image(turned_number(gray, angle).astype(np.float32) / 255)
+        measured = tilt(ink * mask)  # a line falling to the right (rows grow down) was turned clockwise
+        if measured == 0.0:  # too short to measure
+            continue
+        errors.append(abs(measured + angle))
+        level, origin = levelled(ink * mask, measured)
+        assert abs(tilt(level)) <= 8 and len(origin) == level.shape[1]
+        assert (np.diff(origin) >= 0).all() and origin.min() >= 0 and origin.max() < ink.shape[1]
+    assert len(errors) >= 15 and np.median(errors) <= 2.5 and max(errors) <= 8, errors
+    one_digit, _ = make_line(x_test, y_test, rng, dataclasses.replace(style, digits=(1, 1)))
+    assert tilt(ink_image(turned_number(one_digit, 15).astype(np.float32) / 255)[0]) == 0.0  # no line to measure
+
+
+def test_numbers_written_at_a_tilt_are_read_level_too(reader, mnist, monkeypatch):
+    import digitcnn.sequence
+    from digitcnn.linesynth import CANVAS
+    from digitcnn.train_lines import digits_of
+
+    (_, _), (x_test, y_test) = mnist
+    rng = np.random.default_rng(9)
+    cases = []
+    for index in range(60):
+        gray, text = make_line(x_test, y_test, rng, CANVAS)
+        png = cv2.imencode(".png", turned_number(gray, 12 if index % 2 else -12))[1].tobytes()
+        cases.append((png, digits_of(text)))
+    levelled = sum(reader.read(png).digits == truth for png, truth in cases)
+    monkeypatch.setattr(digitcnn.sequence, "LEVEL_FROM", 90.0)
+    as_written = sum(reader.read(png).digits == truth for png, truth in cases)
+    assert levelled > as_written, (as_written, levelled)
 
 
 @pytest.mark.parametrize("number", ["10", "23", "47", "58"])
