@@ -1,18 +1,19 @@
 """Digits photographed on paper as people photograph it, this tree against the previous one.
 
-    python benchmarks/paper_photos.py [--count 300] [--baseline-ref 9e622ce]
+    python benchmarks/paper_photos.py [--count 300] [--baseline-ref ce291d2]
 
 The same phone-style JPEGs of the first ``--count`` MNIST *test* digits, read by this tree's
 `DigitReader` and by the previous revision's (its src/ and models/ exported from git), each in its
 own process: 1000x750 photos of plain, ruled and squared paper (`synthetic.phone_photo`: light
 blue-grey lines tilted up to 3 degrees, shaded paper), the plain sheet seen on a dark desk,
 filling 40-90% of the picture's height (`synthetic.on_a_desk`), plain paper with the shadow
-of the phone or a hand across the digit (`synthetic.shadow_across`), and the sheet photographed at
-an angle, wedges of desk beside it (`synthetic.at_an_angle`). Reports the share read exactly right
-and the median time of a read. Nothing here is real handwriting: these are MNIST digits on paper
-the project draws, to measure four failures on their own (printed lines taken for ink; a dark desk
-taken for the page, the sheet for ink; a page in a shadow taken for a dark page, its paper for
-ink; the desk's wedges taken for strokes).
+of the phone or a hand across the digit (`synthetic.shadow_across`), the sheet photographed at
+an angle, wedges of desk beside it (`synthetic.at_an_angle`), and the page in a room's dim light,
+dark all round and noisy (`phone_photo(dim=True)`). Reports the share read exactly right and the
+median time of a read. Nothing here is real handwriting: these are MNIST digits on paper the
+project draws, to measure five failures on their own (printed lines taken for ink; a dark desk
+taken for the page, the sheet for ink; a page in a shadow or in dim light taken for a dark page,
+its paper for ink; the desk's wedges taken for strokes).
 """
 
 import argparse
@@ -32,7 +33,7 @@ from serve_load import exported_tree
 from digitcnn import data, synthetic
 
 NOTEBOOK = ("plain", "ruled", "squared")  # synthetic.phone_photo's papers
-PAPERS = (*NOTEBOOK, "on a desk", "in a shadow", "at an angle")  # the last three on plain paper
+PAPERS = (*NOTEBOOK, "on a desk", "in a shadow", "at an angle", "in dim light")  # the last four on plain paper
 
 READ = """
 import sys, time, statistics
@@ -54,7 +55,7 @@ for folder in sys.argv[1:]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--baseline-ref", default="9e622ce")
+    parser.add_argument("--baseline-ref", default="ce291d2")
     args = parser.parse_args()
     (_, _), (x_test, y_test) = data.load_mnist()
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +66,7 @@ def main() -> int:
             (tmp / paper).mkdir()
             for i in range(args.count):
                 photo = synthetic.phone_photo(x_test[i], rng, (1000, 750), paper=paper if paper in NOTEBOOK else "plain",
-                                              shadow=paper == "in a shadow")
+                                              shadow=paper == "in a shadow", dim=paper == "in dim light")
                 if paper == "on a desk":
                     photo = synthetic.on_a_desk(photo, rng, rng.uniform(0.4, 0.9))
                 if paper == "at an angle":

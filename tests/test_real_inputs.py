@@ -208,6 +208,19 @@ def test_the_ink_is_the_thin_strokes_where_the_border_is_dark(mnist_test):
     chalk = 0.2 + 0.7 * (1 - page)  # light strokes on a dark board
     assert dark_border(chalk) and light_ink(chalk)
     assert light_ink(chalk[::10, ::10])  # a small crop goes by its border
+    dim = page * 0.35 + np.random.default_rng(0).normal(0, 0.04, page.shape).astype(np.float32)  # a dim room
+    assert dark_border(dim, 0.9) and not light_ink(dim)
+    assert light_ink(0.35 * chalk + 0.04 * np.random.default_rng(1).normal(size=page.shape).astype(np.float32))
+
+
+def test_a_page_photographed_in_dim_light_is_read(reader, mnist_test):
+    """Dark all round, its paper was taken for a dark page and its ink for paper: 1 of 60 read."""
+    from digitcnn.synthetic import phone_photo
+
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(10)
+    answers = [reader.read(phone_photo(x_test[i], rng, (1000, 750), dim=True)).digits for i in range(20)]
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
 
 
 def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):

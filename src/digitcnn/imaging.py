@@ -59,7 +59,8 @@ BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a c
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
-LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's
+LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
+INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
@@ -353,7 +354,8 @@ def light_ink(gray: np.ndarray) -> bool:
     a white-on-black drawing). The polarity of every picture is read here.
 
     Paper surrounds writing, so a light border is a light page, and a border dark all round (all
-    but LIT_BORDER of it) a dark page. A border dark in part and light in part may be a page
+    but LIT_BORDER of it) a dark page, unless it is paper in dim light (``dim_paper``: what stands
+    out from the border is mostly darker). A border dark in part and light in part may be a page
     partly in a shadow (a phone's, a hand's): it is a dark page only when the picture's thin
     strokes are light, thin strokes being ``thin_strokes`` with a window of STROKE_WINDOW of the
     longest side, on the ``background_copy`` (a shadow's edge is wider than the window). Pictures
@@ -361,11 +363,25 @@ def light_ink(gray: np.ndarray) -> bool:
     """
     if not dark_border(gray):
         return False
-    if min(gray.shape) < MIN_SHADED_SIDE or dark_border(gray, 1 - LIT_BORDER):
+    if min(gray.shape) < MIN_SHADED_SIDE:
         return True
     small = background_copy(gray)
+    if dark_border(gray, 1 - LIT_BORDER):
+        return not dim_paper(small)
     light, dark = thin_strokes(small, _odd(max(small.shape) * STROKE_WINDOW))
     return float(light.sum()) >= float(dark.sum())
+
+
+def dim_paper(small: np.ndarray) -> bool:
+    """True when ``small`` (H, W) in [0, 1], a picture dark all round (its ``background_copy``), is
+    light paper photographed in dim light: what stands out from the border's level (by INK_STEP
+    or more) is mostly darker than it (DIM_INK times as many pixels), as ink on paper is. Light
+    ink on a dark page (chalk, a white-on-black drawing) stands out lighter; a sheet on a dark
+    desk stands out lighter too, and stays the dark page it was."""
+    paper = percentile(border(small), 50)
+    darker = cv2.countNonZero((small < paper - INK_STEP).view(np.uint8))
+    lighter = cv2.countNonZero((small > paper + INK_STEP).view(np.uint8))
+    return darker > DIM_INK * lighter
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:

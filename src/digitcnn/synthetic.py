@@ -114,13 +114,15 @@ def canvas_drawing(digit: np.ndarray, rng: np.random.Generator) -> bytes:
 
 
 def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), paper: str = "plain",
-                shadow: bool = False) -> bytes:
+                shadow: bool = False, dim: bool = False) -> bytes:
     """A phone-camera JPEG (12 megapixels by default): shaded, slightly tinted paper, a pen digit.
 
     ``paper``: "plain"; or a notebook's "ruled" paper (lines about 1.3 digit heights apart) or
     "squared" paper (squares about 0.6 of a digit's height), printed light blue-grey, a little
     tilted, with the digit smaller in the picture so that several lines show. ``shadow``: the
-    shadow of the phone or of a hand across the page and the digit (``shadow_across``).
+    shadow of the phone or of a hand across the page and the digit (``shadow_across``). ``dim``: a
+    room's dim light, the whole picture 30-45% as bright and the sensor's noise showing (8-14 grey
+    levels): the paper's border is dark all round, as a dark page's is.
     """
     width, height = size
     digit_height = int(height * (rng.uniform(0.3, 0.6) if paper == "plain" else rng.uniform(0.2, 0.35)))
@@ -143,6 +145,8 @@ def phone_photo(digit: np.ndarray, rng: np.random.Generator, size=(4000, 3000), 
         rgb *= 1 - (lines * on_paper)[..., np.newaxis] * np.array([1.0, 0.8, 0.35], dtype=np.float32)
     if shadow:
         rgb *= shadow_across((height, width), (left + ink.shape[1] / 2, top + digit_height / 2), digit_height, rng)[..., np.newaxis]
+    if dim:
+        rgb = rgb * rng.uniform(0.3, 0.45) + rng.normal(0, rng.uniform(8, 14), (height, width, 1)).astype(np.float32)
     rgb = np.clip(rgb, 0, 255).astype(np.uint8)
     out = io.BytesIO()
     Image.fromarray(rgb, mode="RGB").save(out, format="JPEG", quality=88)
