@@ -248,6 +248,24 @@ def test_a_digit_in_a_printed_box_or_circled_is_read(reader, mnist_test, frame):
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
 
 
+def test_the_side_of_a_faint_printed_box_is_no_1(reader, mnist_test):
+    """What the threshold leaves of a faint form's box, a side standing beside the digit, read as
+    a 1 ("17" for a 7); a 1 written beside it keeps its stroke's width and stays."""
+    from digitcnn.imaging import hairlines
+
+    x_test, y_test = mnist_test
+    answers = []
+    for digit in x_test[:20]:
+        page = on_paper(digit, 400, 160).astype(np.uint8)
+        cv2.line(page, (95, 95), (95, 305), 150, 2)  # the left side, printed light grey
+        answers.append(reader.read(encode(page, format="JPEG", quality=90)).digits)
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    one, eight = [10, 10, 8, 60, 8 * 60], [40, 10, 40, 60, 3 * 8 * 60]  # left, top, width, height, area
+    hairline = [90, 5, 2, 80, 2 * 80]
+    assert hairlines(np.array([one, eight, hairline])).tolist() == [False, False, True]
+    assert not hairlines(np.array([one, eight])).any()
+
+
 def test_frames_go_and_what_looks_like_one_in_writing_stays():
     mask = np.zeros((200, 400), bool)
     cv2.rectangle(mask.view(np.uint8), (20, 20), (180, 180), 1, 3)  # a box ...

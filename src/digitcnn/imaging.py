@@ -9,9 +9,10 @@ transparent. The steps, each a function below:
     to_gray          PIL image (any mode) -> float32 (H, W) in [0, 1]; alpha onto a contrasting background
     sheet_alone      -> a sheet of paper photographed on a dark desk or at an angle: the desk painted
                         the sheet's grey
-    ink_image        -> light ink on black (the polarity from light_ink: a page partly in a shadow is
-                        no dark page): the paper's uneven light removed, then Otsu's threshold;
-                        a notebook's printed lines and the frames around writing taken out
+    ink_image        -> light ink on black (the polarity from light_ink: a page partly in a shadow,
+                        or in dim light, is no dark page): the paper's uneven light removed, then
+                        Otsu's threshold; a notebook's printed lines, the frames around writing and
+                        what a faint frame leaves (upright hairlines) taken out
     find_digits      -> one mask per digit (near pieces joined, marks grouped when they overlap in x)
     to_mnist         -> float32 (28, 28) in [0, 1]: cropped, MNIST stroke width, 20 px box, centred by mass
 
@@ -58,6 +59,7 @@ SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of thei
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
+HAIRLINE, STRAIGHT = 0.25, 0.1  # a tall straight mark this thin beside the writing is a printed line's piece
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
@@ -429,20 +431,23 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def without_frames(mask: np.ndarray) -> np.ndarray:
-    """``mask`` (H, W) bool without the frames around writing: a ring (a printed box of a form, a
-    circle drawn around a digit), its hole FRAME_HOLE of its area or more, with a mark in the hole
-    at least FRAME_CONTENT of its height, is no digit, and its pixels are dropped. Digits rarely
+    """``mask`` (H, W) bool without the frames around writing and without ``hairlines``. A ring (a
+    printed box of a form, a circle drawn around a digit), its hole FRAME_HOLE of its area or more,
+    with a mark in the hole at least FRAME_CONTENT of its height, is no digit, and its pixels are
+    dropped. Digits rarely
     hold a tall mark in their loops (the dot some put in a 0 is small; a 0's slash that does not
     touch the ring would make the ring go); a stroke reaching over the next digit (a 1's long
     lead-in, a 7's bar) closes no hole around it; and a frame lies inside the picture: digits
     joined into a loop by the lines printed across a cheque or a page are not one."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    marks = stats[1:][not_specks(stats[1:])]
+    kept = np.flatnonzero(not_specks(stats[1:])) + 1
+    marks = stats[kept]
     if not 2 <= len(marks) <= 4 * MAX_DIGITS:  # (more marks than that is refused later, frames or not)
         return mask
+    thin = np.isin(labels, kept[hairlines(marks)])
     x, y, w, h = (marks[:, i].astype(np.int64)[:, np.newaxis] for i in range(4))
     if not ((x < x.T) & (y < y.T) & (x + w > x.T + w.T) & (y + h > y.T + h.T) & (h.T >= FRAME_CONTENT * h)).any():
-        return mask  # no mark's box holds a tall mark's: no frame (most pictures)
+        return mask & ~thin  # no mark's box holds a tall mark's: no frame (most pictures)
     contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
     parents = hierarchy[0][:, 3]
     frames = set()
@@ -456,7 +461,22 @@ def without_frames(mask: np.ndarray) -> np.ndarray:
                 and cv2.contourArea(contours[hole]) >= FRAME_HOLE * cv2.contourArea(frame)
                 and left > 0 and top > 0 and left + width < mask.shape[1] and top + height < mask.shape[0]):
             frames.add(int(labels[frame[0, 0, 1], frame[0, 0, 0]]))
-    return mask & ~np.isin(labels, list(frames)) if frames else mask
+    return mask & ~(thin | np.isin(labels, list(frames))) if frames else mask & ~thin
+
+
+def hairlines(marks: np.ndarray) -> np.ndarray:
+    """For cv2 component stats (K, 5) of two or more marks: bool (K,), True for what is left of a
+    frame printed in a hairline (a form's box, faint and broken once thresholded: a side of it
+    standing beside the digit reads as a 1): a straight upright mark (its box STRAIGHT or less as
+    wide as tall), at least half as tall as the tallest mark, and HAIRLINE or less as thick as the
+    thickest, thickness being area over height (one stroke's width for a 1, two or three for an 8).
+    One pen writes a picture's digits: a 1 beside an 8 is about 0.4 as thick, and a 1 written
+    upright is as wide as its stroke, a seventh of its height. Lying lines are left alone: they
+    read as no digit, and the line reader learned dashes and underlines."""
+    widths, heights = marks[:, cv2.CC_STAT_WIDTH], marks[:, cv2.CC_STAT_HEIGHT]
+    thickness = marks[:, cv2.CC_STAT_AREA] / heights
+    return ((widths <= STRAIGHT * heights) & (heights >= 0.5 * heights.max())
+            & (thickness <= HAIRLINE * thickness.max()))
 
 
 def is_hole(parents: np.ndarray, contour: int) -> bool:
