@@ -469,12 +469,12 @@ def hairlines(marks: np.ndarray) -> np.ndarray:
     frame printed in a hairline (a form's box, faint and broken once thresholded: a side of it
     standing beside the digit reads as a 1): a straight upright mark (its box STRAIGHT or less as
     wide as tall), at least half as tall as the tallest mark, and HAIRLINE or less as thick as the
-    thickest, thickness being area over height (one stroke's width for a 1, two or three for an 8).
-    One pen writes a picture's digits: a 1 beside an 8 is about 0.4 as thick, and a 1 written
-    upright is as wide as its stroke, a seventh of its height. Lying lines are left alone: they
-    read as no digit, and the line reader learned dashes and underlines."""
+    thickest, thickness being area over length (one stroke's width for a 1 or a dash, two or three
+    for an 8). One pen writes a picture's digits: a 1 beside an 8 is about 0.4 as thick, and a 1
+    written upright is as wide as its stroke, a seventh of its height. Lying lines are left alone:
+    they read as no digit, and the line reader learned dashes and underlines."""
     widths, heights = marks[:, cv2.CC_STAT_WIDTH], marks[:, cv2.CC_STAT_HEIGHT]
-    thickness = marks[:, cv2.CC_STAT_AREA] / heights
+    thickness = marks[:, cv2.CC_STAT_AREA] / np.maximum(widths, heights)
     return ((widths <= STRAIGHT * heights) & (heights >= 0.5 * heights.max())
             & (thickness <= HAIRLINE * thickness.max()))
 
