@@ -1,6 +1,6 @@
 """Digits photographed on paper as people photograph it, this tree against the previous one.
 
-    python benchmarks/paper_photos.py [--count 300] [--baseline-ref ce291d2]
+    python benchmarks/paper_photos.py [--count 300] [--baseline-ref 53c39cd]
 
 The same phone-style JPEGs of the first ``--count`` MNIST *test* digits, read by this tree's
 `DigitReader` and by the previous revision's (its src/ and models/ exported from git), each in its
@@ -55,7 +55,7 @@ for folder in sys.argv[1:]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--baseline-ref", default="ce291d2")
+    parser.add_argument("--baseline-ref", default="53c39cd")
     args = parser.parse_args()
     (_, _), (x_test, y_test) = data.load_mnist()
     with tempfile.TemporaryDirectory() as tmp:

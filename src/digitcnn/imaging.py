@@ -434,11 +434,10 @@ def without_frames(mask: np.ndarray) -> np.ndarray:
     """``mask`` (H, W) bool without the frames around writing and without ``hairlines``. A ring (a
     printed box of a form, a circle drawn around a digit), its hole FRAME_HOLE of its area or more,
     with a mark in the hole at least FRAME_CONTENT of its height, is no digit, and its pixels are
-    dropped. Digits rarely
-    hold a tall mark in their loops (the dot some put in a 0 is small; a 0's slash that does not
-    touch the ring would make the ring go); a stroke reaching over the next digit (a 1's long
-    lead-in, a 7's bar) closes no hole around it; and a frame lies inside the picture: digits
-    joined into a loop by the lines printed across a cheque or a page are not one."""
+    dropped. Digits rarely hold a tall mark in their loops (the dot some put in a 0 is small; a 0's
+    slash that does not touch the ring would make the ring go); a stroke reaching over the next
+    digit (a 1's long lead-in, a 7's bar) closes no hole around it; and a frame lies inside the
+    picture: digits joined into a loop by the lines printed across a cheque or a page are not one."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     kept = np.flatnonzero(not_specks(stats[1:])) + 1
     marks = stats[kept]

@@ -203,7 +203,7 @@ def read_variant(session, ink: np.ndarray, shear: float) -> tuple[list[DecodedDi
 # 5-15 degrees (RESULTS, fifteenth session).
 LEVEL_FROM = 6.0
 LEVEL_UP_TO = 25.0  # a steeper estimate is no tilt of a line of digits (a column of marks, a scribble)
-TILT_STRIP = 0.7  # the strips whose ink centroids give the tilt, in line heights
+TILT_STRIP = 0.7  # the width of the strips whose middles give the tilt, in line heights
 
 
 def tilt(ink: np.ndarray) -> float:
