@@ -214,7 +214,7 @@ def test_the_ink_is_the_thin_strokes_where_the_border_is_dark(mnist_test):
 
 
 def test_a_page_photographed_in_dim_light_is_read(reader, mnist_test):
-    """Dark all round, its paper was taken for a dark page and its ink for paper: 1 of 60 read."""
+    """Dark all round, its paper was taken for a dark page and its ink for paper: 11% read (paper_photos.py)."""
     from digitcnn.synthetic import phone_photo
 
     x_test, y_test = mnist_test
