@@ -223,6 +223,20 @@ def test_a_page_photographed_in_dim_light_is_read(reader, mnist_test):
     assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
 
 
+def test_a_big_digit_on_a_sticky_note_is_read(reader, mnist_test):
+    """A note on a desk with the digit filling most of it: a fifth of the note or more is ink, and
+    the note was not taken for a sheet, so the desk around it made the page look dark (0s read as
+    nothing, their ink taken for paper)."""
+    x_test, y_test = mnist_test
+    answers = []
+    for digit in x_test[:20]:
+        desk = np.full((600, 800), 110.0, np.float32) * np.linspace(1.0, 0.75, 800, dtype=np.float32)
+        note = on_paper(digit, 360, 330, pen=40) * 0.88  # yellow paper is a little darker in grey
+        desk[120:480, 220:580] = note
+        answers.append(reader.read(encode(desk.astype(np.uint8), format="JPEG", quality=90)).digits)
+    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+
+
 def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):
     """The wedges of desk beside a page seen in perspective came out as strokes: "3" read "131"."""
     from digitcnn.synthetic import at_an_angle, phone_photo

@@ -54,7 +54,8 @@ MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
 SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
 SHEET_BORDER = 0.25  # a sheet on a desk is looked for when this share of the picture's border is dark
-SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.8  # a sheet: this share of the picture, of its convex hull; of paper
+SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.7  # a sheet: this share of the picture, of its convex hull; of paper
+# (a big digit on a sticky note is a quarter of it)
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
