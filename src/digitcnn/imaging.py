@@ -408,8 +408,10 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
     paper = cv2.blur(opened, (window, window), borderType=cv2.BORDER_REPLICATE)
     # The blur spreads a shadow's sharp edge over a window: its dark side would come out as a band of
-    # ink along the edge. Where the opening stands SHADOW_EDGE above its blur, the opening is the paper.
-    paper = np.where(opened - paper > SHADOW_EDGE, opened, paper)
+    # ink along the edge. Where the opening stands SHADOW_EDGE above its blur, the opening is the paper,
+    # if it is paper's level (within PAPER_SPREAD of the median): a blob's edge is not a shadow's.
+    shadow_edge = (opened - paper > SHADOW_EDGE) & (opened <= percentile(opened.ravel(), 50) + PAPER_SPREAD)
+    paper = np.where(shadow_edge, opened, paper)
     # A solid blob wider than the window (a big dot, a filled-in loop) survives the opening as if it
     # were shaded paper, and would come out hollow: paper is never much darker than most of the page is.
     # (No paper over the cap when its whole range is under PAPER_SPREAD, as on a plain canvas: no median.)
