@@ -64,7 +64,6 @@ HAIRLINE, STRAIGHT = 0.25, 0.1  # a tall straight mark this thin beside the writ
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
-SHADOW_EDGE = 0.05  # where the paper's opening stands this far above its blur, a shadow's sharp edge is
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
@@ -405,13 +404,8 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     small = background_copy(ink)
     window = _odd(max(small.shape) * BACKGROUND_WINDOW)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
-    paper = cv2.blur(opened, (window, window), borderType=cv2.BORDER_REPLICATE)
-    # The blur spreads a shadow's sharp edge over a window: its dark side would come out as a band of
-    # ink along the edge. Where the opening stands SHADOW_EDGE above its blur, the opening is the paper,
-    # if it is paper's level (within PAPER_SPREAD of the median): a blob's edge is not a shadow's.
-    shadow_edge = (opened - paper > SHADOW_EDGE) & (opened <= percentile(opened.ravel(), 50) + PAPER_SPREAD)
-    paper = np.where(shadow_edge, opened, paper)
+    paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.blur(paper, (window, window), borderType=cv2.BORDER_REPLICATE)
     # A solid blob wider than the window (a big dot, a filled-in loop) survives the opening as if it
     # were shaded paper, and would come out hollow: paper is never much darker than most of the page is.
     # (No paper over the cap when its whole range is under PAPER_SPREAD, as on a plain canvas: no median.)
