@@ -64,6 +64,7 @@ HAIRLINE, STRAIGHT = 0.25, 0.1  # a tall straight mark this thin beside the writ
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
+SHADOW_EDGE = 0.05  # where the paper's opening stands this far above its blur, a sharp edge is
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
@@ -404,8 +405,9 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     small = background_copy(ink)
     window = _odd(max(small.shape) * BACKGROUND_WINDOW)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    paper = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
-    paper = cv2.blur(paper, (window, window), borderType=cv2.BORDER_REPLICATE)
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.blur(opened, (window, window), borderType=cv2.BORDER_REPLICATE)
+    paper = np.where(shadow_edges(opened, paper), opened, paper)
     # A solid blob wider than the window (a big dot, a filled-in loop) survives the opening as if it
     # were shaded paper, and would come out hollow: paper is never much darker than most of the page is.
     # (No paper over the cap when its whole range is under PAPER_SPREAD, as on a plain canvas: no median.)
@@ -414,6 +416,21 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
     if paper.shape != ink.shape:
         paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(ink - np.minimum(paper, ink), 0.0, 1.0)
+
+
+def shadow_edges(opened: np.ndarray, blurred: np.ndarray) -> np.ndarray:
+    """Where the paper estimate must keep its opening ``opened`` rather than its blur ``blurred``
+    (both (H, W) float32, ink light): along the sharp edge of a shadow, whose dark side the blur
+    would leave as a band of ink. A shadow comes from outside the picture (a phone, a hand): the
+    opening stands SHADOW_EDGE above its blur, in a region darker than the paper that reaches the
+    picture's edge. A big filled dot's edge is as sharp, and lies inside the picture."""
+    steep = opened - blurred > SHADOW_EDGE
+    if not steep.any():
+        return steep
+    shaded = (opened > percentile(opened.ravel(), 5) + SHADOW_EDGE).view(np.uint8)  # darker than the lit paper
+    _, labels = cv2.connectedComponents(shaded, connectivity=8)
+    outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return steep & np.isin(labels, outside[outside > 0])
 
 
 def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
