@@ -35,6 +35,11 @@ def encode(array: np.ndarray, format="PNG", **kwargs) -> bytes:
     return out.getvalue()
 
 
+def share_right(answers: list[str], labels: np.ndarray) -> float:
+    """The share of ``answers`` (digits read) that are their digit of ``labels``."""
+    return float(np.mean([answer == str(label) for answer, label in zip(answers, labels)]))
+
+
 def on_paper(digit: np.ndarray, size: int, digit_height: int, pen: int = 30) -> np.ndarray:
     """An MNIST digit (light ink, 28x28) as dark ink on white paper, ``digit_height`` px tall."""
     big = cv2.resize(digit, (digit_height, digit_height), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
@@ -135,7 +140,7 @@ def test_digits_on_a_notebooks_printed_lines_are_read(reader, mnist_test, paper)
     _, mask = ink_image(notebook_page(x_test[0], paper).astype(np.float32) / 255)
     assert max(reach(mask)) < PAGE_SPAN  # no ink across the page: the lines are gone
     answers = [reader.read(encode(notebook_page(x_test[i], paper), format="JPEG", quality=90)).digits for i in range(20)]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.95, answers
+    assert share_right(answers, y_test[:20]) >= 0.95, answers
 
 
 def test_ink_across_a_close_up_is_left_whole(mnist_test):
@@ -168,7 +173,7 @@ def test_a_sheet_photographed_on_a_desk_is_read(reader, mnist_test, share):
     x_test, y_test = mnist_test
     answers = [reader.read(encode(sheet_on_a_desk(x_test[i], share), format="JPEG", quality=90)).digits
                for i in range(10)]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:10])]) >= 0.9, answers
+    assert share_right(answers, y_test[:10]) >= 0.9, answers
 
 
 def test_a_page_with_a_shadow_across_the_digit_is_read(reader, mnist_test):
@@ -179,7 +184,7 @@ def test_a_page_with_a_shadow_across_the_digit_is_read(reader, mnist_test):
     x_test, y_test = mnist_test
     rng = np.random.default_rng(7)
     answers = [reader.read(phone_photo(x_test[i], rng, (1000, 750), shadow=True)).digits for i in range(20)]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
 def test_a_number_half_in_a_shadow_loses_no_digit(reader, mnist_test):
@@ -220,7 +225,7 @@ def test_a_page_photographed_in_dim_light_is_read(reader, mnist_test):
     x_test, y_test = mnist_test
     rng = np.random.default_rng(10)
     answers = [reader.read(phone_photo(x_test[i], rng, (1000, 750), dim=True)).digits for i in range(20)]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
 def test_a_sharp_shadow_edge_across_the_digit_is_no_stroke(reader, mnist_test):
@@ -237,7 +242,7 @@ def test_a_sharp_shadow_edge_across_the_digit_is_no_stroke(reader, mnist_test):
         shadow = cv2.GaussianBlur((across > 0).astype(np.float32), (0, 0), 4)  # an edge 1% of the width
         photo = paper * (1 - 0.45 * shadow) + rng.normal(0, 6, paper.shape).astype(np.float32)
         answers.append(reader.read(encode(np.clip(photo, 0, 255).astype(np.uint8), format="JPEG", quality=90)).digits)
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
 def test_a_big_digit_on_a_sticky_note_is_read(reader, mnist_test):
@@ -251,7 +256,7 @@ def test_a_big_digit_on_a_sticky_note_is_read(reader, mnist_test):
         note = on_paper(digit, 360, 330, pen=40) * 0.88  # yellow paper is a little darker in grey
         desk[120:480, 220:580] = note
         answers.append(reader.read(encode(desk.astype(np.uint8), format="JPEG", quality=90)).digits)
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
 def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):
@@ -261,7 +266,7 @@ def test_a_page_photographed_at_an_angle_is_read(reader, mnist_test):
     x_test, y_test = mnist_test
     rng = np.random.default_rng(8)
     answers = [reader.read(at_an_angle(phone_photo(x_test[i], rng, (1000, 750)), rng)).digits for i in range(20)]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.8, answers  # 0.2 at 9e622ce
+    assert share_right(answers, y_test[:20]) >= 0.8, answers  # 0.2 at 9e622ce
 
 
 @pytest.mark.parametrize("frame", ["box", "circle"])
@@ -276,7 +281,7 @@ def test_a_digit_in_a_printed_box_or_circled_is_read(reader, mnist_test, frame):
         else:
             cv2.ellipse(page, (200, 200), (125, 115), 0, 0, 360, 30, 6)  # drawn with the pen
         answers.append(reader.read(encode(page, format="JPEG", quality=90)).digits)
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
 def test_the_side_of_a_faint_printed_box_is_no_1(reader, mnist_test):
@@ -290,7 +295,7 @@ def test_the_side_of_a_faint_printed_box_is_no_1(reader, mnist_test):
         page = on_paper(digit, 400, 160).astype(np.uint8)
         cv2.line(page, (95, 95), (95, 305), 150, 2)  # the left side, printed light grey
         answers.append(reader.read(encode(page, format="JPEG", quality=90)).digits)
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:20])]) >= 0.9, answers
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
     one, eight = [10, 10, 8, 60, 8 * 60], [40, 10, 40, 60, 3 * 8 * 60]  # left, top, width, height, area
     hairline = [90, 5, 2, 80, 2 * 80]
     assert hairlines(np.array([one, eight, hairline])).tolist() == [False, False, True]
@@ -347,7 +352,7 @@ def test_small_16x16_digits_are_read(reader, mnist_test):
         top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
         square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
         answers.append(reader.read(cv2.resize(square, (16, 16), interpolation=cv2.INTER_AREA)).digits)
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:100])]) >= 0.95
+    assert share_right(answers, y_test[:100]) >= 0.95
 
 
 def test_faint_28x28_drawing_is_stretched(reader, mnist_test):
@@ -355,7 +360,7 @@ def test_faint_28x28_drawing_is_stretched(reader, mnist_test):
     x_test, y_test = mnist_test
     faint = (x_test[:50].astype(np.float32) * 0.4).astype(np.uint8)
     answers = [reader.read(image).digits for image in faint]
-    assert np.mean([a == str(y) for a, y in zip(answers, y_test[:50])]) >= 0.96
+    assert share_right(answers, y_test[:50]) >= 0.96
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 300])

@@ -429,7 +429,7 @@ def shadow_edges(opened: np.ndarray, blurred: np.ndarray) -> np.ndarray:
         return steep
     shaded = (opened > percentile(opened.ravel(), 5) + SHADOW_EDGE).view(np.uint8)  # darker than the lit paper
     _, labels = cv2.connectedComponents(shaded, connectivity=8)
-    outside = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outside = np.unique(border(labels))
     return steep & np.isin(labels, outside[outside > 0])
 
 
@@ -461,13 +461,18 @@ def without_frames(mask: np.ndarray) -> np.ndarray:
     marks = stats[kept]
     if not 2 <= len(marks) <= 4 * MAX_DIGITS:  # (more marks than that is refused later, frames or not)
         return mask
-    thin = np.isin(labels, kept[hairlines(marks)])
+    dropped = set(kept[hairlines(marks)].tolist())
     x, y, w, h = (marks[:, i].astype(np.int64)[:, np.newaxis] for i in range(4))
-    if not ((x < x.T) & (y < y.T) & (x + w > x.T + w.T) & (y + h > y.T + h.T) & (h.T >= FRAME_CONTENT * h)).any():
-        return mask & ~thin  # no mark's box holds a tall mark's: no frame (most pictures)
+    if ((x < x.T) & (y < y.T) & (x + w > x.T + w.T) & (y + h > y.T + h.T) & (h.T >= FRAME_CONTENT * h)).any():
+        dropped |= frames(mask, labels)  # (most pictures have no mark whose box holds a tall mark's: no frame)
+    return mask & ~np.isin(labels, list(dropped)) if dropped else mask
+
+
+def frames(mask: np.ndarray, labels: np.ndarray) -> set[int]:
+    """The ``labels`` (cv2 components of ``mask``) of the frames around writing (``without_frames``)."""
     contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
     parents = hierarchy[0][:, 3]
-    frames = set()
+    found = set()
     for content, hole in enumerate(parents):
         # a mark's outline inside a hole (the hole's parent is the outline of the mark it is in)
         if hole < 0 or parents[hole] < 0 or is_hole(parents, content):
@@ -477,8 +482,8 @@ def without_frames(mask: np.ndarray) -> np.ndarray:
         if (cv2.boundingRect(contours[content])[3] >= FRAME_CONTENT * height
                 and cv2.contourArea(contours[hole]) >= FRAME_HOLE * cv2.contourArea(frame)
                 and left > 0 and top > 0 and left + width < mask.shape[1] and top + height < mask.shape[0]):
-            frames.add(int(labels[frame[0, 0, 1], frame[0, 0, 0]]))
-    return mask & ~(thin | np.isin(labels, list(frames))) if frames else mask & ~thin
+            found.add(int(labels[frame[0, 0, 1], frame[0, 0, 0]]))
+    return found
 
 
 def hairlines(marks: np.ndarray) -> np.ndarray:
