@@ -186,13 +186,14 @@ class DigitReader:
 
     def read_page(self, name: str, page: Page) -> ReadResult:
         """Every line of writing of ``page``, top to bottom, each read by the line reader or digit by digit."""
-        pieces, stats, lines = find_lines(page.mask)
+        pieces, stats, lines = find_lines(page.mask, page.marks)
         if len(lines) > MAX_LINES:
             raise ImageError(f"{len(lines)} lines of writing found, more than the {MAX_LINES} read at most")
         predictions, frames, rejected, readings = [], [], [], []
         for line in lines:
-            line_mask = np.isin(pieces, line.labels)
-            marks = find_digits(line_mask)
+            whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
+            line_mask = page.mask if whole else np.isin(pieces, line.labels)
+            marks = find_digits(line_mask, page.marks if whole else None)
             line_frames, boxes = mark_frames(page, marks)
             by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
             read = (by_marks, by_marks.digits, "digit")

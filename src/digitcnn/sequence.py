@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .imaging import ink_image, not_specks, percentile
+from .imaging import Components, components, ink_image, not_specks, percentile
 
 LINE_HEIGHT = 32  # the model's input height: digits fill about 24 px of it
 LINE_MARGIN = 2  # px above and below the ink in the model's input
@@ -288,16 +288,17 @@ class Line:
     box: tuple[int, int, int, int]
 
 
-def find_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[Line]]:
-    """The lines of writing in ``mask`` (H, W) bool, top to bottom.
+def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.ndarray, np.ndarray, list[Line]]:
+    """The lines of writing in ``mask`` (H, W) bool (its ``components`` ``marks``, when known), top
+    to bottom.
 
     Pieces of ink (specks dropped) whose rows overlap form a band; bands a few pixels apart (a
     hairline broken by the pen) are one; a band much lower than the tallest (an underline, the
     tail of a comma, a row of dots) joins the nearest band. Returns the
     piece labels (H, W) int32, the pieces' cv2 stats, and the lines.
     """
-    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    if count <= 1:
+    pieces, stats = marks or components(mask)
+    if len(stats) <= 1:
         return pieces, stats, []
     kept = 1 + np.flatnonzero(not_specks(stats[1:]))
     kept = kept[np.argsort(stats[kept, cv2.CC_STAT_TOP], kind="stable")]
