@@ -569,7 +569,10 @@ def without_printed_lines(levels: np.ndarray, mask: np.ndarray, stats: np.ndarra
     light = mask & (levels <= lightest)
     # light ink touching the pen's (a stroke's soft edge, a line where it meets the digit) stays
     beside_pen = cv2.dilate((mask & ~light).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    without = mask & ~(printed_lines(light) & ~beside_pen)
+    on_lines = printed_lines(light) & ~beside_pen
+    if not on_lines.any():
+        return mask
+    without = mask & ~on_lines
     left = mark_stats(without)
     if (len(left) and max(reach(without, left)) < PAGE_SPAN and (left[:, cv2.CC_STAT_WIDTH] < WRITING_SHARE * width).all()
             and (left[:, cv2.CC_STAT_HEIGHT] < WRITING_SHARE * height).all()):
