@@ -116,7 +116,7 @@ def decode_image(raw: bytes) -> Image.Image:
                 image.draft("L", (max(1, round(width * shrink)), max(1, round(height * shrink))))
             image.load()
             decoded = image.size
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # (not in place, it copies every unturned image)
             turned = image.size != decoded  # EXIF turned it a quarter: x and y swapped
             image.info[FILE_SIZE] = (height, width) if turned else (width, height)
             return image
