@@ -240,7 +240,7 @@ def test_marks_that_close_an_amount_are_found_beyond_its_digits():
     mask[60:66, 240:270] = True  # a dash after that
     mask[72:80, 57:63] = True  # a point between digits: a separator, not a closing mark
     mask[100:140, 300:330] = True  # a digit half as tall on the next line
-    pieces, stats, lines = find_lines(mask)
+    _, stats, lines = find_lines(mask)
     closing = {tuple(stats[label, :4]) for label in lines[0].closing}
     assert closing == {(190, 45, 40, 5), (190, 58, 40, 5), (240, 60, 30, 6)}
     assert len(lines[0].labels) == 7  # read with them first: only a reading they add digits to ends changes
