@@ -189,19 +189,20 @@ def reduce_image(image: Image.Image) -> Image.Image:
     return image.reduce(factor)
 
 
-def _shrink(gray: np.ndarray, scale: float) -> np.ndarray:
-    """``gray`` (H, W) resized by ``scale`` < 1, at least 1x1: averaged over k x k blocks, k the
-    whole part of 1 / scale, then linearly to the size (a shrink by less than 2). OpenCV averages
-    whole blocks 5-10x quicker than other factors (INTER_AREA's general case); the last rows and
-    columns that make no whole block, fewer than k, are left out."""
+def _shrink(gray: np.ndarray, scale: float, exact: bool = False) -> np.ndarray:
+    """``gray`` (H, W) resized by ``scale`` < 1, averaging (INTER_AREA), at least 1x1: first over
+    k x k blocks, k the whole part of 1 / scale, then by what is left (a shrink by less than 2).
+    OpenCV averages whole blocks 5-10x quicker than other factors; the last rows and columns that
+    make no whole block, fewer than k, are left out, unless ``exact`` (a copy whose pixels are
+    mapped back onto the picture's)."""
     height, width = gray.shape
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     factor = int(1 / scale)
-    if factor < 2 or min(height, width) < factor:
+    if exact or factor < 2 or min(height, width) < factor:
         return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     blocks = cv2.resize(gray[:height // factor * factor, :width // factor * factor],
                         (width // factor, height // factor), interpolation=cv2.INTER_AREA)
-    return blocks if (blocks.shape[1], blocks.shape[0]) == size else cv2.resize(blocks, size, interpolation=cv2.INTER_LINEAR)
+    return blocks if (blocks.shape[1], blocks.shape[0]) == size else cv2.resize(blocks, size, interpolation=cv2.INTER_AREA)
 
 
 def reduce_for_analysis(gray: np.ndarray) -> np.ndarray:
@@ -292,7 +293,7 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     height, width = gray.shape
     if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray, SHEET_BORDER):
         return gray
-    small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)))
+    small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)), exact=True)  # the sheet is mapped back onto it
     _, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
     if count <= 1:
