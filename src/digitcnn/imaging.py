@@ -45,7 +45,7 @@ FILE_SIZE = "digitcnn.file_size"  # image.info key: (width, height) in the file,
 FRAME = 28  # MNIST's image side
 COARSE_SIDE = 256  # the first, coarse look at an image, to find how large its writing is
 WORKING_HEIGHT = 80  # the tallest mark is analysed at about this height: 4x the digit box, no more
-REUSE_COARSE = 0.75  # the coarse copy is the working image when that is at least this share of its size
+REUSE_COARSE = 0.75  # the coarse copy is the working image when that is this share of its size to its inverse
 MAX_CROP = 2 * WORKING_HEIGHT  # to_mnist pools larger digits down to this size first
 DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 # MNIST's stroke width in frame pixels (2 * area / boundary at threshold 0.5, 2,000 training
@@ -221,9 +221,10 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, C
     WORKING_HEIGHT px tall and its strokes at least 2 px wide. Every later step then works on a
     quarter to a sixteenth of the pixels of a canvas drawing or a photo. Strokes too thin to see
     at the coarse size (a fine pen, a hairline) keep the full resolution. When the working size
-    would be at least REUSE_COARSE of the coarse copy's (a canvas drawing's digit fills most of
-    its height), the coarse copy is the working image: its ink is already found, and shrinking
-    again and finding the ink a second time would cost a fifth of a canvas read.
+    would be REUSE_COARSE to 1 / REUSE_COARSE of the coarse copy's (a canvas drawing's digit fills
+    most of its height; its tallest mark is then 60-107 px tall), the coarse copy is the working
+    image: its ink is already found, and shrinking again and finding the ink a second time would
+    cost a fifth of a canvas read.
     """
     def ink_at(image):
         flat, mask, marks = find_ink(image)

@@ -297,7 +297,8 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
     Pieces of ink (specks dropped) whose rows overlap form a band; bands a few pixels apart (a
     hairline broken by the pen) are one; a band much lower than the tallest (an underline, the
     tail of a comma, a row of dots) joins the nearest band. Returns the
-    piece labels (H, W) int32, the pieces' cv2 stats, and the lines.
+    piece labels (H, W) int32, the pieces' cv2 stats, and the lines, each with the marks that may
+    close it (``closing_marks``).
     """
     pieces, stats = marks or components(mask)
     if len(stats) <= 1:
@@ -328,8 +329,8 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
         if band[1] - band[0] < MIN_LINE_SHARE * tallest:
             nearest = min(lines, key=lambda line: max(line[0] - band[1], band[0] - line[1]))
             nearest[2].extend(band[2])
-    lines = [np.array(labels) for _, _, labels in lines]
-    return pieces, stats, [Line(labels, line_box(stats, labels), labels[closing_marks(stats, labels)]) for labels in lines]
+    groups = [np.array(labels) for _, _, labels in lines]
+    return pieces, stats, [Line(labels, line_box(stats, labels), labels[closing_marks(stats, labels)]) for labels in groups]
 
 
 def line_box(stats: np.ndarray, labels: np.ndarray) -> tuple[int, int, int, int]:
