@@ -511,3 +511,37 @@ def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tm
     config = json.loads((run / "config.json").read_text())["config"]
     assert config["features"] == 96 and config["recurrent_layers"] == 2 and config["style"] == "mixed-writers"
     load_line_session(run / "model.onnx")
+
+
+def test_a_line_readers_keras_model_is_rebuilt_from_its_onnx_export(tmp_path):
+    """scripts/line_model_from_onnx.py: only the ONNX file of the shipped line reader is kept, its
+    batch normalizations folded into the convolutions; the rebuilt Keras model reads as the original
+    did, so that the shipped reader can be trained further (--init-from)."""
+    import subprocess
+    import sys
+
+    import keras
+
+    from digitcnn.config import make_line_config
+    from digitcnn.train_lines import build_line_model, export_line_onnx
+
+    model = build_line_model(make_line_config("lines-tiny"))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # batch normalizations far from the identity, so that their folding shows
+        if isinstance(layer, keras.layers.BatchNormalization):
+            size = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2.0, size).astype(np.float32), rng.normal(0, 0.5, size).astype(np.float32),
+                               rng.normal(0, 0.5, size).astype(np.float32), rng.uniform(0.5, 2.0, size).astype(np.float32)])
+        elif isinstance(layer, keras.layers.Conv1D):  # biases that are not zeros, which the converter would leave out
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.5, bias.shape).astype(np.float32)])
+    lines = rng.random((4, LINE_HEIGHT, 96, 1)).astype(np.float32)
+    export_line_onnx(model, tmp_path / "lines.onnx", lines)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "line_model_from_onnx.py"
+    rebuilt = subprocess.run([sys.executable, str(script), "--onnx", str(tmp_path / "lines.onnx"), "--preset", "lines-tiny",
+                              "--out", str(tmp_path / "rebuilt"), "--lines", "200"],
+                             check=False, capture_output=True, text=True, timeout=600)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    expected = model(lines, training=False).numpy()
+    got = keras.saving.load_model(tmp_path / "rebuilt" / "model.keras", compile=False)(lines, training=False).numpy()
+    assert np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
