@@ -250,6 +250,12 @@ def test_marks_that_close_an_amount_are_found_beyond_its_digits():
     for left in (70, 130, 190):
         mask[75:125, left:left + 40] = True
     assert not len(find_lines(mask)[2][0].closing)
+    # cents written small and raised, "350⁵⁰", are digits
+    mask = np.zeros((100, 400), bool)
+    for left in (10, 70, 130):
+        mask[20:80, left:left + 40] = True
+    mask[18:42, 185:200] = mask[18:42, 210:225] = True
+    assert not len(find_lines(mask)[2][0].closing)
 
 
 @pytest.mark.parametrize("number, k", [("72", 1), ("611", 2), ("1990", 1), ("45", 0), ("2024", 0)])

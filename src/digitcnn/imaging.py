@@ -191,7 +191,7 @@ def reduce_image(image: Image.Image) -> Image.Image:
 
 def _shrink(gray: np.ndarray, scale: float, exact: bool = False) -> np.ndarray:
     """``gray`` (H, W) resized by ``scale`` < 1, averaging (INTER_AREA), at least 1x1: first over
-    k x k blocks, k the whole part of 1 / scale, then by what is left (a shrink by less than 2).
+    k x k blocks, k the whole part of 1 / scale, then to the size (by what is left, under 2).
     OpenCV averages whole blocks 5-10x quicker than other factors; the last rows and columns that
     make no whole block, fewer than k, are left out, unless ``exact`` (a copy whose pixels are
     mapped back onto the picture's)."""
@@ -222,7 +222,7 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, C
     quarter to a sixteenth of the pixels of a canvas drawing or a photo. Strokes too thin to see
     at the coarse size (a fine pen, a hairline) keep the full resolution. When the working size
     would be REUSE_COARSE to 1 / REUSE_COARSE of the coarse copy's (a canvas drawing's digit fills
-    most of its height; its tallest mark is then 60-107 px tall), the coarse copy is the working
+    most of its height; when its height sets the scale, it is then 60-107 px tall), the coarse copy is the working
     image: its ink is already found, and shrinking again and finding the ink a second time would
     cost a fifth of a canvas read.
     """
@@ -655,7 +655,7 @@ def find_digits(mask: np.ndarray, marks: Components | None = None) -> list[np.nd
     two) joins the digit it overlaps most. Specks are noise. Returns one bool mask per digit.
     """
     as_bytes = mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8)
-    pieces, stats = marks or components(mask)
+    pieces, stats = marks or components(as_bytes.view(bool))
     count = len(stats)
     if count <= 1:
         return []

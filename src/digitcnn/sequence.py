@@ -350,16 +350,19 @@ def without_closing(stats: np.ndarray, line: Line) -> Line:
 def closing_marks(stats: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """For a line's marks ``labels`` (cv2 ``stats``): bool, True for the marks that may close or
     open an amount (a dash, an equals sign, ",-" after the last digit, as cheques are written):
-    wholly beyond the tall marks (half the tallest's height or more) at either end, and lower than
+    wholly beyond the tall marks (half the tallest's height or more) at either end, lower than
     SEPARATOR_HEIGHT of the line's usual mark (the median height of those a quarter of the tallest's
-    or more: digits written small after a tall 7 are the usual marks). Between digits such a mark is
-    a separator (``read_separators``)."""
-    heights = stats[labels, cv2.CC_STAT_HEIGHT]
+    or more: digits written small after a tall 7 are the usual marks), and not high: their middle
+    below the top third of the tall marks' rows (cents written small and raised, "350⁵⁰", are
+    digits). Between digits such a mark is a separator (``read_separators``)."""
+    heights, tops = stats[labels, cv2.CC_STAT_HEIGHT], stats[labels, cv2.CC_STAT_TOP]
     tall = heights >= 0.5 * heights.max()
     left, right = stats[labels, cv2.CC_STAT_LEFT], stats[labels, cv2.CC_STAT_LEFT] + stats[labels, cv2.CC_STAT_WIDTH]
     beyond = (left >= right[tall].max()) | (right <= left[tall].min())
     usual = percentile(heights[heights >= 0.25 * heights.max()], 50)
-    return beyond & (heights < SEPARATOR_HEIGHT * usual)
+    top, bottom = tops[tall].min(), (tops + heights)[tall].max()
+    low = tops + heights / 2 >= top + (bottom - top) / 3
+    return beyond & (heights < SEPARATOR_HEIGHT * usual) & low
 
 
 def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float) -> list[tuple[int, int]]:
