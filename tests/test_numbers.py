@@ -232,47 +232,6 @@ def test_lines_are_found_top_to_bottom_and_underlines_join_their_line():
     assert len(lines[0].labels) == 3
 
 
-def test_marks_that_close_an_amount_are_found_beyond_its_digits():
-    mask = np.zeros((140, 560), bool)
-    for left in (10, 70, 130):  # three digits 60 px tall
-        mask[20:80, left:left + 40] = True
-    mask[45:50, 190:230] = mask[58:63, 190:230] = True  # "=" after them
-    mask[60:66, 240:270] = True  # a dash after that
-    mask[72:80, 57:63] = True  # a point between digits: a separator, not a closing mark
-    mask[100:140, 300:330] = True  # a digit half as tall on the next line
-    _, stats, lines = find_lines(mask)
-    closing = {tuple(stats[label, :4]) for label in lines[0].closing}
-    assert closing == {(190, 45, 40, 5), (190, 58, 40, 5), (240, 60, 30, 6)}
-    assert len(lines[0].labels) == 7  # read with them first: only a reading they add digits to ends changes
-    # digits written small after a tall 7 are the line's usual marks: none closes it
-    mask = np.zeros((140, 400), bool)
-    mask[10:130, 10:50] = True
-    for left in (70, 130, 190):
-        mask[75:125, left:left + 40] = True
-    assert not len(find_lines(mask)[2][0].closing)
-    # cents written small and raised, "350⁵⁰", are digits
-    mask = np.zeros((100, 400), bool)
-    for left in (10, 70, 130):
-        mask[20:80, left:left + 40] = True
-    mask[18:42, 185:200] = mask[18:42, 210:225] = True
-    assert not len(find_lines(mask)[2][0].closing)
-
-
-@pytest.mark.parametrize("number, k", [("72", 1), ("611", 2), ("1990", 1), ("45", 0), ("2024", 0)])
-def test_a_comma_and_dash_closing_an_amount_are_no_digit(reader, number_ink, number, k):
-    """Cheques end their amounts with ",-" or "=" so that nothing can be added; the first four were
-    read with a 1 for the ",-" ("721"). The small 4 of "2024" is lost when the line is read without
-    the ",-": that reading is not taken."""
-    ink = number_ink(number, overlap=-0.1, k=k)
-    page = np.zeros((120, ink.shape[1] + 70), np.float32)
-    page[:100, :ink.shape[1]] = ink
-    x = ink.shape[1] + 12
-    cv2.line(page, (x, 92), (x - 6, 110), 1.0, 6)  # the comma
-    cv2.line(page, (x + 10, 55), (x + 45, 55), 1.0, 6)  # the dash
-    result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 80)))
-    assert result.digits == number, result.text
-
-
 def test_separators_are_read_from_small_marks_between_digits():
     mask = np.zeros((100, 400), bool)
     for left in (10, 90, 170, 250):  # four digits 60 px tall

@@ -55,7 +55,6 @@ from .sequence import (
     load_line_session,
     read_ink,
     read_separators,
-    without_closing,
 )
 
 MAX_LINES = 10  # more lines of writing than this is a page of text, not numbers: refused
@@ -193,17 +192,22 @@ class DigitReader:
         predictions, frames, rejected, readings = [], [], [], []
         for line in lines:
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
-            read = self.read_one_line(name, page, line, pieces, stats, whole)
-            if len(line.closing):
-                # Marks that may close an amount ("839=", "350,-") are read as digits at times. The
-                # line is read again without them, and that reading is taken only when it is the
-                # first one with digits at its ends left out, the others where they were.
-                trimmed = without_closing(stats, line)
-                again = self.read_one_line(name, page, trimmed, pieces, stats, False)
-                if self.less_closing_marks(read[0], again[0]):
-                    rejected += self.refused(page, pieces, line.closing)
-                    read, line = again, trimmed
+            line_mask = page.mask if whole else np.isin(pieces, line.labels)
+            marks = find_digits(line_mask, page.marks if whole else None)
+            line_frames, boxes = mark_frames(page, marks)
+            by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
+            read = (by_marks, by_marks.digits, "digit")
             top, bottom, left, right = line.box
+            if self.line_session is not None and (len(marks) > 1 or (
+                    len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
+                decoding = self.decode_line(page, line, line_mask)
+                # One mark: its digit model reading stands unless the line reader surely reads two or
+                # more digits in it, which its decoding alone tells; the line's digits are framed
+                # (a third of a canvas read) only when they are the answer.
+                if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
+                                                    min((d.probability for d in decoding[0]), default=0.0), 1):
+                    read = self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding),
+                                       len(marks))
             result, text, reader = read
             predictions += result.predictions
             rejected += result.rejected
@@ -216,40 +220,6 @@ class DigitReader:
             raise ImageError(f"more than the {MAX_DIGITS} digits read at most")
         stacked = np.concatenate(frames) if frames else np.zeros((0, 28, 28, 1), np.float32)
         return ReadResult.read(name, predictions, stacked, rejected, readings)
-
-    def read_one_line(self, name: str, page: Page, line: Line, pieces, stats, whole: bool) -> tuple:
-        """One line of ``page``, read by the line reader or digit by digit: (ReadResult, text,
-        reader). ``whole``: the line is all the page's ink (its components are the page's)."""
-        line_mask = page.mask if whole else np.isin(pieces, line.labels)
-        marks = find_digits(line_mask, page.marks if whole else None)
-        line_frames, boxes = mark_frames(page, marks)
-        by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
-        top, bottom, left, right = line.box
-        if self.line_session is not None and (len(marks) > 1 or (
-                len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
-            decoding = self.decode_line(page, line, line_mask)
-            # One mark: its digit model reading stands unless the line reader surely reads two or
-            # more digits in it, which its decoding alone tells; the line's digits are framed
-            # (a third of a canvas read) only when they are the answer.
-            if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
-                                                min((d.probability for d in decoding[0]), default=0.0), 1):
-                return self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding), len(marks))
-        return by_marks, by_marks.digits, "digit"
-
-    @staticmethod
-    def less_closing_marks(first: ReadResult, again: ReadResult) -> bool:
-        """True when ``again``, a line read without the marks that may close it, is ``first``'s
-        reading of it with digits at its ends left out and the others where they were (the middle
-        of each box moved a quarter of its height or less): the digits left out were read over
-        those marks. (Read without them, a digit next to them is at times lost or merged.)"""
-        digits, kept = first.digits, again.digits
-        if not kept or kept == digits:
-            return False
-        for start in (i for i in range(len(digits) - len(kept) + 1) if digits.startswith(kept, i)):
-            if all(abs((a.box[0] + a.box[2] / 2) - (b.box[0] + b.box[2] / 2)) <= a.box[3] / 4
-                   for a, b in zip(first.predictions[start:start + len(kept)], again.predictions)):
-                return True
-        return False
 
     @staticmethod
     def choose(by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
@@ -336,19 +306,15 @@ class DigitReader:
         """Marks of a line that the line reader passed over (beside every digit, no separator: a dash,
         a letter) and that the digit model refuses as "not a digit", so that the answer says so."""
         heights, areas = stats[line.labels, cv2.CC_STAT_HEIGHT], stats[line.labels, cv2.CC_STAT_AREA]
-        left_out = []
+        masks = []
         for label, height, area in zip(line.labels, heights, areas):
             x, width = stats[label, cv2.CC_STAT_LEFT], stats[label, cv2.CC_STAT_WIDTH]
             beside = all(x >= bx + bw or x + width <= bx for bx, _, bw, _ in boxes)
             if height < 0.5 * heights.max() and area >= 0.05 * areas.max() and beside and label not in separators:
-                left_out.append(label)
-        return self.refused(page, pieces, left_out)
-
-    def refused(self, page: Page, pieces, labels) -> list[RejectedMark]:
-        """The marks ``labels`` of ``pieces`` that the digit model refuses as "not a digit"."""
-        if not len(labels):
+                masks.append(pieces == label)
+        if not masks:
             return []
-        frames, file_boxes = mark_frames(page, [pieces == label for label in labels])
+        frames, file_boxes = mark_frames(page, masks)
         return self.split_rejected(predict_proba(self.session, frames), file_boxes)[1]
 
     @staticmethod

@@ -18,7 +18,7 @@ blanks. A digit's probability is its best step's, and its box spans the steps of
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -282,12 +282,10 @@ SPACE_GAP = 0.45  # a gap between digits wider than this share of their height, 
 
 @dataclass
 class Line:
-    """One line of writing in a mask: its pieces (labels of ``pieces``) and box (top, bottom, left,
-    right); ``closing``, those of its pieces that may close or open an amount (``closing_marks``)."""
+    """One line of writing in a mask: its pieces (labels of ``pieces``) and box (top, bottom, left, right)."""
 
     labels: np.ndarray
     box: tuple[int, int, int, int]
-    closing: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
 
 def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.ndarray, np.ndarray, list[Line]]:
@@ -297,8 +295,7 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
     Pieces of ink (specks dropped) whose rows overlap form a band; bands a few pixels apart (a
     hairline broken by the pen) are one; a band much lower than the tallest (an underline, the
     tail of a comma, a row of dots) joins the nearest band. Returns the
-    piece labels (H, W) int32, the pieces' cv2 stats, and the lines, each with the marks that may
-    close it (``closing_marks``).
+    piece labels (H, W) int32, the pieces' cv2 stats, and the lines.
     """
     pieces, stats = marks or components(mask)
     if len(stats) <= 1:
@@ -329,40 +326,14 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
         if band[1] - band[0] < MIN_LINE_SHARE * tallest:
             nearest = min(lines, key=lambda line: max(line[0] - band[1], band[0] - line[1]))
             nearest[2].extend(band[2])
-    groups = [np.array(labels) for _, _, labels in lines]
-    return pieces, stats, [Line(labels, line_box(stats, labels), labels[closing_marks(stats, labels)]) for labels in groups]
-
-
-def line_box(stats: np.ndarray, labels: np.ndarray) -> tuple[int, int, int, int]:
-    """The box (top, bottom, left, right) of the marks ``labels`` (cv2 ``stats``)."""
-    top, left = stats[labels, cv2.CC_STAT_TOP].min(), stats[labels, cv2.CC_STAT_LEFT].min()
-    bottom = (stats[labels, cv2.CC_STAT_TOP] + stats[labels, cv2.CC_STAT_HEIGHT]).max()
-    right = (stats[labels, cv2.CC_STAT_LEFT] + stats[labels, cv2.CC_STAT_WIDTH]).max()
-    return int(top), int(bottom), int(left), int(right)
-
-
-def without_closing(stats: np.ndarray, line: Line) -> Line:
-    """``line`` without its ``closing`` marks."""
-    labels = line.labels[~np.isin(line.labels, line.closing)]
-    return Line(labels, line_box(stats, labels))
-
-
-def closing_marks(stats: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """For a line's marks ``labels`` (cv2 ``stats``): bool, True for the marks that may close or
-    open an amount (a dash, an equals sign, ",-" after the last digit, as cheques are written):
-    wholly beyond the tall marks (half the tallest's height or more) at either end, lower than
-    SEPARATOR_HEIGHT of the line's usual mark (the median height of those a quarter of the tallest's
-    or more: digits written small after a tall 7 are the usual marks), and not high: their middle
-    below the top third of the tall marks' rows (cents written small and raised, "350⁵⁰", are
-    digits). Between digits such a mark is a separator (``read_separators``)."""
-    heights, tops = stats[labels, cv2.CC_STAT_HEIGHT], stats[labels, cv2.CC_STAT_TOP]
-    tall = heights >= 0.5 * heights.max()
-    left, right = stats[labels, cv2.CC_STAT_LEFT], stats[labels, cv2.CC_STAT_LEFT] + stats[labels, cv2.CC_STAT_WIDTH]
-    beyond = (left >= right[tall].max()) | (right <= left[tall].min())
-    usual = percentile(heights[heights >= 0.25 * heights.max()], 50)
-    top, bottom = tops[tall].min(), (tops + heights)[tall].max()
-    low = tops + heights / 2 >= top + (bottom - top) / 3
-    return beyond & (heights < SEPARATOR_HEIGHT * usual) & low
+    result = []
+    for _, _, labels in lines:
+        labels = np.array(labels)
+        top, left = stats[labels, cv2.CC_STAT_TOP].min(), stats[labels, cv2.CC_STAT_LEFT].min()
+        bottom = (stats[labels, cv2.CC_STAT_TOP] + stats[labels, cv2.CC_STAT_HEIGHT]).max()
+        right = (stats[labels, cv2.CC_STAT_LEFT] + stats[labels, cv2.CC_STAT_WIDTH]).max()
+        result.append(Line(labels, (int(top), int(bottom), int(left), int(right))))
+    return pieces, stats, result
 
 
 def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float) -> list[tuple[int, int]]:
