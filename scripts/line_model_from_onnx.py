@@ -47,24 +47,20 @@ def onnx_weights(path: Path) -> dict:
 
     graph = onnx.load(str(path)).graph
     values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    found = {"conv2d": [], "conv1d": [], "gru": [], "dense": None}
     consumers = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+    found = {"conv2d": [], "conv1d": [], "gru": [], "dense": (values["dense_W"], values["dense_B"])}
     for node in graph.node:
         if node.op_type == "Conv":
             weights = values[node.input[1]]
             if weights.shape[2] == 1:  # a Conv1D, written as a (1, K) convolution; its bias is added after
-                found["conv1d"].append([weights, None, node])
+                found["conv1d"].append((weights, _added_bias(node.output[0], consumers, values, weights.shape[0])))
             else:
                 found["conv2d"].append((weights, values[node.input[2]]))
         elif node.op_type == "GRU":
             found["gru"].append(tuple(values[name] for name in node.input[1:4]))
-    found["dense"] = (values["dense_W"], values["dense_B"])
-    for entry in found["conv1d"]:  # the bias: the first constant of the output's size added downstream
-        entry[1] = _added_bias(entry[2].output[0], consumers, values, entry[0].shape[0])
-    found["conv1d"] = [(weights, bias) for weights, bias, _ in found["conv1d"]]
     return found
 
 

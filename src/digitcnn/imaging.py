@@ -296,8 +296,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
         return gray
     small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)), exact=True)  # the sheet is mapped back onto it
     _, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
-    if count <= 1:
+    labels, stats = components(bright.view(bool))
+    if len(stats) <= 1:
         return gray
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     contours, _ = cv2.findContours((labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -329,8 +329,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
 def written_on(holes: np.ndarray) -> bool:
     """True when the largest of the dark ``holes`` (H, W) bool in a bright region is a stroke of
     writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.view(np.uint8), connectivity=8)
-    if count <= 1:
+    labels, stats = components(holes)
+    if len(stats) <= 1:
         return False
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     length = max(stats[largest, cv2.CC_STAT_WIDTH], stats[largest, cv2.CC_STAT_HEIGHT])

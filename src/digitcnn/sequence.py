@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .imaging import Components, components, ink_image, not_specks, percentile
+from .imaging import (
+    Components,
+    components,
+    ink_image,
+    mark_stats,
+    not_specks,
+    percentile,
+)
 
 LINE_HEIGHT = 32  # the model's input height: digits fill about 24 px of it
 LINE_MARGIN = 2  # px above and below the ink in the model's input
@@ -36,10 +43,9 @@ CLASSES = 11
 
 def ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right), exclusive ends, of the ink in ``mask`` (H, W) bool, specks ignored."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    if count <= 1:
+    kept = mark_stats(mask)
+    if not len(kept):
         return None
-    kept = stats[1:][not_specks(stats[1:])]
     top, left = kept[:, cv2.CC_STAT_TOP].min(), kept[:, cv2.CC_STAT_LEFT].min()
     bottom = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
     right = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
