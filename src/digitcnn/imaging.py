@@ -57,7 +57,9 @@ SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
 SHEET_BORDER = 0.25  # a sheet on a desk is looked for when this share of the picture's border is dark
 SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.7  # a sheet: this share of the picture, of its convex hull; of paper
 # (a big digit on a sticky note is a quarter of it)
+SMALL_SHEET_SHARE, SMALL_SHEET_FILL = 0.03, 0.85  # a smaller sheet: this share of the picture, of its box (a card)
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
+SHEET_WRITING = 0.5  # seen closer, no longer than this share of the sheet's width (a narrow bold 0's hole is)
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
@@ -282,11 +284,13 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     stroke around the digits; the wedges of desk in the corners of a page photographed at an angle
     come out as strokes. So where SHEET_BORDER of the border or more is dark, a sheet is looked
     for: the largest bright region of a small copy (Otsu's threshold), its outline filled, when
-    that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
-    seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most bold
-    light digits are not convex), is at least SHEET_PAPER above the threshold with some ink on it,
-    in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet is
-    left as it is), with no writing beside it (a page partly in a shadow has its lit part), and is
+    that covers SHEET_SHARE of the picture or more (or SMALL_SHEET_SHARE, when it fills
+    SMALL_SHEET_FILL of its box: a card, a sticky note), fills SHEET_FILL of its convex hull (a
+    sheet seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most
+    bold light digits are not convex), is at least SHEET_PAPER above the threshold with some ink
+    on it, in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet
+    is left as it is; looked at again on a closer copy of the sheet, ``closer_holes``), with no
+    writing beside it (a page partly in a shadow has its lit part), and is
     light paper (a dim one would still look like a dark page). What is painted is around the
     outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
     max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are left as they are.
@@ -294,8 +298,9 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     height, width = gray.shape
     if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray, SHEET_BORDER):
         return gray
-    small = _shrink(gray, min(1.0, SHEET_SIDE / max(height, width)), exact=True)  # the sheet is mapped back onto it
-    _, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    scale = min(1.0, SHEET_SIDE / max(height, width))
+    small = _shrink(gray, scale, exact=True)  # the sheet is mapped back onto it
+    level, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     labels, stats = components(bright.view(bool))
     if len(stats) <= 1:
         return gray
@@ -305,10 +310,17 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     sheet = np.zeros_like(bright)
     cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
     inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
-    if (inside < SHEET_SHARE * small.size or cv2.contourArea(outline) < SHEET_FILL * cv2.contourArea(cv2.convexHull(outline))
-            or paper < SHEET_PAPER * inside or not written_on(sheet.view(bool) & ~bright.view(bool))):
+    hull = cv2.convexHull(outline)
+    narrow, long = sorted(cv2.minAreaRect(hull)[1])  # the sheet's sides on ``small``
+    too_small = inside < SHEET_SHARE * small.size and (
+        inside < SMALL_SHEET_SHARE * small.size or inside < SMALL_SHEET_FILL * narrow * long)
+    if (too_small or cv2.contourArea(outline) < SHEET_FILL * cv2.contourArea(hull)
+            or paper < SHEET_PAPER * inside):
         return gray
-    cv2.drawContours(sheet, [cv2.convexHull(outline)], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
+    if not (written_on(sheet.view(bool) & ~bright.view(bool))
+            or written_on(*closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))):
+        return gray
+    cv2.drawContours(sheet, [hull], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
     window = _odd(max(small.shape) * STROKE_WINDOW)
     beside = thin_strokes(small, window)[1] > MIN_CONTRAST
     beside &= ~cv2.dilate(sheet, np.ones((window, window), np.uint8)).view(bool)  # off the sheet's rim
@@ -326,15 +338,31 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     return np.where(sheet, gray, np.float32(level))
 
 
-def written_on(holes: np.ndarray) -> bool:
+def closer_holes(gray: np.ndarray, sheet: np.ndarray, scale: float, level: float,
+                 longest: float) -> tuple[np.ndarray, float]:
+    """The dark holes (below ``level``) in a ``sheet`` found on a copy of ``gray`` shrunk by ``scale``,
+    seen on a copy of the sheet's own box SHEET_SIDE long, and ``longest`` px of ``sheet`` in that
+    copy's pixels: on the picture's small copy a sheet that fills half its height or less shows its
+    digits a dozen pixels tall, their strokes run together."""
+    x, y, w, h = cv2.boundingRect(sheet)
+    box = gray[int(y / scale):int((y + h) / scale), int(x / scale):int((x + w) / scale)]
+    closer = _shrink(box, min(1.0, SHEET_SIDE / max(box.shape)))
+    inside = cv2.resize(sheet[y:y + h, x:x + w], (closer.shape[1], closer.shape[0]), interpolation=cv2.INTER_NEAREST)
+    rim = 2 * int(np.ceil(closer.shape[0] / h)) + 1  # a small copy's pixel at the sheet's edge is half desk
+    inside = cv2.erode(inside, np.ones((rim, rim), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return inside.view(bool) & (closer < level), longest * closer.shape[0] / h
+
+
+def written_on(holes: np.ndarray, longest: float = np.inf) -> bool:
     """True when the largest of the dark ``holes`` (H, W) bool in a bright region is a stroke of
-    writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0)."""
+    writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0); nor
+    longer than ``longest`` px."""
     labels, stats = components(holes)
     if len(stats) <= 1:
         return False
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     length = max(stats[largest, cv2.CC_STAT_WIDTH], stats[largest, cv2.CC_STAT_HEIGHT])
-    return stroke_width(labels == largest) <= SHEET_STROKE * length
+    return length <= longest and stroke_width(labels == largest) <= SHEET_STROKE * length
 
 
 def border(gray: np.ndarray) -> np.ndarray:
