@@ -6,7 +6,8 @@ The same phone-style JPEGs of the first ``--count`` MNIST *test* digits, read by
 `DigitReader` and by the previous revision's (its src/ and models/ exported from git), each in its
 own process: 1000x750 photos of plain, ruled and squared paper (`synthetic.phone_photo`: light
 blue-grey lines tilted up to 3 degrees, shaded paper), the plain sheet seen on a dark desk,
-filling 40-90% of the picture's height (`synthetic.on_a_desk`), plain paper with the shadow
+filling 40-90% of the picture's height (`synthetic.on_a_desk`) or, a card or a sticky note
+further away, 25-40% of it (pictures up to 4000x3000), plain paper with the shadow
 of the phone or a hand across the digit (`synthetic.shadow_across`), the sheet photographed at
 an angle, wedges of desk beside it (`synthetic.at_an_angle`), and the page in a room's dim light,
 dark all round and noisy (`phone_photo(dim=True)`). Reports the share read exactly right and the
@@ -33,7 +34,7 @@ from serve_load import exported_tree
 from digitcnn import data, synthetic
 
 NOTEBOOK = ("plain", "ruled", "squared")  # synthetic.phone_photo's papers
-PAPERS = (*NOTEBOOK, "on a desk", "in a shadow", "at an angle", "in dim light")  # the last four on plain paper
+PAPERS = (*NOTEBOOK, "on a desk", "small on a desk", "in a shadow", "at an angle", "in dim light")  # the rest on plain paper
 
 READ = """
 import sys, time, statistics
@@ -69,6 +70,8 @@ def main() -> int:
                                               shadow=paper == "in a shadow", dim=paper == "in dim light")
                 if paper == "on a desk":
                     photo = synthetic.on_a_desk(photo, rng, rng.uniform(0.4, 0.9))
+                if paper == "small on a desk":  # a card or a sticky note, photographed from further away
+                    photo = synthetic.on_a_desk(photo, rng, rng.uniform(0.25, 0.4))
                 if paper == "at an angle":
                     photo = synthetic.at_an_angle(photo, rng)
                 (tmp / paper / f"{i:04d}_{y_test[i]}").write_bytes(photo)

@@ -322,20 +322,36 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
         return gray
     cv2.drawContours(sheet, [hull], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
     window = _odd(max(small.shape) * STROKE_WINDOW)
-    beside = thin_strokes(small, window)[1] > MIN_CONTRAST
+    dark = thin_strokes(small, window)[1]
+    beside = dark > MIN_CONTRAST
     beside &= ~cv2.dilate(sheet, np.ones((window, window), np.uint8)).view(bool)  # off the sheet's rim
     beside[[0, -1]] = beside[:, [0, -1]] = False  # and off the picture's edge (a wedge of desk ends there)
     if written_on(beside):
         return gray  # writing beside the bright region: a page partly in a shadow, not a sheet on a desk
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
+    around = paper_plane(small + dark, sheet.view(bool), scale, (height, width))
     sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
     if not sheet.any():
         return gray
-    level = percentile(gray[sheet], 50)
-    if level <= 0.5:  # a dim sheet would still look like a dark page: nothing gained
+    if percentile(gray[sheet], 50) <= 0.5:  # a dim sheet would still look like a dark page: nothing gained
         return gray
-    return np.where(sheet, gray, np.float32(level))
+    return np.where(sheet, gray, around)
+
+
+def paper_plane(paper: np.ndarray, sheet: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
+    """The light of a sheet's ``paper`` (H, W) float32, its ink closed over, where ``sheet`` (H, W)
+    bool, as a plane a + b x + c y fitted to it, on a picture of ``shape`` that ``paper`` is a copy
+    of, shrunk by ``scale``: float32 ``shape``, within the sheet's lightest and darkest paper. Painted
+    around the sheet, it carries the sheet's shading on past its edge: painted one grey, the edge of
+    a sheet shaded darker than its middle came out as a stroke beside the digit."""
+    rows, columns = np.nonzero(sheet)
+    values = paper[rows, columns]
+    terms = np.column_stack([np.ones(rows.size), columns, rows])
+    (a, b, c), *_ = np.linalg.lstsq(terms, values, rcond=None)
+    ys = np.arange(shape[0], dtype=np.float32)[:, np.newaxis] * scale
+    xs = np.arange(shape[1], dtype=np.float32)[np.newaxis, :] * scale
+    return np.clip(np.float32(a) + np.float32(b) * xs + np.float32(c) * ys, values.min(), values.max())
 
 
 def closer_holes(gray: np.ndarray, sheet: np.ndarray, scale: float, level: float,
