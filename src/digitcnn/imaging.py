@@ -54,12 +54,15 @@ DIGIT_BOX = 20  # MNIST's digits fit a 20x20 box inside the frame
 MNIST_STROKE = (2.0, 2.8, 4.5)
 MIN_SHADED_SIDE = 64  # smaller images are crops or small drawings: their paper is one shade
 SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
+CLOSER_SIDE = 256  # ... and writing on it, when that copy shows none, on a copy of the sheet this size
 SHEET_BORDER = 0.25  # a sheet on a desk is looked for when this share of the picture's border is dark
 SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.7  # a sheet: this share of the picture, of its convex hull; of paper
 # (a big digit on a sticky note is a quarter of it)
 SMALL_SHEET_SHARE, SMALL_SHEET_FILL = 0.03, 0.85  # a smaller sheet: this share of the picture, of its box (a card)
+DESK_BORDER = 0.75  # ... looked for, and writing on a sheet looked for closer, where this share of the border is dark
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
-SHEET_WRITING = 0.5  # seen closer, no longer than this share of the sheet's width (a narrow bold 0's hole is)
+SHEET_WRITING, SHEET_BENT = 0.5, 0.95  # seen closer: no longer than this share of the sheet's width, and bent
+SHEET_LINE = 0.18  # ... or a straight stroke no wider than this share of its length (a slit is wider)
 BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a copy this size
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
@@ -284,12 +287,14 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     stroke around the digits; the wedges of desk in the corners of a page photographed at an angle
     come out as strokes. So where SHEET_BORDER of the border or more is dark, a sheet is looked
     for: the largest bright region of a small copy (Otsu's threshold), its outline filled, when
-    that covers SHEET_SHARE of the picture or more (or SMALL_SHEET_SHARE, when it fills
-    SMALL_SHEET_FILL of its box: a card, a sticky note), fills SHEET_FILL of its convex hull (a
+    that covers SHEET_SHARE of the picture or more (or, where DESK_BORDER of the border is dark,
+    SMALL_SHEET_SHARE when it fills SMALL_SHEET_FILL of its box: a card, a sticky note), fills SHEET_FILL of its convex hull (a
     sheet seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most
     bold light digits are not convex), is at least SHEET_PAPER above the threshold with some ink
     on it, in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet
-    is left as it is; looked at again on a closer copy of the sheet, ``closer_holes``), with no
+    is left as it is; where DESK_BORDER of the border is dark, looked at again on a closer copy of
+    the sheet, ``closer_holes``: the bright region of a sheet held in a hand can take in some of the
+    hand), with no
     writing beside it (a page partly in a shadow has its lit part), and is
     light paper (a dim one would still look like a dark page). What is painted is around the
     outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
@@ -312,13 +317,14 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
     hull = cv2.convexHull(outline)
     narrow, long = sorted(cv2.minAreaRect(hull)[1])  # the sheet's sides on ``small``
+    on_a_desk = dark_border(gray, DESK_BORDER)  # not in a hand, nor beside a wall
     too_small = inside < SHEET_SHARE * small.size and (
-        inside < SMALL_SHEET_SHARE * small.size or inside < SMALL_SHEET_FILL * narrow * long)
+        not on_a_desk or inside < SMALL_SHEET_SHARE * small.size or inside < SMALL_SHEET_FILL * narrow * long)
     if (too_small or cv2.contourArea(outline) < SHEET_FILL * cv2.contourArea(hull)
             or paper < SHEET_PAPER * inside):
         return gray
-    if not (written_on(sheet.view(bool) & ~bright.view(bool))
-            or written_on(*closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))):
+    if not (written_on(sheet.view(bool) & ~bright.view(bool)) or on_a_desk
+            and written_on(*closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))):
         return gray
     cv2.drawContours(sheet, [hull], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
     window = _odd(max(small.shape) * STROKE_WINDOW)
@@ -330,13 +336,14 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
         return gray  # writing beside the bright region: a page partly in a shadow, not a sheet on a desk
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
-    around = paper_plane(small + dark, sheet.view(bool), scale, (height, width))
+    around = paper_plane(small + dark, sheet.view(bool), scale, (height, width)) if on_a_desk else None
     sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
     if not sheet.any():
         return gray
-    if percentile(gray[sheet], 50) <= 0.5:  # a dim sheet would still look like a dark page: nothing gained
+    level = percentile(gray[sheet], 50)
+    if level <= 0.5:  # a dim sheet would still look like a dark page: nothing gained
         return gray
-    return np.where(sheet, gray, around)
+    return np.where(sheet, gray, np.float32(level) if around is None else around)
 
 
 def paper_plane(paper: np.ndarray, sheet: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
@@ -357,12 +364,12 @@ def paper_plane(paper: np.ndarray, sheet: np.ndarray, scale: float, shape: tuple
 def closer_holes(gray: np.ndarray, sheet: np.ndarray, scale: float, level: float,
                  longest: float) -> tuple[np.ndarray, float]:
     """The dark holes (below ``level``) in a ``sheet`` found on a copy of ``gray`` shrunk by ``scale``,
-    seen on a copy of the sheet's own box SHEET_SIDE long, and ``longest`` px of ``sheet`` in that
+    seen on a copy of the sheet's own box CLOSER_SIDE long, and ``longest`` px of ``sheet`` in that
     copy's pixels: on the picture's small copy a sheet that fills half its height or less shows its
     digits a dozen pixels tall, their strokes run together."""
     x, y, w, h = cv2.boundingRect(sheet)
     box = gray[int(y / scale):int((y + h) / scale), int(x / scale):int((x + w) / scale)]
-    closer = _shrink(box, min(1.0, SHEET_SIDE / max(box.shape)))
+    closer = _shrink(box, min(1.0, CLOSER_SIDE / max(box.shape)))
     inside = cv2.resize(sheet[y:y + h, x:x + w], (closer.shape[1], closer.shape[0]), interpolation=cv2.INTER_NEAREST)
     rim = 2 * int(np.ceil(closer.shape[0] / h)) + 1  # a small copy's pixel at the sheet's edge is half desk
     inside = cv2.erode(inside, np.ones((rim, rim), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
@@ -371,14 +378,22 @@ def closer_holes(gray: np.ndarray, sheet: np.ndarray, scale: float, level: float
 
 def written_on(holes: np.ndarray, longest: float = np.inf) -> bool:
     """True when the largest of the dark ``holes`` (H, W) bool in a bright region is a stroke of
-    writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0); nor
-    longer than ``longest`` px."""
+    writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0). With
+    ``longest`` (px), also no longer than that, and bent: filling less than SHEET_BENT of its convex
+    hull (the holes of a bold digit, white on black, seen closer, are straight slits)."""
     labels, stats = components(holes)
     if len(stats) <= 1:
         return False
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     length = max(stats[largest, cv2.CC_STAT_WIDTH], stats[largest, cv2.CC_STAT_HEIGHT])
-    return length <= longest and stroke_width(labels == largest) <= SHEET_STROKE * length
+    shape = labels == largest
+    width = stroke_width(shape)
+    if length > longest or width > SHEET_STROKE * length:
+        return False
+    if longest == np.inf or width <= SHEET_LINE * length:  # a pen's 1
+        return True
+    outlines, _ = cv2.findContours(shape.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return stats[largest, cv2.CC_STAT_AREA] < SHEET_BENT * cv2.contourArea(cv2.convexHull(np.concatenate(outlines)))
 
 
 def border(gray: np.ndarray) -> np.ndarray:
