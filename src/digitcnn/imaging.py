@@ -287,18 +287,20 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     stroke around the digits; the wedges of desk in the corners of a page photographed at an angle
     come out as strokes. So where SHEET_BORDER of the border or more is dark, a sheet is looked
     for: the largest bright region of a small copy (Otsu's threshold), its outline filled, when
-    that covers SHEET_SHARE of the picture or more (or, where DESK_BORDER of the border is dark,
-    SMALL_SHEET_SHARE when it fills SMALL_SHEET_FILL of its box: a card, a sticky note), fills SHEET_FILL of its convex hull (a
-    sheet seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most
-    bold light digits are not convex), is at least SHEET_PAPER above the threshold with some ink
-    on it, in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet
-    is left as it is; where DESK_BORDER of the border is dark, looked at again on a closer copy of
-    the sheet, ``closer_holes``: the bright region of a sheet held in a hand can take in some of the
-    hand), with no
-    writing beside it (a page partly in a shadow has its lit part), and is
+    that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
+    seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most bold
+    light digits are not convex), is at least SHEET_PAPER above the threshold with some ink on it,
+    in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet is
+    left as it is), with no writing beside it (a page partly in a shadow has its lit part), and is
     light paper (a dim one would still look like a dark page). What is painted is around the
     outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
     max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are left as they are.
+
+    Where DESK_BORDER of the border is dark (a sheet lying on a desk; the bright region of a sheet
+    held in a hand can take in some of the hand), a smaller sheet is one too, SMALL_SHEET_SHARE of
+    the picture filling SMALL_SHEET_FILL of its box (a card, a sticky note); writing that the small
+    copy does not show is looked for on a closer copy of the sheet (``closer_holes``); and the desk
+    is painted with the sheet's paper carried on past its edge (``paper_plane``), not one grey.
     """
     height, width = gray.shape
     if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray, SHEET_BORDER):
@@ -379,8 +381,9 @@ def closer_holes(gray: np.ndarray, sheet: np.ndarray, scale: float, level: float
 def written_on(holes: np.ndarray, longest: float = np.inf) -> bool:
     """True when the largest of the dark ``holes`` (H, W) bool in a bright region is a stroke of
     writing, no wider than SHEET_STROKE of its length, and not a blob (the hole of a bold 0). With
-    ``longest`` (px), also no longer than that, and bent: filling less than SHEET_BENT of its convex
-    hull (the holes of a bold digit, white on black, seen closer, are straight slits)."""
+    ``longest`` (px, a closer look), also no longer than that, and bent (filling less than
+    SHEET_BENT of its convex hull) or a straight stroke no wider than SHEET_LINE of its length: the
+    holes of a bold digit, white on black, seen closer, are straight slits wider than that."""
     labels, stats = components(holes)
     if len(stats) <= 1:
         return False
