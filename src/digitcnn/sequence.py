@@ -44,11 +44,14 @@ CLASSES = 11
 def ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right), exclusive ends, of the ink in ``mask`` (H, W) bool, specks ignored."""
     kept = mark_stats(mask)
-    if not len(kept):
-        return None
-    top, left = kept[:, cv2.CC_STAT_TOP].min(), kept[:, cv2.CC_STAT_LEFT].min()
-    bottom = (kept[:, cv2.CC_STAT_TOP] + kept[:, cv2.CC_STAT_HEIGHT]).max()
-    right = (kept[:, cv2.CC_STAT_LEFT] + kept[:, cv2.CC_STAT_WIDTH]).max()
+    return marks_box(kept) if len(kept) else None
+
+
+def marks_box(stats: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), exclusive ends, of the marks whose cv2 ``stats`` rows (K, 5), K >= 1, are given."""
+    top, left = stats[:, cv2.CC_STAT_TOP].min(), stats[:, cv2.CC_STAT_LEFT].min()
+    bottom = (stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]).max()
+    right = (stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH]).max()
     return int(top), int(bottom), int(left), int(right)
 
 
@@ -332,14 +335,8 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
         if band[1] - band[0] < MIN_LINE_SHARE * tallest:
             nearest = min(lines, key=lambda line: max(line[0] - band[1], band[0] - line[1]))
             nearest[2].extend(band[2])
-    result = []
-    for _, _, labels in lines:
-        labels = np.array(labels)
-        top, left = stats[labels, cv2.CC_STAT_TOP].min(), stats[labels, cv2.CC_STAT_LEFT].min()
-        bottom = (stats[labels, cv2.CC_STAT_TOP] + stats[labels, cv2.CC_STAT_HEIGHT]).max()
-        right = (stats[labels, cv2.CC_STAT_LEFT] + stats[labels, cv2.CC_STAT_WIDTH]).max()
-        result.append(Line(labels, (int(top), int(bottom), int(left), int(right))))
-    return pieces, stats, result
+    lines = [np.array(labels) for _, _, labels in lines]
+    return pieces, stats, [Line(labels, marks_box(stats[labels])) for labels in lines]
 
 
 def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float) -> list[tuple[int, int]]:
