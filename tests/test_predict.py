@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from digitcnn import synthetic
-from digitcnn.imaging import image_to_digits
+from digitcnn.imaging import decode_image, image_to_digits
 
 
 def png_bytes(image: Image.Image, format="PNG", **kwargs) -> bytes:
@@ -119,6 +119,30 @@ def test_image_modes_are_read(reader, mnist_test):
     for name, raw in variants.items():
         result = reader.read(raw)
         assert result.error is None and result.digits == truth, name
+
+
+def test_plain_pngs_decode_as_pillow_decodes_them(reader, mnist_test, capfd):
+    """8-bit PNGs go to OpenCV (quicker for canvas drawings): the same pixels, RGB order; damaged
+    ones get Pillow's message and nothing on stderr; EXIF and tRNS PNGs stay with Pillow."""
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 60, 4), dtype=np.uint8)
+    for mode in ("L", "RGB", "RGBA"):
+        image = Image.fromarray(pixels).convert(mode)
+        decoded = decode_image(png_bytes(image))
+        assert isinstance(decoded, np.ndarray) and np.array_equal(decoded, np.asarray(image)), mode
+    raw = png_bytes(Image.fromarray(pixels))
+    idat = raw.index(b"IDAT")
+    damaged = raw[:idat + 20] + bytes([raw[idat + 20] ^ 0xFF]) + raw[idat + 21:]
+    for bad in (damaged, raw[:len(raw) // 2]):
+        assert "corrupt or truncated" in reader.read(bad).error
+    assert capfd.readouterr().err == ""
+    x_test, y_test = mnist_test
+    index = int(np.flatnonzero(y_test == 7)[0])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to display
+    sideways = png_bytes(paper_digit(x_test[index]).rotate(90, expand=True).convert("RGB"), exif=exif)
+    assert isinstance(decode_image(sideways), Image.Image) and reader.read(sideways).digits == "7"
+    keyed = png_bytes(Image.fromarray(pixels[..., :3]), transparency=(0, 0, 0))
+    assert isinstance(decode_image(keyed), Image.Image)
 
 
 def test_exif_orientation_is_applied(reader, mnist_test):
