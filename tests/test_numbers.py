@@ -18,6 +18,7 @@ from digitcnn.sequence import (
     LINE_HEIGHT,
     LINE_MARGIN,
     SLANTS,
+    apart_ends,
     decode,
     find_lines,
     line_input,
@@ -243,6 +244,38 @@ def test_separators_are_read_from_small_marks_between_digits():
     body = mask.copy()
     body[72:80, 135:143] = False
     assert read_separators(stats, labels, spans, body) == (["", ".", ""], {int(pieces[75, 139])})
+
+
+def test_writing_set_apart_beside_a_number_is_no_part_of_it():
+    def apart(*boxes):  # (top, bottom, left, right) of each mark; digits are 60 px tall
+        mask = np.zeros((120, 700), bool)
+        for top, bottom, left, right in boxes:
+            mask[top:bottom, left:right] = True
+        _, stats, (line,) = find_lines(mask)
+        kept, groups = apart_ends(stats, line)
+        return [sorted(stats[group, cv2.CC_STAT_LEFT].tolist()) for group in groups], kept.box
+
+    digits = [(20, 80, 150, 190), (20, 80, 200, 240)]
+    label = [(50, 80, 10, 30), (50, 80, 36, 56)]  # two letters half as tall, 94 px before the digits
+    assert apart(*label, *digits) == ([[10, 36]], (20, 80, 150, 240))
+    assert apart(*digits, (50, 80, 300, 320)) == ([[300]], (20, 80, 150, 240))  # a unit after them
+    assert apart(*[(t, b, l + 80, r + 80) for t, b, l, r in label], *digits)[0] == []  # close: one number
+    assert apart(*digits, (74, 80, 250, 256), (50, 80, 290, 310), (50, 80, 316, 336))[0] == []  # "25.000"
+    assert apart(*digits, (70, 76, 400, 404))[0] == []  # a speck is left as it is
+
+
+def test_a_printed_label_or_unit_beside_a_number_is_not_read(reader, number_ink):
+    for label, number, side in (("Total:", "72", "left"), ("No.", "305", "left"), ("kg", "48", "right")):
+        ink = number_ink(number, overlap=-0.1)
+        text = np.zeros((100, 260), np.uint8)
+        cv2.putText(text, label, (0, 85), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4, cv2.LINE_AA)  # capitals 40 px
+        text = text[:, :int(np.flatnonzero(text.any(axis=0)).max()) + 1].astype(np.float32) / 255
+        parts = [text, np.zeros((100, 60), np.float32), ink]
+        page = np.hstack(parts if side == "left" else parts[::-1])
+        result = reader.read(canvas_png(page, size=(page.shape[1] + 80, 200), at=(40, 50)))
+        assert result.digits == number, (label, result.text)
+        beside = [mark.box for mark in result.rejected]
+        assert len(beside) == 1 and (beside[0][0] < result.predictions[0].box[0]) == (side == "left"), label
 
 
 def reading(digits: str, probability: float, rejected: int = 0):

@@ -50,6 +50,7 @@ from .results import (
 )
 from .sequence import (
     Line,
+    apart_ends,
     digit_spans,
     find_lines,
     load_line_session,
@@ -185,12 +186,17 @@ class DigitReader:
                                frames[kept], rejected)
 
     def read_page(self, name: str, page: Page) -> ReadResult:
-        """Every line of writing of ``page``, top to bottom, each read by the line reader or digit by digit."""
+        """Every line of writing of ``page``, top to bottom, each read by the line reader or digit by
+        digit; writing set apart beside a line's number (``apart_ends``: a label, a unit) is not read,
+        and is listed with the marks that are no digit."""
         pieces, stats, lines = find_lines(page.mask, page.marks)
         if len(lines) > MAX_LINES:
             raise ImageError(f"{len(lines)} lines of writing found, more than the {MAX_LINES} read at most")
         predictions, frames, rejected, readings = [], [], [], []
         for line in lines:
+            line, beside = apart_ends(stats, line)
+            if beside:
+                rejected += self.text_beside(page, pieces, beside)
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
             line_mask = page.mask if whole else np.isin(pieces, line.labels)
             marks = find_digits(line_mask, page.marks if whole else None)
@@ -316,6 +322,13 @@ class DigitReader:
             return []
         frames, file_boxes = mark_frames(page, masks)
         return self.split_rejected(predict_proba(self.session, frames), file_boxes)[1]
+
+    def text_beside(self, page: Page, pieces: np.ndarray, groups: list[np.ndarray]) -> list[RejectedMark]:
+        """One RejectedMark per group of pieces set apart beside a number (``apart_ends``), with the
+        probability the digit model gives it of being no digit (it may read a printed "l" as a sure 1)."""
+        frames, boxes = mark_frames(page, [np.isin(pieces, group) for group in groups])
+        proba = predict_proba(self.session, frames)
+        return [RejectedMark(float(p[NOT_A_DIGIT]) if len(p) > NOT_A_DIGIT else 0.0, box) for p, box in zip(proba, boxes)]
 
     @staticmethod
     def split_rejected(proba: np.ndarray, boxes: list) -> tuple[list[int], list[RejectedMark]]:

@@ -287,6 +287,12 @@ LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one
 MIN_LINE_SHARE = 0.4  # a band of ink lower than this share of the tallest band (an underline, a comma) joins its nearest line
 SEPARATOR_HEIGHT = 0.45  # a mark lower than this share of the digits' height, between two digits, may be a separator
 SPACE_GAP = 0.45  # a gap between digits wider than this share of their height, and twice the usual gap, is a space
+# Writing at a line's end, set apart from the rest by this share of its tallest piece's height and
+# under SMALL_APART of the tallest group's height, is text beside the number (a printed "Total:",
+# "kg"): not read. Cheques write trailing zeros smaller, but close to the digits before them.
+APART_GAP = 0.5
+SMALL_APART = 0.6
+MIN_APART = 0.15  # ... and at least this share of it: what is lower is specks, left as they are
 
 
 @dataclass
@@ -337,6 +343,35 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
             nearest[2].extend(band[2])
     lines = [np.array(labels) for _, _, labels in lines]
     return pieces, stats, [Line(labels, marks_box(stats[labels])) for labels in lines]
+
+
+def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
+    """``line`` without the writing at its ends that is no part of its number, and that writing's
+    piece labels, one array per group: a group of pieces (the pieces whose columns lie within
+    APART_GAP of the tallest piece's height of each other) first or last on the line, set apart
+    by more than that, MIN_APART to SMALL_APART as tall as the line's tallest group, and not
+    across a separator from the number (the small "000" of "25.000"). A printed label ("Total:",
+    "No.") or unit ("kg") beside a handwritten number is smaller than its digits: its letters
+    would be read as digits ("l" as 1, "o" as 0)."""
+    labels = line.labels[np.argsort(stats[line.labels, cv2.CC_STAT_LEFT], kind="stable")]
+    left = stats[labels, cv2.CC_STAT_LEFT]
+    right = left + stats[labels, cv2.CC_STAT_WIDTH]
+    tallest = stats[labels, cv2.CC_STAT_HEIGHT].max()
+    starts = [0] + [i for i in range(1, len(labels)) if left[i] - right[:i].max() > APART_GAP * tallest]
+    if len(starts) < 2:
+        return line, []
+    groups = [labels[a:b] for a, b in zip(starts, [*starts[1:], len(labels)])]
+    heights = [bottom - top for top, bottom, _, _ in (marks_box(stats[group]) for group in groups)]
+    apart = [MIN_APART * max(heights) <= height < SMALL_APART * max(heights) for height in heights]
+    # The number's piece nearest each end group: a separator there joins them.
+    after_first = groups[1][0]
+    before_last = labels[starts[-2] + int(np.argmax(right[starts[-2]:starts[-1]]))]
+    first = int(apart[0] and stats[after_first, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * tallest)
+    last = len(groups) - int(apart[-1] and stats[before_last, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * tallest)
+    if first == 0 and last == len(groups):
+        return line, []
+    kept = np.concatenate(groups[first:last])
+    return Line(kept, marks_box(stats[kept])), groups[:first] + groups[last:]
 
 
 def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float) -> list[tuple[int, int]]:
