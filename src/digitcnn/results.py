@@ -39,8 +39,9 @@ class DigitPrediction:
 
 @dataclass
 class RejectedMark:
-    """A mark that is not a digit (a dot, a dash, a letter, a doodle): the probability the model gave
-    to "not a digit", and its box ``[x, y, width, height]``."""
+    """A mark that is not a digit (a dot, a dash, a letter, a doodle), or writing set apart beside a
+    number (a printed label or unit, ``sequence.apart_ends``): the probability the digit model gave
+    to "not a digit" (for writing beside a number it may be low), and its box ``[x, y, width, height]``."""
 
     not_a_digit: float
     box: list[int]
