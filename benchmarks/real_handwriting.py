@@ -48,9 +48,14 @@ def notebook_read(session, source) -> str:
 def previous_reader(ref: str, workdir: Path):
     """read(source) -> digits string, with the imaging module and default model of git ``ref``."""
     tree = exported_tree(ref, workdir)
-    spec = importlib.util.spec_from_file_location("previous_imaging", tree / "src" / "digitcnn" / "imaging.py")
-    imaging = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(imaging)
+    # Its package under another name, so that its modules' relative imports (imaging's .errors)
+    # find their own revision's, beside this tree's digitcnn.
+    package = tree / "src" / "digitcnn"
+    spec = importlib.util.spec_from_file_location("previous_digitcnn", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    sys.modules["previous_digitcnn"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules["previous_digitcnn"])
+    imaging = importlib.import_module("previous_digitcnn.imaging")
     model_path = tree / "models" / "digitcnn.onnx"
     session = load_session(model_path)
 
