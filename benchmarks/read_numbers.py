@@ -14,7 +14,10 @@ Sets, each answer right only when every digit is (separators aside):
 - ``gaps``: numbers of 2-6 MNIST test digits with gaps, in the ten photo-like styles of
   ``synthetic.render`` (the numbers the digit-by-digit pipeline was measured on);
 - ``cheque-like``: numbers of MNIST test digits in the line reader's training style (touching
-  or apart, separators, dashes, underlines, patterned paper, JPEG): the hardest synthetic set.
+  or apart, separators, dashes, underlines, patterned paper, JPEG): the hardest synthetic set;
+- ``labelled``: numbers of 2-4 MNIST test digits with gaps beside a printed label or unit
+  ("Total:", "No.", "kg"...; OpenCV's Hershey fonts, 0.3-0.6 of the digits' height, half to one
+  and a half digit heights away, before or after the number), as on a form or a receipt.
 Synthetic sets use seeds that no training run draws from.
 Then speed, 2 cores: one cheque line in process (median) and the line model alone, for each reader
 in turn, and a whole
@@ -63,6 +66,47 @@ def synthetic_set(style: LineStyle, count: int, seed: int) -> list[tuple[bytes, 
     return cases
 
 
+LABELS = {"before": ["Total:", "Amount", "No.", "Qty", "Price:", "Room", "Page", "Ref"],
+          "after": ["kg", "cm", "km", "pcs", "EUR", "mm", "m2", "min"]}
+FONTS = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_PLAIN]
+
+
+def labelled_set(count: int, seed: int) -> list[tuple[bytes, str]]:
+    """Numbers of MNIST test digits beside a printed label or unit, as shaded JPEG photos."""
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        height = int(rng.integers(60, 110))
+        indices = rng.integers(0, len(x_test), 2 + i % 3)
+        digits = []
+        for index in indices:
+            rows, cols = np.nonzero(x_test[index] > 30)
+            crop = x_test[index][rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            digits.append(cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
+                                     interpolation=cv2.INTER_CUBIC))
+        side = "before" if i % 2 == 0 else "after"
+        label, font = LABELS[side][int(rng.integers(len(LABELS[side])))], FONTS[int(rng.integers(len(FONTS)))]
+        scale = rng.uniform(0.3, 0.6) * height / cv2.getTextSize(label, font, 1.0, 1)[0][1]
+        thickness = max(1, round(scale * rng.uniform(1.0, 2.5)))
+        (text_width, _), _ = cv2.getTextSize(label, font, scale, thickness)
+        gap, spacing = int(rng.uniform(0.5, 1.5) * height), int(0.2 * height)
+        number_width = sum(d.shape[1] for d in digits) + spacing * (len(digits) - 1)
+        page = np.zeros((3 * height, text_width + gap + number_width + 2 * height), np.uint8)
+        left = height + (text_width + gap if side == "before" else 0)
+        cv2.putText(page, label, (height if side == "before" else left + number_width + gap, 2 * height), font,
+                    scale, 255, thickness, cv2.LINE_AA)
+        for digit in digits:
+            region = page[height:2 * height, left:left + digit.shape[1]]
+            np.maximum(region, digit, out=region)
+            left += digit.shape[1] + spacing
+        shade = np.linspace(235, rng.uniform(170, 210), page.shape[1], dtype=np.float32)[np.newaxis, :]
+        photo = (shade * (1 - page / 255.0) + 40 * page / 255.0).astype(np.uint8)
+        cases.append((cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 88])[1].tobytes(),
+                      "".join(str(y_test[index]) for index in indices)))
+    return cases
+
+
 def exact(reader: DigitReader, cases) -> float:
     return float(np.mean([reader.read(source).digits == truth for source, truth in cases]))
 
@@ -95,7 +139,8 @@ def main() -> int:
     sets = {"touching": synthetic_set(CANVAS, args.count, SYNTHETIC_SEED),
             "gaps": [(raw, truth) for raw, truth, _ in synthetic.make_cases(
                 x_test, y_test, args.count, digits_per_image=(2, 6), seed=SYNTHETIC_SEED + 1)],
-            "cheque-like": synthetic_set(LineStyle(), args.count, SYNTHETIC_SEED + 2)}
+            "cheque-like": synthetic_set(LineStyle(), args.count, SYNTHETIC_SEED + 2),
+            "labelled": labelled_set(args.count, SYNTHETIC_SEED + 3)}
     if (args.realdev / "cheques").is_dir():
         sets = {"cheques": cheque_set(args.realdev), **sets}
     else:
