@@ -257,10 +257,14 @@ def test_writing_set_apart_beside_a_number_is_no_part_of_it():
 
     digits = [(20, 80, 150, 190), (20, 80, 200, 240)]
     label = [(50, 80, 10, 30), (50, 80, 36, 56)]  # two letters half as tall, 94 px before the digits
+    colon = [(55, 61, 60, 66), (72, 78, 60, 66)]
     assert apart(*label, *digits) == ([[10, 36]], (20, 80, 150, 240))
+    assert apart(*label, *colon, *digits) == ([[10, 36, 60, 60]], (20, 80, 150, 240))  # "Total:"
+    assert apart(*label, (50, 80, 95, 112), *digits)[0] == [[10, 36], [95]]  # two words
     assert apart(*digits, (50, 80, 300, 320)) == ([[300]], (20, 80, 150, 240))  # a unit after them
     assert apart(*[(t, b, l + 80, r + 80) for t, b, l, r in label], *digits)[0] == []  # close: one number
     assert apart(*digits, (74, 80, 250, 256), (50, 80, 290, 310), (50, 80, 316, 336))[0] == []  # "25.000"
+    assert apart(*digits, (74, 80, 275, 281), (50, 80, 286, 306), (50, 80, 312, 332))[0] == []  # "25 .000"
     assert apart(*digits, (70, 76, 400, 404))[0] == []  # a speck is left as it is
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from digitcnn import synthetic
 from digitcnn.imaging import decode_image, image_to_digits
@@ -143,6 +143,26 @@ def test_plain_pngs_decode_as_pillow_decodes_them(reader, mnist_test, capfd):
     assert isinstance(decode_image(sideways), Image.Image) and reader.read(sideways).digits == "7"
     keyed = png_bytes(Image.fromarray(pixels[..., :3]), transparency=(0, 0, 0))
     assert isinstance(decode_image(keyed), Image.Image)
+    texts = PngImagePlugin.PngInfo()
+    texts.add_text("Raw profile type exif", "may turn the picture")
+    assert isinstance(decode_image(png_bytes(Image.fromarray(pixels), pnginfo=texts)), Image.Image)
+
+
+def test_paper_of_one_grey_is_taken_away_as_the_paper_estimate_would(monkeypatch, mnist_test):
+    """A screen drawing's paper of one grey skips the paper estimate (a grey opening), with the
+    estimate's answer; a grey panel as wide as the opening's window is no such paper."""
+    from digitcnn import imaging
+
+    x_test, _ = mnist_test
+    canvas = imaging.array_to_gray(decode_image(synthetic.canvas_drawing(x_test[0], np.random.default_rng(0))))
+    panel = canvas.copy()
+    panel[20:260, 20:260] = 0.6
+    for gray in (canvas, panel):
+        quick = imaging.remove_background(gray)
+        with monkeypatch.context() as patch:
+            patch.setattr(imaging, "ONE_SHADE", -1.0)  # no paper is one grey: always estimated
+            estimated = imaging.remove_background(gray)
+        assert np.abs(quick - estimated).max() <= 1 / 255
 
 
 def test_exif_orientation_is_applied(reader, mnist_test):

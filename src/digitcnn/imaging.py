@@ -7,7 +7,8 @@ transparent. The steps, each a function below:
 
     decode_image     bytes -> PIL image (or, for a plain 8-bit PNG, a uint8 array): size limit,
                         first frame, EXIF orientation
-    to_gray          PIL image (any mode) -> float32 (H, W) in [0, 1]; alpha onto a contrasting background
+    to_gray          PIL image (any mode; array_to_gray for arrays) -> float32 (H, W) in [0, 1]; alpha
+                        onto a contrasting background
     sheet_alone      -> a sheet of paper photographed on a dark desk or at an angle: the desk painted
                         the sheet's grey
     ink_image        -> light ink on black (the polarity from light_ink: a page partly in a shadow,
@@ -43,6 +44,9 @@ MAX_TRANSPARENT_PIXELS = 16_000_000
 # The formats decoded; no other Pillow plugin is ever tried (EPS would run Ghostscript on a host that has it).
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
 PNG_CHANNELS = {0: "L", 2: "RGB", 6: "RGBA"}  # the PNG colour types libspng decodes here (decode_png)
+# ... in PNGs with these chunks only: no transparent colour (tRNS), no animation (acTL), no EXIF,
+# XMP or text that may turn the picture; the colour chunks are ignored, as Pillow ignores them.
+PLAIN_PNG = {b"IHDR", b"IDAT", b"IEND", b"sRGB", b"gAMA", b"cHRM", b"iCCP", b"pHYs", b"sBIT", b"tIME", b"bKGD"}
 MAX_DIGITS = 40  # more separate marks than this is no number: refuse rather than spend seconds
 ANALYSIS_MAX_SIDE = 1024  # larger images are reduced first (JPEGs while decoding); digits need no more
 FILE_SIZE = "digitcnn.file_size"  # image.info key: (width, height) in the file, upright; boxes use these pixels
@@ -75,7 +79,7 @@ STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: w
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
 SHADOW_EDGE = 0.05  # where the paper's opening stands this far above its blur, a sharp edge is
-ONE_SHADE = 1 / 255  # paper whose border and most pixels are this close to one grey is drawn on a screen
+ONE_SHADE = 1 / 255  # paper whose border is this close to one grey, all round, is drawn on a screen
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
@@ -97,12 +101,12 @@ class NotAnImageError(ImageError):
 
 
 def decode_image(raw: bytes) -> Image.Image | np.ndarray:
-    """Decode image bytes with Pillow; first frame of an animation; EXIF orientation applied.
+    """Decode image bytes: a Pillow image, first frame of an animation, EXIF orientation applied;
+    or, for a plain 8-bit PNG no larger than the analysis needs (a canvas drawing), the uint8 array
+    of ``decode_png``.
 
     A JPEG larger than the analysis needs is decoded reduced, in grayscale; ``info[FILE_SIZE]``
     holds the size in the file, so that boxes are still given in the pixels of the original image.
-    A plain 8-bit PNG no larger than the analysis needs (a canvas drawing) comes back as the uint8
-    array of ``decode_png`` instead.
     """
     if not raw:
         raise ImageError("empty input: 0 bytes")
@@ -119,9 +123,7 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
                 raise ImageError(f"image with transparency of {width}x{height} pixels is over the limit of "
                                  f"{MAX_TRANSPARENT_PIXELS // 1_000_000} megapixels")
             image.seek(0)
-            if (image.format == "PNG" and raw[24] == 8 and raw[25] in PNG_CHANNELS
-                    and max(width, height) <= ANALYSIS_MAX_SIDE and not getattr(image, "is_animated", False)
-                    and not image.info.keys() & {"transparency", "exif"}):
+            if image.format == "PNG" and raw[24] == 8 and raw[25] in PNG_CHANNELS and max(width, height) <= ANALYSIS_MAX_SIDE:
                 pixels = decode_png(raw)
                 if pixels is not None:  # (else Pillow decodes it, and says what is wrong with it)
                     return pixels
@@ -150,11 +152,13 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
 
 
 def decode_png(raw: bytes) -> np.ndarray | None:
-    """An 8-bit grey, RGB or RGBA PNG (bit depth 8 and colour type 0, 2 or 6 in its header)
-    decoded by libspng: uint8 (H, W), (H, W, 3) or (H, W, 4); None when it cannot be (Pillow then
-    says why). A canvas drawing decodes in half Pillow's time, with no array copy after it: a
-    tenth of its read."""
-    if not whole_png(raw):  # (libspng does not check the CRCs)
+    """An 8-bit grey, RGB or RGBA PNG (bit depth 8 and colour type 0, 2 or 6 in its header) of
+    PLAIN_PNG chunks only, decoded by libspng: uint8 (H, W), (H, W, 3) or (H, W, 4); None for any
+    other PNG, or one that is truncated or has a wrong CRC (Pillow then decodes it, or says what
+    is wrong). A canvas drawing decodes in half Pillow's time, with no array copy after it: a
+    tenth of its read. (libspng checks neither the CRCs nor the zlib stream's checksum: a stream
+    damaged inside chunks whose CRCs were made for it decodes to wrong pixels, not an error.)"""
+    if not png_chunks(raw) <= PLAIN_PNG:
         return None
     try:
         return pyspng.load(raw, PNG_CHANNELS[raw[25]])
@@ -162,19 +166,20 @@ def decode_png(raw: bytes) -> np.ndarray | None:
         return None
 
 
-def whole_png(raw: bytes) -> bool:
-    """True when the chunks of the PNG ``raw`` follow each other whole, each with its right CRC,
-    up to the IEND chunk: no truncated or damaged file."""
-    view, start = memoryview(raw), 8
+def png_chunks(raw: bytes) -> set[bytes]:
+    """The chunk types of the PNG ``raw`` (b"IHDR", b"IDAT"...), when its chunks follow each other
+    whole, each with its right CRC, up to IEND; {b"damaged"} when not (truncated, a wrong CRC)."""
+    view, start, kinds = memoryview(raw), 8, set()
     while start + 12 <= len(raw):
         length = int.from_bytes(view[start:start + 4], "big")
         end = start + 12 + length
         if end > len(raw) or zlib.crc32(view[start + 4:end - 4]) != int.from_bytes(view[end - 4:end], "big"):
-            return False
-        if view[start + 4:start + 8] == b"IEND":
-            return True
+            break
+        kinds.add(bytes(view[start + 4:start + 8]))
+        if kinds.issuperset({b"IHDR", b"IEND"}):
+            return kinds
         start = end
-    return False
+    return {b"damaged"}
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
@@ -529,15 +534,14 @@ def remove_background(gray: np.ndarray) -> np.ndarray:
         edge = border(gray)
         return np.clip(ink - min(percentile(ink.ravel(), 50), percentile(np.minimum(edge, 1.0 - edge), 50)), 0.0, 1.0)
     small = background_copy(ink)
-    edge = border(small)
-    level = float(edge[0])
-    if (float(np.abs(edge - level).max()) <= ONE_SHADE
-            and cv2.countNonZero((np.abs(small - level) <= ONE_SHADE).view(np.uint8)) >= 0.5 * small.size):
-        # A picture made on a screen (a canvas drawing): its paper is one grey, with no light to
-        # even out, and the grey opening below would cost a tenth of its read.
-        return np.clip(ink - np.float32(level), 0.0, 1.0)
     window = _odd(max(small.shape) * BACKGROUND_WINDOW)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    level = float(small[0, 0])
+    if float(np.abs(border(small) - level).max()) <= ONE_SHADE and not cv2.erode(
+            (np.abs(small - level) > ONE_SHADE).view(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE).any():
+        # Paper of one grey (a canvas drawing: no light to even out) and nothing off it as wide as
+        # the window: the opening below would give that grey, at a tenth of the read's cost.
+        return np.clip(ink - np.float32(level), 0.0, 1.0)
     opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
     paper = cv2.blur(opened, (window, window), borderType=cv2.BORDER_REPLICATE)
     paper = np.where(shadow_edges(opened, paper), opened, paper)
@@ -945,8 +949,8 @@ def _pieces(mask: np.ndarray) -> int:
 
 def preview_png(image: Image.Image | np.ndarray, max_side: int = 640) -> bytes:
     """The input picture as a PNG at most ``max_side`` px, for a page to show what was read."""
-    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4):
-        image = Image.fromarray(image)  # a decoded PNG's RGB(A): in colour
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and (image.ndim == 2 or image.ndim == 3 and image.shape[2] in (3, 4)):
+        image = Image.fromarray(image)  # a decoded PNG's grey or RGB(A), as it is
     elif isinstance(image, np.ndarray):
         image = Image.fromarray((array_to_gray(image) * 255).round().astype(np.uint8), mode="L")
     reduced = reduce_image(image)  # a new, smaller image: never a copy at full size

@@ -347,12 +347,13 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
 
 def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
     """``line`` without the writing at its ends that is no part of its number, and that writing's
-    piece labels, one array per group: a group of pieces (the pieces whose columns lie within
-    APART_GAP of the tallest piece's height of each other) first or last on the line, set apart
-    by more than that, MIN_APART to SMALL_APART as tall as the line's tallest group, and not
-    across a separator from the number (the small "000" of "25.000"). A printed label ("Total:",
-    "No.") or unit ("kg") beside a handwritten number is smaller than its digits: its letters
-    would be read as digits ("l" as 1, "o" as 0)."""
+    piece labels, one array per group: groups of pieces (the pieces whose columns lie within
+    APART_GAP of the tallest piece's height of each other) first or last on the line, each set
+    apart by more than that, MIN_APART to SMALL_APART as tall as the line's tallest group, and no
+    separator beside the gap (the small "000" of "25.000"). A printed label ("Total:", "No.") or
+    unit ("kg") beside a handwritten number is smaller than its digits: its letters would be read
+    as digits ("l" as 1, "o" as 0). (The tallest group is taken for the number: a label printed
+    taller than the handwriting beside it stays, and the handwriting goes.)"""
     labels = line.labels[np.argsort(stats[line.labels, cv2.CC_STAT_LEFT], kind="stable")]
     left = stats[labels, cv2.CC_STAT_LEFT]
     right = left + stats[labels, cv2.CC_STAT_WIDTH]
@@ -362,12 +363,24 @@ def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
         return line, []
     groups = [labels[a:b] for a, b in zip(starts, [*starts[1:], len(labels)])]
     heights = [bottom - top for top, bottom, _, _ in (marks_box(stats[group]) for group in groups)]
-    apart = [MIN_APART * max(heights) <= height < SMALL_APART * max(heights) for height in heights]
-    # The number's piece nearest each end group: a separator there joins them.
-    after_first = groups[1][0]
-    before_last = labels[starts[-2] + int(np.argmax(right[starts[-2]:starts[-1]]))]
-    first = int(apart[0] and stats[after_first, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * tallest)
-    last = len(groups) - int(apart[-1] and stats[before_last, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * tallest)
+
+    def small(group: int) -> bool:
+        return MIN_APART * max(heights) <= heights[group] < SMALL_APART * max(heights)
+
+    def separator(label, beside: float) -> bool:
+        return separator_sized(*stats[label, 2:4], beside)
+
+    def rightmost(group) -> int:  # the piece of a group that reaches furthest right
+        return group[int(np.argmax(stats[group, cv2.CC_STAT_LEFT] + stats[group, cv2.CC_STAT_WIDTH]))]
+
+    # A separator on the number's side of the gap joins the two ("1 .990"), or one leading a last
+    # group, small for it ("25 .000"); a label's colon ends it ("Total:").
+    first, last = 0, len(groups)
+    while first < last - 1 and small(first) and not separator(groups[first + 1][0], tallest):
+        first += 1
+    while (last - 1 > first and small(last - 1) and not separator(rightmost(groups[last - 2]), tallest)
+           and not separator(groups[last - 1][0], heights[last - 1])):
+        last -= 1
     if first == 0 and last == len(groups):
         return line, []
     kept = np.concatenate(groups[first:last])
@@ -381,6 +394,13 @@ def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], colu
     centres = [left + ((d.steps[0] + d.steps[1] + 1) / 2 * DOWNSAMPLE - LINE_MARGIN) / columns_per_px for d in digits]
     edges = [left] + [round((a + b) / 2) for a, b in itertools.pairwise(centres)] + [right]
     return [(int(edges[i]), int(max(edges[i] + 1, edges[i + 1]))) for i in range(len(digits))]
+
+
+def separator_sized(width: int, height: int, digits_height: float) -> bool:
+    """True for a mark of ``width`` x ``height`` px that may be a separator (a point, a comma, an
+    apostrophe) beside digits ``digits_height`` px tall: lower than SEPARATOR_HEIGHT of them, and
+    no dash (a dash, or a 5's flag, is wider than 1.5 times its height)."""
+    return height < SEPARATOR_HEIGHT * digits_height and width <= 1.5 * height + 2
 
 
 def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
@@ -402,12 +422,12 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     used = set()
     for label in labels:
         x, y, w, h = (int(v) for v in stats[label, :4])
-        if h >= SEPARATOR_HEIGHT * body_height:
+        if not separator_sized(w, h, body_height):
             continue
         centre = x + w / 2
         gap = next((i for i in range(len(spans) - 1) if spans[i][0] + 0.5 * (spans[i][1] - spans[i][0]) < centre
                     < spans[i + 1][0] + 0.5 * (spans[i + 1][1] - spans[i + 1][0])), None)
-        if gap is None or w > 1.5 * h + 2:  # outside the number, or a dash
+        if gap is None:  # outside the number
             continue
         level = (y + h / 2 - body_top) / body_height
         if level > 0.6:

@@ -144,7 +144,6 @@ def model_card(reader: DigitReader) -> dict:
 
 def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MAX_BYTES):
     """Build the app; the model is loaded once here and shared by all requests."""
-    import cv2
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -157,11 +156,9 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
     # FastAPI's own /docs and /redoc load their scripts from a CDN; pages.py serves /docs offline.
     app = FastAPI(title="digitcnn", version=__version__, docs_url=None, redoc_url=None,
                   description="Reads handwritten digits in images with a CNN trained on MNIST.")
-    # One thread per inference, for the model and for OpenCV: requests run concurrently in the
-    # thread pool, and a small image gains nothing from being split across cores, only contention
-    # (OpenCV's threads cost a canvas request a tenth of its server CPU time).
+    # One thread per inference: requests run concurrently in the thread pool, and a tiny model
+    # gains nothing from splitting one image across cores, only contention (OpenCV's: app_from_env).
     app.state.reader = DigitReader(model, threads=1)
-    cv2.setNumThreads(1)
     app.state.card = model_card(app.state.reader)
     app.state.max_bytes = max_bytes
     app.state.allow_private_urls = allow_private_urls
@@ -196,7 +193,12 @@ def create_app(model=None, allow_private_urls: bool = False, max_bytes: int = MA
 
 
 def app_from_env():
-    """The factory uvicorn's workers call: settings come from the environment."""
+    """The factory uvicorn's workers call: settings come from the environment. OpenCV runs on one
+    thread in a server process, as the model does (``create_app``): its threads cost a canvas
+    request a tenth of its server CPU time."""
+    import cv2
+
+    cv2.setNumThreads(1)
     return create_app(os.environ.get("DIGITCNN_MODEL") or None,
                       allow_private_urls=os.environ.get("DIGITCNN_ALLOW_PRIVATE_URLS") == "1")
 
