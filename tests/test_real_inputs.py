@@ -14,6 +14,7 @@ from PIL import Image
 
 from digitcnn.imaging import (
     PAGE_SPAN,
+    components,
     dark_border,
     decode_image,
     find_digits,
@@ -319,6 +320,46 @@ def test_frames_go_and_what_looks_like_one_in_writing_stays():
     lines[10:93, 50:54] = lines[10:93, 300:304] = True  # ... joined into a loop by two strokes ...
     lines[30:70, 150:154] = True  # ... around a digit: no frame
     assert (without_frames(lines) == lines).all()
+
+
+def test_a_number_written_in_a_comb_field_is_read(reader, mnist_test):
+    """A form's comb field (a row of joined boxes), a digit in each: read whole with the digits in
+    it, the comb's walls were 1s ("446517" as "141416151117")."""
+    x_test, y_test = mnist_test
+    answers, truths = [], []
+    for start in range(0, 48, 6):
+        page = np.full((300, 860), 235.0, np.float32)
+        for i in range(6):
+            cv2.rectangle(page, (60 + i * 110, 70), (170 + i * 110, 196), 80, 3)
+            rows, cols = np.nonzero(x_test[start + i] > 30)
+            crop = x_test[start + i][rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            ink = cv2.resize(crop, (round(crop.shape[1] * 88 / crop.shape[0]), 88),
+                             interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+            left = 115 + i * 110 - ink.shape[1] // 2
+            region = page[89:177, left:left + ink.shape[1]]
+            page[89:177, left:left + ink.shape[1]] = np.minimum(region, 235 * (1 - ink) + 40 * ink)
+        answers.append(reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits)
+        truths.append("".join(str(d) for d in y_test[start:start + 6]))
+    assert np.mean([a == t for a, t in zip(answers, truths)]) >= 0.75, list(zip(truths, answers))
+
+
+def test_box_lines_go_where_writing_is_inside():
+    from digitcnn.imaging import box_lines, without_box_lines
+
+    box = np.zeros((120, 100), np.uint8)
+    cv2.rectangle(box, (2, 2), (97, 117), 1, 3)
+    empty = box.copy()
+    assert box_lines(empty, empty.view(bool)) is None  # a 0 drawn as a box: nothing inside
+    cv2.line(box, (50, 5), (50, 80), 1, 6)  # a 1 touching the box's top
+    lines = box_lines(box, box.view(bool))
+    assert lines is not None and lines[2, 20] and lines[60, 2] and not lines[60, 50]
+    page = np.zeros((200, 300), bool)
+    page[40:160, 100:200] = box.view(bool)
+    assert without_box_lines(page, components(page))[100, 150]  # the 1 stays...
+    assert not without_box_lines(page, components(page))[42, 120]  # ...its box goes
+    crop = np.zeros((120, 100), bool)
+    crop[:, :] = box.view(bool)  # the box's lines reach the picture's edges: a crop's printed lines
+    assert without_box_lines(crop, components(crop)) is crop
 
 
 def test_light_strokes_on_a_dark_canvas_are_no_sheet(mnist_test):

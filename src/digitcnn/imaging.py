@@ -75,6 +75,9 @@ BACKGROUND_SIDE = 256  # the paper's light varies slowly: it is estimated on a c
 BACKGROUND_WINDOW = 0.15  # opening window, share of the longest side: wider than strokes, narrower than shading
 FRAME_CONTENT, FRAME_HOLE = 0.3, 0.6  # a frame's content: share of its height; its hole: share of its area
 HAIRLINE, STRAIGHT = 0.25, 0.1  # a tall straight mark this thin beside the writing is a printed line's piece
+# A box around writing: lines within BOX_EDGE of its mark's edges, BOX_SPAN of its width or height
+# long, drifting at most BOX_TILT of their length (a photo a degree askew) (box_lines)
+BOX_EDGE, BOX_SPAN, BOX_TILT = 0.12, 0.8, 0.02
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
@@ -575,7 +578,7 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Components]:
     mask (bool) and its ``components``: Otsu's threshold, never below MIN_INK_SHARE of the
     strongest ink, so that a page with little ink does not turn its noise into ink. No ink at all
     when the strongest is under MIN_CONTRAST; lines printed on the paper (a notebook's rules, its
-    squares) are not ink. The components are labelled once and handed on while the mask stays
+    squares) are not ink, nor are the lines of a box or comb field around writing. The components are labelled once and handed on while the mask stays
     the same: each labelling costs a tenth of a canvas drawing's read."""
     flat = remove_background(gray.astype(np.float32, copy=False))
     strongest = float(flat.max())
@@ -590,6 +593,9 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Components]:
     mask = without_printed_lines(as_bytes, found, marks.stats)
     if mask is not found:
         marks = components(mask)
+    unboxed = without_box_lines(mask, marks)
+    if unboxed is not mask:
+        mask, marks = unboxed, components(unboxed)
     kept = without_frames(mask, marks)
     return flat, kept, (marks if kept is mask else components(kept))
 
@@ -628,6 +634,65 @@ def without_frames(mask: np.ndarray, marks: Components | None = None) -> np.ndar
     if ((x < x.T) & (y < y.T) & (x + w > x.T + w.T) & (y + h > y.T + h.T) & (h.T >= FRAME_CONTENT * h)).any():
         dropped |= frames(mask, labels)  # (most pictures have no mark whose box holds a tall mark's: no frame)
     return mask & ~np.isin(labels, list(dropped)) if dropped else mask
+
+
+def without_box_lines(mask: np.ndarray, marks: Components) -> np.ndarray:
+    """``mask`` (H, W) bool, its ``components`` ``marks``, without the straight lines of the boxes
+    printed around writing (a form's box, a comb field of joined boxes, one digit in each: its
+    sides read as 1s), where ``box_lines`` finds them; ``mask`` itself when there are none. A box
+    lies inside the picture: lines that reach its edge are a crop's (a cheque's printed lines)."""
+    labels, stats = marks
+    height, width = mask.shape
+    unboxed = mask
+    for label in np.flatnonzero(not_specks(stats[1:])) + 1 if len(stats) > 1 else []:
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        if x == 0 or y == 0 or x + w >= width or y + h >= height or not boxed(mask[y:y + h, x:x + w]):
+            continue
+        lines = box_lines((labels[y:y + h, x:x + w] == label).view(np.uint8), mask[y:y + h, x:x + w])
+        if lines is not None:
+            unboxed = mask.copy() if unboxed is mask else unboxed
+            unboxed[y:y + h, x:x + w] &= ~lines
+    return unboxed
+
+
+def boxed(ink: np.ndarray) -> bool:
+    """The quick look of ``box_lines`` at ink (h, w) cropped to a mark's box, bool or 0/1: ink
+    across its top and bottom BOX_EDGE, and down its sides. Most marks stop here."""
+    h, w = ink.shape
+    if min(h, w) < 12:
+        return False
+    band_h, band_w = max(2, int(BOX_EDGE * h)), max(2, int(BOX_EDGE * w))
+    return (ink[-band_h:].any(axis=0).mean() >= BOX_SPAN and ink[:band_h].any(axis=0).mean() >= BOX_SPAN
+            and ink[:, :band_w].any(axis=1).mean() >= BOX_SPAN and ink[:, -band_w:].any(axis=1).mean() >= BOX_SPAN)
+
+
+def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
+    """For one mark, uint8 (h, w) 0/1 cropped to its box, and all the ink in that box, bool (h, w):
+    the pixels of its lines when it is a box or a comb field around writing, bool (h, w); else None.
+
+    A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
+    lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
+    BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
+    walls) go too. Other ink must lie inside (a 0 drawn as a box is left alone). A pen's stroke
+    that lies along a line (a 7's bar on the box's top) goes with it."""
+    h, w = mark.shape
+    if not boxed(mark):
+        return None
+    band_h, band_w = max(2, int(BOX_EDGE * h)), max(2, int(BOX_EDGE * w))
+    drift_h, drift_w = max(1, int(BOX_TILT * w)), max(1, int(BOX_TILT * h))
+    nothing = {"borderType": cv2.BORDER_CONSTANT, "borderValue": 0}  # (by default, outside counts as ink)
+    lying = cv2.morphologyEx(cv2.dilate(mark, np.ones((2 * drift_h + 1, 1), np.uint8)), cv2.MORPH_OPEN,
+                             np.ones((1, int(BOX_SPAN * w)), np.uint8), **nothing)
+    upright = cv2.morphologyEx(cv2.dilate(mark, np.ones((1, 2 * drift_w + 1), np.uint8)), cv2.MORPH_OPEN,
+                               np.ones((int(BOX_SPAN * h), 1), np.uint8), **nothing)
+    rows, columns = np.flatnonzero(lying.any(axis=1)), np.flatnonzero(upright.any(axis=0))
+    if not (rows.size and columns.size and rows[0] < band_h + drift_h and rows[-1] >= h - band_h - drift_h
+            and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
+        return None
+    lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
+    if np.count_nonzero(ink & ~lines) < 0.02 * h * w:
+        return None
+    return lines
 
 
 def frames(mask: np.ndarray, labels: np.ndarray) -> set[int]:
