@@ -578,8 +578,9 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Components]:
     mask (bool) and its ``components``: Otsu's threshold, never below MIN_INK_SHARE of the
     strongest ink, so that a page with little ink does not turn its noise into ink. No ink at all
     when the strongest is under MIN_CONTRAST; lines printed on the paper (a notebook's rules, its
-    squares) are not ink, nor are the lines of a box or comb field around writing. The components are labelled once and handed on while the mask stays
-    the same: each labelling costs a tenth of a canvas drawing's read."""
+    squares) are not ink, nor are the lines of a box or a comb field around writing. The
+    components are labelled once and handed on while the mask stays the same: each labelling
+    costs a tenth of a canvas drawing's read."""
     flat = remove_background(gray.astype(np.float32, copy=False))
     strongest = float(flat.max())
     if strongest < MIN_CONTRAST:  # flat: no ink at all
@@ -643,8 +644,9 @@ def without_box_lines(mask: np.ndarray, marks: Components) -> np.ndarray:
     lies inside the picture: lines that reach its edge are a crop's (a cheque's printed lines)."""
     labels, stats = marks
     height, width = mask.shape
+    kept = np.flatnonzero(not_specks(stats[1:])) + 1 if len(stats) > 1 else []
     unboxed = mask
-    for label in np.flatnonzero(not_specks(stats[1:])) + 1 if len(stats) > 1 else []:
+    for label in kept if len(kept) <= 4 * MAX_DIGITS else []:  # (more marks are refused later)
         x, y, w, h = (int(v) for v in stats[label, :4])
         if x == 0 or y == 0 or x + w >= width or y + h >= height or not boxed(mask[y:y + h, x:x + w]):
             continue
