@@ -81,8 +81,7 @@ def labelled_set(count: int, seed: int) -> list[tuple[bytes, str]]:
         indices = rng.integers(0, len(x_test), 2 + i % 3)
         digits = []
         for index in indices:
-            rows, cols = np.nonzero(x_test[index] > 30)
-            crop = x_test[index][rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            crop = synthetic.crop_to_ink(x_test[index])
             digits.append(cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
                                      interpolation=cv2.INTER_CUBIC))
         side = "before" if i % 2 == 0 else "after"

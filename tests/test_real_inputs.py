@@ -28,6 +28,7 @@ from digitcnn.imaging import (
     without_printed_lines,
 )
 from digitcnn.models import REFUSE_ABOVE
+from digitcnn.synthetic import crop_to_ink
 
 
 def encode(array: np.ndarray, format="PNG", **kwargs) -> bytes:
@@ -331,8 +332,7 @@ def test_a_number_written_in_a_comb_field_is_read(reader, mnist_test):
         page = np.full((300, 860), 235.0, np.float32)
         for i in range(6):
             cv2.rectangle(page, (60 + i * 110, 70), (170 + i * 110, 196), 80, 3)
-            rows, cols = np.nonzero(x_test[start + i] > 30)
-            crop = x_test[start + i][rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            crop = crop_to_ink(x_test[start + i])
             ink = cv2.resize(crop, (round(crop.shape[1] * 88 / crop.shape[0]), 88),
                              interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
             left = 115 + i * 110 - ink.shape[1] // 2

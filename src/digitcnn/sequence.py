@@ -356,9 +356,9 @@ def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
     taller than the handwriting beside it stays, and the handwriting goes.)"""
     labels = line.labels[np.argsort(stats[line.labels, cv2.CC_STAT_LEFT], kind="stable")]
     left = stats[labels, cv2.CC_STAT_LEFT]
-    right = left + stats[labels, cv2.CC_STAT_WIDTH]
+    reached = np.maximum.accumulate(left + stats[labels, cv2.CC_STAT_WIDTH])  # the right end so far
     tallest = stats[labels, cv2.CC_STAT_HEIGHT].max()
-    starts = [0] + [i for i in range(1, len(labels)) if left[i] - right[:i].max() > APART_GAP * tallest]
+    starts = [0] + [i for i in range(1, len(labels)) if left[i] - reached[i - 1] > APART_GAP * tallest]
     if len(starts) < 2:
         return line, []
     groups = [labels[a:b] for a, b in zip(starts, [*starts[1:], len(labels)])]
