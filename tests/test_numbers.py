@@ -25,6 +25,7 @@ from digitcnn.sequence import (
     line_variant,
     read_ink,
     read_separators,
+    separator_pieces,
     slant,
 )
 
@@ -246,6 +247,30 @@ def test_separators_are_read_from_small_marks_between_digits():
     assert read_separators(stats, labels, spans, body) == (["", ".", ""], {int(pieces[75, 139])})
 
 
+@pytest.mark.parametrize("name, marks, expected", [
+    ("comma", [(72, 92, 136, 142)], ","),  # low, reaching below the digits
+    ("apostrophe", [(20, 34, 136, 142)], "'"),  # high
+    ("colon", [(36, 44, 135, 143), (68, 76, 135, 143)], ":"),  # a round mark above a point
+    ("dash", [(47, 53, 133, 167)], "-"),  # a short bar halfway up, between the digits' columns
+    ("bar across a digit", [(47, 53, 112, 126)], ""),  # a 7's bar drawn apart lies across its stroke
+])
+def test_separators_are_read_by_their_shape_and_place(name, marks, expected):
+    mask = np.zeros((110, 400), bool)
+    for left in (10, 90, 170, 250):  # four digits 60 px tall, drawn as rings 4 px wide
+        mask[20:80, left:left + 40] = True
+        mask[24:76, left + 4:left + 36] = False
+    for top, bottom, left, right in marks:
+        mask[top:bottom, left:right] = True
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8))
+    labels = np.arange(1, count)
+    digits = {int(pieces[20, left + 20]) for left in (10, 90, 170, 250)}
+    body = np.isin(pieces, list(digits))
+    found, used = read_separators(stats, labels, [(10, 50), (90, 130), (170, 210), (250, 290)], body)
+    assert found == ["", expected, ""]
+    # the same marks, found without any reading of the digits: what the digit model is not shown
+    assert separator_pieces(stats, labels) == used == (set(labels.tolist()) - digits if expected else set())
+
+
 def test_writing_set_apart_beside_a_number_is_no_part_of_it():
     def apart(*boxes):  # (top, bottom, left, right) of each mark; digits are 60 px tall
         mask = np.zeros((120, 700), bool)
@@ -405,6 +430,35 @@ def test_a_number_with_a_separator_keeps_it_in_text(reader, number_ink):
     cv2.circle(page, (one.shape[1] + gap // 2, 94), 7, 1.0, -1)  # a point on the baseline
     result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 80)))
     assert result.digits == "1990" and result.text == "1.990"
+
+
+@pytest.mark.parametrize("separator", [",", "'", ":", "-"])
+def test_a_separator_is_no_digit_to_either_reader(reader, number_ink, separator):
+    """A drawn comma or apostrophe looks like a sure 1 to the digit model, a dash like nothing:
+    neither is read as a digit, by the line reader or digit by digit, and the text shows it."""
+    from digitcnn import DigitReader
+
+    first, rest = number_ink("25", overlap=-0.1), number_ink("000", overlap=-0.1, k=1)
+    gap = 50
+    page = np.zeros((130, first.shape[1] + gap + rest.shape[1]), np.float32)
+    page[:100, :first.shape[1]] = first
+    page[:100, first.shape[1] + gap:] = rest
+    x = first.shape[1] + gap // 2
+    if separator == ",":
+        cv2.line(page, (x + 3, 88), (x - 4, 118), 1.0, 8)
+    elif separator == "'":
+        cv2.line(page, (x + 2, 0), (x - 2, 26), 1.0, 8)
+    elif separator == ":":
+        cv2.circle(page, (x, 30), 6, 1.0, -1)
+        cv2.circle(page, (x, 88), 6, 1.0, -1)
+    else:
+        cv2.line(page, (x - 14, 50), (x + 14, 50), 1.0, 8)
+    png = canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 70))
+    result = reader.read(png)
+    assert (result.digits, result.text, result.rejected) == ("25000", f"25{separator}000", [])
+    for digit in result.predictions:  # one probability, whichever field it is read from
+        assert digit.probability == digit.top_k[0].probability == digit.probabilities[digit.digit]
+    assert DigitReader(line_model=False).read(png).digits == "25000"
 
 
 def test_two_lines_of_numbers_are_read_top_to_bottom(reader, number_ink):

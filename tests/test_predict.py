@@ -230,9 +230,14 @@ def test_cli_reads_stdin(mnist_test, run_cli):
 
 def test_cli_missing_file_and_bad_model(tmp_path, run_cli):
     result = run_cli("predict", tmp_path / "nope.png")
-    assert result.returncode == 1 and "no such file" in result.stdout
+    assert result.returncode == 1 and result.stdout.strip() == f"{tmp_path / 'nope.png'}: error: no such file"
     result = run_cli("predict", tmp_path / "nope.png", "--model", tmp_path / "none.onnx")
     assert result.returncode == 1 and "no such ONNX model" in result.stderr
+    # a folder of models is no run folder: the message names the models it holds
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "digitcnn.onnx").write_bytes(b"")
+    result = run_cli("predict", tmp_path / "nope.png", "--model", tmp_path / "models")
+    assert result.returncode == 1 and "not a run folder" in result.stderr and "digitcnn.onnx" in result.stderr
 
 
 def test_predict_never_imports_tensorflow(tmp_path, mnist_test, root):

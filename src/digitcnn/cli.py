@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list K candidates per digit (the JSON lists 3 unless told)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per input")
     p.add_argument("--save-preprocessed", type=Path, metavar="DIR", help="write the 28x28 images the model saw")
-    p.add_argument("--line-model", type=Path, metavar="ONNX",
+    p.add_argument("--line-model", type=Path, metavar="RUN_DIR_OR_ONNX",
                    help="the line reader, a .onnx file or a train-lines run folder (default: the pretrained one)")
     p.add_argument("--no-line-reader", action="store_true",
                    help="read every mark with the digit model alone (the pipeline before the line reader)")

@@ -81,6 +81,8 @@ def url_host(url: str) -> str:
     """
     from urllib3.util import parse_url
 
+    if not url:
+        raise FetchError("an empty URL: expected an http or https URL")
     if "\\" in url or any(ord(c) < 33 for c in url):
         raise FetchError(f"{short(url)!r}: the URL holds a backslash, a space or a control character")
     try:

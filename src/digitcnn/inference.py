@@ -37,6 +37,10 @@ def resolve_model_path(model: str | Path | None) -> Path:
     if model is None:
         return default_model_path()
     path = Path(model)
+    if path.is_dir() and not (path / "model.onnx").is_file():
+        found = sorted(child.name for child in path.glob("*.onnx"))
+        holds = f"it holds {', '.join(found)}: name one of them" if found else "it holds no .onnx file"
+        raise ModelError(f"{path}: not a run folder (a run folder holds model.onnx); {holds}")
     if path.is_dir():
         path = path / "model.onnx"
     if not path.is_file():

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .fetch import MAX_BYTES, fetch_url, is_url, short
+from .fetch import MAX_BYTES, fetch_url, is_url
 from .imaging import (
     MAX_DIGITS,
     ImageError,
@@ -56,6 +56,7 @@ from .sequence import (
     load_line_session,
     read_ink,
     read_separators,
+    separator_pieces,
 )
 
 MAX_LINES = 10  # more lines of writing than this is a page of text, not numbers: refused
@@ -85,27 +86,27 @@ def source_name(source) -> str:
 
 def read_file(text: str, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of a regular file of at most ``max_bytes`` (the URL cap): never a device, a FIFO
-    (which would wait for a writer forever) or a folder, never an unbounded read."""
+    (which would wait for a writer forever) or a folder, never an unbounded read. Its errors do
+    not name the file: the result that holds them does (``ReadResult.input``)."""
     import os
     import stat
 
-    name = short(text, keep=200)
     try:
         info = os.stat(text)
         if stat.S_ISDIR(info.st_mode):
-            raise ImageError(f"{name}: is a directory (expected an image file)")
+            raise ImageError("is a directory (expected an image file)")
         if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{name}: not a regular file (a device, FIFO or socket is not read)")
+            raise ImageError("not a regular file (a device, FIFO or socket is not read)")
         if info.st_size > max_bytes:
-            raise ImageError(f"{name}: {info.st_size} bytes, over the limit of {max_bytes} bytes")
+            raise ImageError(f"{info.st_size} bytes, over the limit of {max_bytes} bytes")
         with open(text, "rb") as file:
             raw = file.read(max_bytes + 1)
     except FileNotFoundError:
-        raise ImageError(f"{name}: no such file") from None
+        raise ImageError("no such file") from None
     except (OSError, ValueError) as exc:  # permission, a name too long, a NUL in the name...
-        raise ImageError(f"{name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+        raise ImageError(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     if len(raw) > max_bytes:  # it grew while we read
-        raise ImageError(f"{name}: over the limit of {max_bytes} bytes")
+        raise ImageError(f"over the limit of {max_bytes} bytes")
     return raw
 
 
@@ -126,6 +127,25 @@ def load_source(source, fetch=None):
         return decode_image(read_file(text))
     raise ImageError(f"cannot read an image from a {type(source).__name__}; expected a path, URL, "
                      "bytes, PIL image or NumPy array")
+
+
+def without_separators(marks: list[np.ndarray], pieces: np.ndarray, stats: np.ndarray,
+                       separators: set[int]) -> list[np.ndarray]:
+    """``marks`` (bool masks, ``find_digits``) less those made of separator pieces alone (labels of
+    ``pieces``, ``sequence.separator_pieces``): the digit model reads a comma or an apostrophe as a
+    sure 1; the line reader sees them, having learned them. A separator joined to a digit's mark
+    (the top of a 4 written apart) stays with it."""
+    pixel = {}
+    for label in separators:
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        rows, columns = np.nonzero(pieces[y:y + h, x:x + w] == label)
+        pixel[label] = (y + rows[0], x + columns[0])
+    kept = []
+    for mark in marks:
+        inside = [label for label, (row, column) in pixel.items() if mark[row, column]]
+        if not inside or int(np.count_nonzero(mark)) != int(stats[inside, cv2.CC_STAT_AREA].sum()):
+            kept.append(mark)
+    return kept
 
 
 def written(digits: str, separators: list[str]) -> str:
@@ -200,6 +220,9 @@ class DigitReader:
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
             line_mask = page.mask if whole else np.isin(pieces, line.labels)
             marks = find_digits(line_mask, page.marks if whole else None)
+            separators = separator_pieces(stats, line.labels)
+            if separators:
+                marks = without_separators(marks, pieces, stats, separators)
             line_frames, boxes = mark_frames(page, marks)
             by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
             read = (by_marks, by_marks.digits, "digit")

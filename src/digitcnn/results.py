@@ -28,7 +28,8 @@ class DigitPrediction:
     """One digit read: its class, probability, the ``top_k`` candidates, all ten probabilities and
     its box ``[x, y, width, height]`` in the pixels of the input image. For a digit read by the
     line reader, ``probability`` is the digit's at its likeliest step of the line and
-    ``probabilities`` the ten digits' at that step, renormalized without CTC's blank."""
+    ``probabilities`` the ten digits' at that step (what they leave is CTC's blank, "no digit
+    here", as the digit model's ten leave "not a digit")."""
 
     digit: int
     probability: float

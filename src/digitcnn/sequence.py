@@ -124,7 +124,7 @@ def pad_batch(lines: list[np.ndarray], width: int | None = None) -> np.ndarray:
 class DecodedDigit:
     digit: int
     probability: float  # of the digit at its likeliest step
-    alternatives: np.ndarray  # float32 (10,): the class probabilities at that step, renormalized over digits
+    alternatives: np.ndarray  # float32 (10,): the digits' probabilities at that step (the rest is CTC's blank)
     steps: tuple[int, int]  # the output steps of its run, [first, last]
 
 
@@ -172,9 +172,7 @@ def decode(logits: np.ndarray, steps: int | None = None) -> list[DecodedDigit]:
         if best[start] != BLANK:
             run = proba[start:step, best[start]]
             peak = start + int(run.argmax())
-            digit_proba = proba[peak, 1:]
-            digits.append(DecodedDigit(int(best[start]) - 1, float(run.max()),
-                                       digit_proba / max(float(digit_proba.sum()), 1e-9), (start, step - 1)))
+            digits.append(DecodedDigit(int(best[start]) - 1, float(run.max()), proba[peak, 1:], (start, step - 1)))
         start = step
     return digits
 
@@ -286,6 +284,13 @@ def read_ink(session, ink: np.ndarray, sure: float,
 LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one above the other, are one line
 MIN_LINE_SHARE = 0.4  # a band of ink lower than this share of the tallest band (an underline, a comma) joins its nearest line
 SEPARATOR_HEIGHT = 0.45  # a mark lower than this share of the digits' height, between two digits, may be a separator
+COMMA_HEIGHT = 0.65  # ... or a comma as tall as this, from the digits' lower half to below them
+RAISED_POINT = "·"  # separator_kind's name for a point halfway up: a colon's upper point, else nothing
+POINT_SIZE = 0.3  # a point is no wider or taller than this share of the digits' height (a small 0 is)
+DASH_WIDTH = 0.8  # a dash between digits is no wider than this share of their height (an underline is)
+# A separator is no thinner than this share of the digits' height, nor than 2 px: the specks and
+# hairlines of a cheque's printed background are none (a cheque's points are 0.08 of its digits).
+SEPARATOR_PEN = 0.045
 SPACE_GAP = 0.45  # a gap between digits wider than this share of their height, and twice the usual gap, is a space
 # Writing at a line's end, set apart from the rest by this share of its tallest piece's height and
 # under SMALL_APART of the tallest group's height, is text beside the number (a printed "Total:",
@@ -403,39 +408,130 @@ def separator_sized(width: int, height: int, digits_height: float) -> bool:
     return height < SEPARATOR_HEIGHT * digits_height and width <= 1.5 * height + 2
 
 
-def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
-                    body: np.ndarray) -> tuple[list[str], set[int]]:
-    """What stands between each pair of digits: "" or a separator (". , '" or " "), and the
-    labels of the marks read as separators.
+def separator_kind(box: tuple[int, int, int, int], body_top: float, body_height: float) -> str:
+    """What a mark with ``box`` (x, y, width, height) is beside digits ``body_height`` px tall whose
+    tops lie at ``body_top``: low and round a point ".", low and reaching below them or tall for its
+    width a comma ",", high (in their top half: the top of a 4 written apart is lower) an
+    apostrophe "'", a point higher up RAISED_POINT (a colon's upper point), a bar halfway up, short for the digits, a dash "-";
+    else "" (none). Specks thinner than a pen draws (SEPARATOR_PEN) are none."""
+    _, y, width, height = box
+    level = (y + height / 2 - body_top) / body_height
+    if min(width, height) < max(2, SEPARATOR_PEN * body_height):
+        return ""
+    if separator_sized(width, height, body_height):
+        if level > 0.6:
+            if y + height > body_top + 1.1 * body_height or height > 1.8 * width:
+                return ","
+            return "." if max(width, height) <= POINT_SIZE * body_height else ""  # else a small 0
+        if level < 0.35 and y + height - body_top <= 0.45 * body_height:  # within the digits' top half
+            return "'"
+        if level < 0.6 and max(width, height) <= POINT_SIZE * body_height and height <= 1.8 * width:
+            return RAISED_POINT  # a colon's upper point, with a point below it
+    elif (height < SEPARATOR_HEIGHT * body_height and 2.5 * height <= width <= DASH_WIDTH * body_height
+          and 0.3 <= level <= 0.7):
+        return "-"
+    elif (y > body_top + 0.5 * body_height and y + height > body_top + 1.1 * body_height
+          and height < COMMA_HEIGHT * body_height and height >= 1.5 * width):
+        return ","  # a long comma: from the digits' lower half to below them
+    return ""
 
-    A small mark (lower than SEPARATOR_HEIGHT of the digits) between two digits is a separator:
-    low and round a point, low and reaching below the digits a comma, high an apostrophe. With
-    no mark, a gap of paper between the digits' ink (``body``, bool (H, W), the tall marks) that
-    is wide for their height and twice the number's usual gap is a space.
-    """
-    if len(spans) < 2:
-        return [], set()
+
+def line_body(stats: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """The top and height of a line's digits: the medians over its pieces (``labels`` of ``stats``)
+    at least half as tall as the tallest."""
     tall = labels[stats[labels, cv2.CC_STAT_HEIGHT] >= 0.5 * stats[labels, cv2.CC_STAT_HEIGHT].max()]
-    body_top = percentile(stats[tall, cv2.CC_STAT_TOP], 50)
-    body_height = percentile(stats[tall, cv2.CC_STAT_HEIGHT], 50)
-    found = [""] * (len(spans) - 1)
-    used = set()
-    for label in labels:
-        x, y, w, h = (int(v) for v in stats[label, :4])
-        if not separator_sized(w, h, body_height):
+    return percentile(stats[tall, cv2.CC_STAT_TOP], 50), percentile(stats[tall, cv2.CC_STAT_HEIGHT], 50)
+
+
+def colon(marks: list[tuple[int, str, tuple[int, int, int, int]]]) -> bool:
+    """True when the separators seen in one gap (label, kind and box each) hold a point and, above
+    it, a round mark of about its size: a colon (two specks of a printed background are not)."""
+    points = [box for _, kind, box in marks if kind == "."]
+    above = [box for _, kind, box in marks if kind in ("'", RAISED_POINT) and box[3] <= 1.8 * box[2]]
+    return any(abs((x1 + w1 / 2) - (x2 + w2 / 2)) < max(w1, w2)
+               and max(w1, w2) <= 2 * min(w1, w2) and max(h1, h2) <= 2 * min(h1, h2)
+               for x1, _, w1, h1 in points for x2, _, w2, h2 in above)
+
+
+def separator_marks(stats: np.ndarray, labels: np.ndarray,
+                    spans: list[tuple[int, int]]) -> tuple[list[str], set[int], list[tuple[int, int]], float]:
+    """The marks (pieces ``labels`` of ``stats``) standing between digits whose columns are ``spans``
+    [left, right) that are separators (``separator_kind``): for each gap "" or the separator seen
+    there (the last one, or a colon ":"); the labels of those marks; the columns [left, right) of
+    each piece of the digits (no separator's shape, at least SEPARATOR_HEIGHT of their height); and
+    the height of the digits (``line_body``). A dash lies mostly outside the digits' columns: a 7's
+    bar drawn apart crosses its stem."""
+    body_top, body_height = line_body(stats, labels)
+    kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height)
+             for label in labels}
+    # the digits' columns: their pieces at least SEPARATOR_HEIGHT of their height, no separator's shape
+    digits = [label for label, kind in kinds.items()
+              if not kind and stats[label, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * body_height]
+    digit_columns = [(int(stats[label, cv2.CC_STAT_LEFT]), int(stats[label, cv2.CC_STAT_LEFT] + stats[label, cv2.CC_STAT_WIDTH]))
+                     for label in digits]
+    seen: list[list[tuple[int, str, tuple[int, int, int, int]]]] = [[] for _ in range(max(0, len(spans) - 1))]
+    for label, kind in kinds.items():
+        if not kind:
             continue
-        centre = x + w / 2
+        x, _, width, _ = box = tuple(int(v) for v in stats[label, :4])
+        centre = x + width / 2
         gap = next((i for i in range(len(spans) - 1) if spans[i][0] + 0.5 * (spans[i][1] - spans[i][0]) < centre
                     < spans[i + 1][0] + 0.5 * (spans[i + 1][1] - spans[i + 1][0])), None)
         if gap is None:  # outside the number
             continue
-        level = (y + h / 2 - body_top) / body_height
-        if level > 0.6:
-            found[gap] = "," if (y + h > body_top + 1.1 * body_height or h > 1.8 * w) else "."
-            used.add(int(label))
-        elif level < 0.35:
-            found[gap] = "'"
-            used.add(int(label))
+        if kind == "-" and covered(digit_columns, x, x + width) > width / 2:
+            continue
+        seen[gap].append((label, kind, box))
+    found, used = [], set()
+    for marks in seen:
+        if colon(marks):
+            found.append(":")
+            used.update(label for label, _, _ in marks)
+            continue
+        marks = [mark for mark in marks if mark[1] != RAISED_POINT]  # no colon: nothing written
+        found.append(marks[-1][1] if marks else "")
+        used.update(label for label, _, _ in marks)
+    return found, used, digit_columns, body_height
+
+
+def covered(spans: list[tuple[int, int]], left: int, right: int) -> int:
+    """How many of the columns [left, right) lie within ``spans`` (counted once per span)."""
+    return sum(max(0, min(b, right) - max(a, left)) for a, b in spans)
+
+
+def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
+    """The pieces of a line (``labels`` of ``stats``) that are separators between its other pieces
+    (``separator_marks``, each run of pieces over each other's columns taken as a digit) and stand
+    mostly apart from them: marks the digit model must not read, as a comma reads as a sure 1 to
+    it. (The line reader sees them, and learned them.)"""
+    if len(labels) < 3:
+        return set()
+    _, _, digit_columns, _ = separator_marks(stats, labels, [])
+    runs: list[list[int]] = []
+    for left, right in sorted(digit_columns):
+        if runs and left < runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], right)
+        else:
+            runs.append([left, right])
+    if len(runs) < 2:
+        return set()
+    spans = [(left, right) for left, right in runs]
+    _, used, _, _ = separator_marks(stats, labels, spans)
+    lefts, widths = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_WIDTH]
+    return {label for label in used if covered(spans, lefts[label], lefts[label] + widths[label]) <= widths[label] / 2}
+
+
+def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
+                    body: np.ndarray) -> tuple[list[str], set[int]]:
+    """What stands between each pair of digits whose columns are ``spans``: "" or a separator
+    (". , ' : -" from the marks between them, ``separator_marks``, or a space), and the labels of
+    the marks read as separators. With no mark, a gap of paper between the digits' ink (``body``,
+    bool (H, W), the tall marks) that is wide for their height and twice the number's usual gap is
+    a space.
+    """
+    if len(spans) < 2:
+        return [], set()
+    found, used, _, body_height = separator_marks(stats, labels, spans)
     inked = body.any(axis=0)
     gaps = []
     for i in range(len(spans) - 1):
