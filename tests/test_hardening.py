@@ -173,13 +173,16 @@ def test_cli_other_inputs_still_print(run_cli, tmp_path, mnist_test):
     result = run_cli("predict", "x" * 300 + ".png", os.fsdecode(odd), good, timeout=60, env=env)
     lines = result.stdout.splitlines()
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "cannot read" in lines[0] and "characters" in lines[0]
+    assert lines[0] == f"{'x' * 300}.png: error: cannot read (File name too long)"
     assert lines[1].endswith(f": {y_test[0]} (confidence {lines[1].split('confidence ')[1]}") and "\\udce9" in lines[1]
     assert lines[2].startswith(str(good)) and f": {y_test[0]} " in lines[2]
     (tmp_path / "a-file").write_text("")
-    result = run_cli("predict", good, "--save-preprocessed", tmp_path / "a-file", timeout=60)
+    result = run_cli("predict", good, "--save-preprocessed", tmp_path / "a-file" / "seen", timeout=60)
     assert result.returncode == 1 and "cannot save the preprocessed images" in result.stdout
     assert "Traceback" not in result.stderr
+    # a file named as the folder is a usage error, said before anything is read
+    result = run_cli("predict", good, "--save-preprocessed", tmp_path / "a-file", timeout=60)
+    assert result.returncode == 2 and result.stdout == "" and "is a file; expected a folder" in result.stderr
 
 
 @pytest.mark.parametrize("command", [["train", "--limit", "100"], ["evaluate", "--model", "models/digitcnn-float32.onnx"],
@@ -202,6 +205,18 @@ def test_training_settings_out_of_range_are_usage_errors(run_cli):
 def test_serve_refuses_a_port_out_of_range(run_cli):
     result = run_cli("serve", "--port", "99999", timeout=30)
     assert result.returncode == 2 and "1 to 65535" in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_before_announcing_anything(run_cli):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_cli("serve", "--port", str(taken.getsockname()[1]), timeout=60)
+    assert result.returncode == 1 and "Serving on" not in result.stdout
+    assert "cannot listen on 127.0.0.1" in result.stderr and "in use" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_python_api_odd_inputs_are_image_errors(reader: DigitReader):

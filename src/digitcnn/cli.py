@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from .config import LINE_PRESETS, PRESETS, LineConfig, flags
+from .errors import UsageError
 
 
 def positive_int(text: str) -> int:
@@ -140,7 +141,6 @@ def output_folder(path: Path) -> Path:
 def run_serve(args) -> int:
     from .serve import serve
 
-    print(f"Serving on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops.", flush=True)
     serve(args.host, args.port, args.model, args.workers, args.allow_private_urls)
     return 0
 
@@ -219,6 +219,9 @@ def run_predict(args) -> int:
     from .predict import DigitReader
     from .results import ReadResult
 
+    if args.save_preprocessed and args.save_preprocessed.exists() and not args.save_preprocessed.is_dir():
+        raise UsageError(f"--save-preprocessed: {args.save_preprocessed} is a file; expected a folder "
+                         "(made when missing)")
     reader = DigitReader(args.model, top_k=args.top_k or 3, line_model=False if args.no_line_reader else args.line_model)
     failures = 0
     for index, item in enumerate(expand_inputs(args.inputs)):
@@ -308,8 +311,6 @@ def run_evaluate(args) -> int:
     run = RunFolder(model.parent) if model.name == "model.onnx" else None
     out = output_folder(args.out or (run.path if run else model.parent / model.name.removesuffix(".onnx").replace(".", "-")))
     if args.real_dir is not None and not args.real_dir.is_dir():
-        from .errors import UsageError
-
         raise UsageError(f"--real-dir {args.real_dir}: no such folder")
     metrics = evaluate_run(model, out, args.data_dir, args.limit, run=run, real_dir=args.real_dir)
     for name, m in metrics.get("real_sets", {}).items():

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from . import __version__
+from .errors import DigitcnnError
 from .fetch import MAX_BYTES
 from .models import INPUT_SHAPE
 from .predict import DigitReader
@@ -203,11 +204,36 @@ def app_from_env():
                       allow_private_urls=os.environ.get("DIGITCNN_ALLOW_PRIVATE_URLS") == "1")
 
 
+class ServeError(DigitcnnError):
+    """The server cannot start: its address is taken or is none of this machine's."""
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail now, with a clear message, when nothing can listen on ``host``:``port`` (uvicorn would
+    say so on stderr after the server was announced, and exit with status 3)."""
+    import socket
+
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: not an address of this machine ({exc})") from None
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 1,
           allow_private_urls: bool = False) -> None:
+    """Serve the page and the API until Ctrl-C; announced on stdout once the model loads and the
+    address is free."""
     import uvicorn
 
     DigitReader(model)  # fail now, with a clear message, if the model is unusable
+    check_address(host, port)
+    print(f"Serving on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops.", flush=True)
     os.environ["DIGITCNN_MODEL"] = str(model) if model else ""
     os.environ["DIGITCNN_ALLOW_PRIVATE_URLS"] = "1" if allow_private_urls else "0"
     # An idle kept-alive connection is closed after 5 s, headers that take over HEADER_DEADLINE and

@@ -28,6 +28,7 @@ const EMPTY_PROMPT = {
 // The API's messages are precise (for developers); people get these.
 const FRIENDLY = {
   notImage: "That file isn't an image.",
+  damaged: "That picture could not be read: the file is damaged, or too big in pixels.",
   tooLarge: "That picture is too large (max 10 MB).",
   unreachable: "That address can't be reached from here.",
   linkNotImage: "That address doesn't lead to an image.",
@@ -291,7 +292,7 @@ function friendlyMessage(status, kind) {
   if (status >= 500 || !status) return FRIENDLY.server;
   if (kind === "link") return status === 415 ? FRIENDLY.linkNotImage : FRIENDLY.unreachable;
   if (kind === "draw") return FRIENDLY.badDrawing;
-  return FRIENDLY.notImage;
+  return status === 415 ? FRIENDLY.notImage : FRIENDLY.damaged;
 }
 
 async function run(ticket, work) {
