@@ -470,15 +470,19 @@ def test_wide_marks_are_no_digit_and_no_number(reader, kind):
     assert width > 2 * height
 
 
-def test_a_dash_in_a_number_is_left_out(reader):
+def test_a_dash_in_a_number_is_a_separator_and_a_longer_bar_no_digit(reader):
     page = np.full((200, 500), 255, dtype=np.uint8)
-    for x in (60, 380):  # two 1s with a dash between
+    for x in (60, 380):  # two 1s 130 px tall with a dash between
         cv2.line(page, (x, 40), (x, 170), 0, 10)
     cv2.line(page, (190, 105), (280, 105), 0, 10)
     result = reader.read(encode(page))
-    assert result.digits == "11" and len(result.rejected) == 1
+    assert (result.digits, result.text, result.rejected) == ("11", "1-1", [])
+    page[95:116, 100:350] = 255
+    cv2.line(page, (110, 105), (330, 105), 0, 10)  # a bar wider than a dash is (sequence.DASH_WIDTH)
+    result = reader.read(encode(page))
+    assert (result.digits, result.text, len(result.rejected)) == ("11", "11", 1)
     x, _, w, _ = result.rejected[0].box
-    assert 180 <= x and x + w <= 290  # the dash's own box
+    assert 100 <= x and x + w <= 340  # the bar's own box
 
 
 def test_conventions_probe_rows_and_plain_digits(root, monkeypatch):
@@ -503,3 +507,12 @@ def test_conventions_probe_rows_and_plain_digits(root, monkeypatch):
     for plain in ("plain 0", "plain 1", "plain 7", "plain 9"):
         right = float(rows[plain].split("| ")[2].split("%")[0])
         assert right >= 90, rows[plain]
+
+
+def test_every_kind_of_mark_is_drawn_in_the_mnist_convention():
+    from digitcnn.nondigits import KINDS, make_set
+
+    marks, kinds = make_set(2 * len(KINDS), seed=3)
+    assert marks.shape == (2 * len(KINDS), 28, 28) and marks.dtype == np.float32
+    assert set(kinds) == set(KINDS) and 0 <= marks.min() and marks.max() <= 1
+    assert (marks.reshape(len(marks), -1).max(axis=1) > 0.5).all()  # every mark has ink

@@ -8,6 +8,10 @@ pipeline would give it.
 
 KINDS lists what is drawn. Shapes that *are* digits are left out: no plain ring (0), no single
 vertical stroke (1), and no letters that read as digits (O o D Q I l i S s Z z B G g b q T J j).
+The doodles after "letter" (a heart, a lightning bolt, a crescent moon, a quaver, a cloud, a sun, a
+flower, a tree, an eye, a spiral of two turns or more) came from a probe of things people draw:
+the model before them read a heart and an eye as 0, a tree as 8 and a bolt as 4 (RESULTS.md,
+nineteenth session). ``benchmarks/doodles.py`` draws other kinds, never trained on.
 Letters and symbols come from Pillow's bundled font, then slanted and rotated like handwriting.
 NumPy, OpenCV and Pillow only; everything is seeded.
 """
@@ -23,7 +27,7 @@ from .imaging import to_mnist
 SIDE = 96  # marks are drawn at this size, then brought to 28x28 like real inputs
 LETTERS = "ACEFHKMNPRUVWXYacefhkmnprtuvwxy#%&@?!*+=<>$"
 KINDS = ("dot", "dash", "underline", "scribble", "zigzag", "star", "box", "triangle", "cross", "smiley",
-         "arrow", "letter")
+         "arrow", "letter", "heart", "bolt", "moon", "note", "cloud", "sun", "flower", "tree", "eye", "spiral")
 
 
 def _pen(rng) -> int:
@@ -78,6 +82,68 @@ def _draw_kind(kind: str, rng: np.random.Generator) -> np.ndarray:
         cv2.ellipse(canvas, (48, 54), (20, 14), 0, 10, 170, 255, max(2, pen // 2), cv2.LINE_AA)
     elif kind == "arrow":
         cv2.arrowedLine(canvas, (12, 48), (84, 48), 255, pen, cv2.LINE_AA, tipLength=0.35)
+    elif kind == "heart":
+        size = rng.uniform(2.0, 2.6)
+        t = np.linspace(0, 2 * np.pi, 60)
+        x = 16 * np.sin(t) ** 3
+        y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
+        heart = np.stack([48 + size * x, 46 + size * y], axis=1)
+        cv2.polylines(canvas, [heart.astype(np.int32)], True, 255, pen, cv2.LINE_AA)
+    elif kind == "bolt":  # lightning: a zigzag down, whose middle runs back
+        top, bottom = rng.uniform(52, 70), rng.uniform(24, 42)
+        bolt = [(top, 8), (rng.uniform(26, 40), rng.uniform(44, 54)), (rng.uniform(56, 70), rng.uniform(40, 50)), (bottom, 88)]
+        cv2.polylines(canvas, [np.array(bolt, np.int32)], False, 255, pen, cv2.LINE_AA)
+    elif kind == "moon":  # a crescent: two arcs that meet at its tips
+        radius = int(rng.uniform(30, 40))
+        cv2.ellipse(canvas, centre, (radius, radius), 0, 50, 310, 255, pen, cv2.LINE_AA)
+        inner = int(radius * rng.uniform(0.55, 0.8))
+        tip_x = int(48 + radius * np.cos(np.deg2rad(50)))
+        cv2.ellipse(canvas, (tip_x, 48), (max(4, tip_x - 48 + inner // 2), int(radius * np.sin(np.deg2rad(50)))),
+                    0, 90, 270, 255, pen, cv2.LINE_AA)
+    elif kind == "note":  # a quaver: a filled head, a stem and a flag
+        head = (int(rng.uniform(30, 40)), int(rng.uniform(70, 78)))
+        cv2.ellipse(canvas, head, (11, 8), -25, 0, 360, 255, -1, cv2.LINE_AA)
+        stem_x = head[0] + 10
+        cv2.line(canvas, (stem_x, head[1]), (stem_x, 12), 255, max(2, pen // 2), cv2.LINE_AA)
+        cv2.line(canvas, (stem_x, 12), (stem_x + int(rng.uniform(18, 28)), int(rng.uniform(26, 36))), 255,
+                 max(2, pen // 2), cv2.LINE_AA)
+    elif kind == "cloud":  # bumps along the top of a flat base, the outer ones down its sides
+        bumps = int(rng.integers(3, 5))
+        for x in np.linspace(26, 70, bumps):
+            r = int(rng.uniform(12, 18))
+            cv2.ellipse(canvas, (int(x), 62), (r, int(r * rng.uniform(1.2, 1.8))), 0, 180, 360, 255,
+                        max(2, pen // 2), cv2.LINE_AA)
+        cv2.line(canvas, (12, 62), (84, 62), 255, max(2, pen // 2), cv2.LINE_AA)
+    elif kind == "sun":  # a ring and its rays
+        radius = int(rng.uniform(14, 22))
+        cv2.circle(canvas, centre, radius, 255, max(2, pen // 2), cv2.LINE_AA)
+        for angle in np.linspace(0, 2 * np.pi, int(rng.integers(6, 12)), endpoint=False) + rng.uniform(0, 1):
+            inner, outer = radius + 6, radius + rng.uniform(16, 24)
+            cv2.line(canvas, (int(48 + inner * np.cos(angle)), int(48 + inner * np.sin(angle))),
+                     (int(48 + outer * np.cos(angle)), int(48 + outer * np.sin(angle))), 255, max(2, pen // 2), cv2.LINE_AA)
+    elif kind == "flower":  # petals round a centre, on a stem
+        cv2.circle(canvas, (48, 36), 8, 255, max(2, pen // 2), cv2.LINE_AA)
+        for angle in np.linspace(0, 360, int(rng.integers(5, 8)), endpoint=False):
+            a = np.deg2rad(angle)
+            cv2.ellipse(canvas, (int(48 + 18 * np.cos(a)), int(36 + 18 * np.sin(a))), (10, 6), angle, 0, 360, 255,
+                        max(2, pen // 2), cv2.LINE_AA)
+        cv2.line(canvas, (48, 54), (48, 90), 255, max(2, pen // 2), cv2.LINE_AA)
+    elif kind == "tree":  # a round crown on a trunk of two lines
+        crown = int(rng.uniform(20, 28))
+        cv2.circle(canvas, (48, 8 + crown), crown, 255, pen, cv2.LINE_AA)
+        half = int(rng.uniform(4, 9))
+        for x in (48 - half, 48 + half):
+            cv2.line(canvas, (x, 8 + 2 * crown - 2), (x, 90), 255, pen, cv2.LINE_AA)
+    elif kind == "eye":  # an almond and a filled pupil
+        width, height = rng.uniform(34, 42), rng.uniform(14, 22)
+        cv2.ellipse(canvas, centre, (int(width), int(height)), 0, 0, 360, 255, max(2, pen // 2), cv2.LINE_AA)
+        cv2.circle(canvas, (int(48 + rng.uniform(-8, 8)), 48), int(rng.uniform(6, 11)), 255, -1, cv2.LINE_AA)
+    elif kind == "spiral":  # two to three turns: a 6 or a 0 makes one
+        turns = rng.uniform(2.0, 3.0)
+        t = np.linspace(0, 2 * np.pi * turns, 200)
+        radius = 4 + 36 * t / t[-1]
+        spiral = np.stack([48 + radius * np.cos(t), 48 + radius * np.sin(t)], axis=1)
+        cv2.polylines(canvas, [spiral.astype(np.int32)], False, 255, max(2, pen // 2), cv2.LINE_AA)
     elif kind == "letter":
         image = Image.new("L", (SIDE, SIDE), 0)
         font = ImageFont.load_default(size=int(rng.integers(50, 72)))
