@@ -17,7 +17,10 @@ Sets, each answer right only when every digit is (separators aside):
   or apart, separators, dashes, underlines, patterned paper, JPEG): the hardest synthetic set;
 - ``labelled``: numbers of 2-4 MNIST test digits with gaps beside a printed label or unit
   ("Total:", "No.", "kg"...; OpenCV's Hershey fonts, 0.3-0.6 of the digits' height, half to one
-  and a half digit heights away, before or after the number), as on a form or a receipt.
+  and a half digit heights away, before or after the number), as on a form or a receipt;
+- ``separated``: numbers of 3-5 MNIST test digits in two groups with a hand-drawn separator between
+  them (a comma, an apostrophe, a point, a colon or a dash, in turn), half on a canvas and half on
+  a shaded photo; also the share whose ``text`` is as written ("12,345", "10:30").
 Synthetic sets use seeds that no training run draws from.
 Then speed, 2 cores: one cheque line in process (median) and the line model alone, for each reader
 in turn, and a whole
@@ -106,6 +109,67 @@ def labelled_set(count: int, seed: int) -> list[tuple[bytes, str]]:
     return cases
 
 
+SEPARATORS = (",", "'", ".", ":", "-")
+
+
+def draw_separator(page: np.ndarray, separator: str, x: int, top: int, height: int, pen: int,
+                   rng: np.random.Generator) -> None:
+    """One separator drawn as a hand writes it, centred on column ``x`` beside digits ``height`` px
+    tall whose tops are at row ``top``, into ``page`` (light ink on black)."""
+    def at(dx: float, dy: float) -> tuple[int, int]:
+        return x + round(dx * height), top + round(dy * height)
+
+    if separator == ",":
+        cv2.line(page, at(0.04, 0.85), at(-0.05, rng.uniform(1.1, 1.25)), 255, pen, cv2.LINE_AA)
+    elif separator == "'":
+        cv2.line(page, at(0.03, -0.02), at(-0.03, rng.uniform(0.18, 0.3)), 255, pen, cv2.LINE_AA)
+    elif separator in ".:":
+        for level in (0.92,) if separator == "." else (0.35, 0.85):
+            cv2.circle(page, at(0, level), max(2, round(0.7 * pen)), 255, -1, cv2.LINE_AA)
+    else:
+        cv2.line(page, at(-0.13, 0.5), at(0.13, 0.5), 255, pen, cv2.LINE_AA)
+
+
+def separated_set(count: int, seed: int) -> tuple[list[tuple[bytes, str]], list[str]]:
+    """Numbers of MNIST test digits in two groups with a separator between them (in turn a comma,
+    an apostrophe, a point, a colon and a dash, pen 7-12% of the digits' height), half as canvas
+    drawings and half as shaded JPEG photos; the cases and the texts as written."""
+    _, (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    cases, texts = [], []
+    for i in range(count):
+        separator, canvas = SEPARATORS[i % len(SEPARATORS)], (i // len(SEPARATORS)) % 2 == 0
+        height = int(rng.integers(80, 140) if canvas else rng.integers(60, 110))
+        pen = max(3, round(height * rng.uniform(0.07, 0.12)))
+        groups = [rng.integers(0, len(x_test), int(rng.integers(1, 3))),
+                  rng.integers(0, len(x_test), 2 if separator in ":-" else 3)]
+        page = np.zeros((int(2.2 * height), 10 * height), np.uint8)
+        top, left = int(0.6 * height), int(0.3 * height)
+        for k, group in enumerate(groups):
+            if k:
+                gap = int(height * rng.uniform(0.25, 0.45))
+                draw_separator(page, separator, left + gap // 2, top, height, pen, rng)
+                left += gap
+            for index in group:
+                crop = synthetic.crop_to_ink(x_test[index])
+                digit = cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
+                                   interpolation=cv2.INTER_CUBIC)
+                region = page[top:top + height, left:left + digit.shape[1]]
+                np.maximum(region, digit, out=region)
+                left += digit.shape[1] + int(height * rng.uniform(0.05, 0.2))
+        page = page[:, :left + int(0.3 * height)]
+        if canvas:
+            raw = cv2.imencode(".png", 255 - page)[1].tobytes()
+        else:
+            shade = np.linspace(230, rng.uniform(170, 210), page.shape[1], dtype=np.float32)[np.newaxis, :]
+            photo = (shade * (1 - page / 255.0) + 45 * page / 255.0).astype(np.uint8)
+            raw = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+        written = ["".join(str(y_test[index]) for index in group) for group in groups]
+        cases.append((raw, "".join(written)))
+        texts.append(separator.join(written))
+    return cases, texts
+
+
 def exact(reader: DigitReader, cases) -> float:
     return float(np.mean([reader.read(source).digits == truth for source, truth in cases]))
 
@@ -140,6 +204,7 @@ def main() -> int:
                 x_test, y_test, args.count, digits_per_image=(2, 6), seed=SYNTHETIC_SEED + 1)],
             "cheque-like": synthetic_set(LineStyle(), args.count, SYNTHETIC_SEED + 2),
             "labelled": labelled_set(args.count, SYNTHETIC_SEED + 3)}
+    sets["separated"], separated_texts = separated_set(args.count, SYNTHETIC_SEED + 4)
     if (args.realdev / "cheques").is_dir():
         sets = {"cheques": cheque_set(args.realdev), **sets}
     else:
@@ -148,6 +213,9 @@ def main() -> int:
     for set_name, cases in sets.items():
         scores = [exact(reader, cases) for reader in readers.values()]
         print(f"{set_name:<12} {len(cases):>8} " + " ".join(f"{score:>{max(15, len(name))}.1%}" for score, name in zip(scores, readers)), flush=True)
+    as_written = np.mean([readers["line reader"].read(source).text == text
+                          for (source, _), text in zip(sets["separated"], separated_texts)])
+    print(f"separated: text as written (separators included), line reader: {as_written:.1%}")
     if args.show_errors and "cheques" in sets:
         files = sorted((args.realdev / "cheques").glob("*.jpg"))
         for path, (source, truth) in zip(files, sets["cheques"]):

@@ -9,7 +9,9 @@ Sets, each read through the working tree's preprocessing so that only the models
 - non-digit marks: ``digitcnn.nondigits.make_set(1200, seed)`` with seeds 50000 and 50001, which
   no training or choice used (the default model's 24,000 training marks are chunks of 2,000 seeded
   10000-10011, its validation's 1,200 seed 20000; the selection marks 40000-40001): dots, dashes,
-  underlines, scribbles, zigzags, stars, boxes, triangles, crosses, smileys, arrows, letters and symbols.
+  underlines, scribbles, zigzags, stars, boxes, triangles, crosses, smileys, arrows, letters and symbols,
+  and since the nineteenth session hearts, lightning bolts, crescents, quavers, clouds, suns, flowers,
+  trees, eyes and spirals (the kinds the model trains on: ``benchmarks/doodles.py`` draws others).
 ECE: 15 bins of the probability of the digit answered, with a bootstrap 90% interval (2,000
 resamples; resampling inflates a near-zero ECE, so such an interval may sit just above it): on the
 58 photos one confident mistake moves the ECE by about two points. A 10-class model refuses nothing; the
@@ -128,7 +130,7 @@ def main() -> int:
                 interval = f"{low:.2%}-{high:.2%}"
                 print(f"{set_name:<12} {model_name:<20} {right.mean():>9.2%} {ece:>7.2%} {interval:>17} "
                       f"{1 - kept.mean():>8.2%}")
-        print(f"\nnon-digit marks ({len(marks)}, 12 kinds): refused")
+        print(f"\nnon-digit marks ({len(marks)}, {len(nondigits.KINDS)} kinds): refused")
         for model_name, session in models.items():
             proba = predict_proba(session, marks[..., np.newaxis])
             by_kind = ", ".join(f"{k} {refused(proba[kinds == k]).mean():.0%}" for k in nondigits.KINDS)
