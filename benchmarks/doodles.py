@@ -3,13 +3,14 @@ answered with no digit, per kind and per model, in one run.
 
     python benchmarks/doodles.py [--count 30] [--models A.onnx B.onnx ...] [--baseline-ref REF]
 
-The default model learns "not a digit" from the marks of ``digitcnn.nondigits`` (outlier exposure);
-the question here is how far that reaches to things people draw that it never saw. None of these
-kinds is drawn by ``nondigits`` (a few resemble its kinds: a house is a box under a triangle, a wave
-a rounded zigzag, a check mark half an arrow). Each doodle is drawn with a finger-sized pen
-(8-17 px), turned up to 15 degrees, scaled 0.8-1.1x and placed anywhere on a white 560x280 canvas,
-then read whole by ``DigitReader`` (its preprocessing, both models and its reading rules).
-Seeded: every model reads the same pictures.
+The default model learns "not a digit" from the marks of ``digitcnn.nondigits.KINDS`` (outlier
+exposure); the question here is how far that reaches to things people draw that it never saw: 13
+kinds drawn here (a few resemble its kinds: a house is a box under a triangle, a wave a rounded
+zigzag, a check mark half an arrow), each with a finger-sized pen (8-17 px), and the 10 of
+``nondigits.DOODLES`` (no model here trains on them), drawn 240 px with their own pen. Each is
+turned up to 15 degrees, scaled 0.8-1.1x and placed anywhere on a white 560x280 canvas, then read
+whole by ``DigitReader`` (its preprocessing, both models and its reading rules). Seeded: every
+model reads the same pictures.
 """
 
 import argparse
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from serve_load import exported_tree
 
-from digitcnn import DigitReader
+from digitcnn import DigitReader, nondigits
 
 CENTRE = 140  # doodles are drawn on a 280x280 square, then placed on the canvas
 
@@ -116,9 +117,17 @@ def wave(canvas, rng, pen):
     _line(canvas, np.stack([60 + t * 13, 140 + rng.uniform(20, 35) * np.sin(t)], 1), pen)
 
 
+def from_nondigits(kind: str):
+    """A drawing function for one of ``nondigits.DOODLES`` (drawn 96 px, with its own pen and slant)."""
+    def draw(canvas, rng, pen):
+        mark = cv2.resize(nondigits.mark_ink(kind, rng), (240, 240), interpolation=cv2.INTER_LINEAR)
+        np.maximum(canvas[20:260, 20:260], mark, out=canvas[20:260, 20:260])
+    return draw
+
+
 KINDS = {"fish": fish, "infinity": infinity, "house": house, "umbrella": umbrella, "key": key, "cup": cup,
          "glasses": glasses, "balloon": balloon, "car": car, "cat": cat, "crown": crown, "check mark": check,
-         "wave": wave}
+         "wave": wave, **{kind: from_nondigits(kind) for kind in nondigits.DOODLES}}
 
 
 def doodle_png(draw, rng: np.random.Generator) -> bytes:
@@ -150,19 +159,20 @@ def main() -> int:
         previous = exported_tree(args.baseline_ref, Path(tmp)) / "models" / "digitcnn.onnx"
         readers = {f"previous ({args.baseline_ref})": DigitReader(previous), "digitcnn": DigitReader(),
                    **{str(path): DigitReader(path) for path in args.models}}
-        print(f"{len(KINDS)} kinds of doodle no model trained on, {args.count} each, drawn on a canvas and read "
+        print(f"{len(KINDS)} kinds of doodle no model here trained on, {args.count} each, drawn on a canvas and read "
               "whole (this revision's reading, each digit model with the shipped line reader): answered no digit")
-        print(f"{'kind':<11}" + "".join(f"{name:>22}" for name in readers))
+        widths = {name: max(22, len(name) + 2) for name in readers}
+        print(f"{'kind':<11}" + "".join(f"{name:>{widths[name]}}" for name in readers))
         totals = {name: 0 for name in readers}
         for kind, kind_pictures in pictures.items():
             row = f"{kind:<11}"
             for name, reader in readers.items():
                 none = sum(reader.read(picture).digits == "" for picture in kind_pictures)
                 totals[name] += none
-                row += f"{none / len(kind_pictures):>22.0%}"
+                row += f"{none / len(kind_pictures):>{widths[name]}.0%}"
             print(row, flush=True)
         total = args.count * len(KINDS)
-        print(f"{'all':<11}" + "".join(f"{totals[name] / total:>22.1%}" for name in readers))
+        print(f"{'all':<11}" + "".join(f"{totals[name] / total:>{widths[name]}.1%}" for name in readers))
     return 0
 
 

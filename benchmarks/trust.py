@@ -9,9 +9,8 @@ Sets, each read through the working tree's preprocessing so that only the models
 - non-digit marks: ``digitcnn.nondigits.make_set(1200, seed)`` with seeds 50000 and 50001, which
   no training or choice used (the default model's 24,000 training marks are chunks of 2,000 seeded
   10000-10011, its validation's 1,200 seed 20000; the selection marks 40000-40001): dots, dashes,
-  underlines, scribbles, zigzags, stars, boxes, triangles, crosses, smileys, arrows, letters and symbols,
-  and since the nineteenth session hearts, lightning bolts, crescents, quavers, clouds, suns, flowers,
-  trees, eyes and spirals (the kinds the model trains on: ``benchmarks/doodles.py`` draws others).
+  underlines, scribbles, zigzags, stars, boxes, triangles, crosses, smileys, arrows, letters and symbols
+  (the kinds the model trains on: ``benchmarks/doodles.py`` measures doodles it never saw).
 ECE: 15 bins of the probability of the digit answered, with a bootstrap 90% interval (2,000
 resamples; resampling inflates a near-zero ECE, so such an interval may sit just above it): on the
 58 photos one confident mistake moves the ECE by about two points. A 10-class model refuses nothing; the

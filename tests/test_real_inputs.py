@@ -510,9 +510,10 @@ def test_conventions_probe_rows_and_plain_digits(root, monkeypatch):
 
 
 def test_every_kind_of_mark_is_drawn_in_the_mnist_convention():
-    from digitcnn.nondigits import KINDS, make_set
+    from digitcnn.nondigits import DOODLES, KINDS, make_set
 
-    marks, kinds = make_set(2 * len(KINDS), seed=3)
-    assert marks.shape == (2 * len(KINDS), 28, 28) and marks.dtype == np.float32
-    assert set(kinds) == set(KINDS) and 0 <= marks.min() and marks.max() <= 1
-    assert (marks.reshape(len(marks), -1).max(axis=1) > 0.5).all()  # every mark has ink
+    for kinds in (KINDS, DOODLES):
+        marks, names = make_set(2 * len(kinds), seed=3, kinds=kinds)
+        assert marks.shape == (2 * len(kinds), 28, 28) and marks.dtype == np.float32
+        assert set(names) == set(kinds) and 0 <= marks.min() and marks.max() <= 1
+        assert (marks.reshape(len(marks), -1).max(axis=1) > 0.5).all()  # every mark has ink

@@ -8,10 +8,10 @@ pipeline would give it.
 
 KINDS lists what is drawn. Shapes that *are* digits are left out: no plain ring (0), no single
 vertical stroke (1), and no letters that read as digits (O o D Q I l i S s Z z B G g b q T J j).
-The doodles after "letter" (a heart, a lightning bolt, a crescent moon, a quaver, a cloud, a sun, a
-flower, a tree, an eye, a spiral of two turns or more) came from a probe of things people draw:
-the model before them read a heart and an eye as 0, a tree as 8 and a bolt as 4 (RESULTS.md,
-nineteenth session). ``benchmarks/doodles.py`` draws other kinds, never trained on.
+DOODLES are drawn the same way and trained on by no model here: a heart, a lightning bolt, a crescent
+moon, a quaver, a cloud, a sun, a flower, a tree, an eye, a spiral of two turns or more. The default
+model reads a heart and an eye as 0, a tree as 8, a bolt as 4; trained with them as marks, it read
+MNIST and optdigits worse (RESULTS.md, nineteenth session). ``benchmarks/doodles.py`` measures them.
 Letters and symbols come from Pillow's bundled font, then slanted and rotated like handwriting.
 NumPy, OpenCV and Pillow only; everything is seeded.
 """
@@ -27,7 +27,8 @@ from .imaging import to_mnist
 SIDE = 96  # marks are drawn at this size, then brought to 28x28 like real inputs
 LETTERS = "ACEFHKMNPRUVWXYacefhkmnprtuvwxy#%&@?!*+=<>$"
 KINDS = ("dot", "dash", "underline", "scribble", "zigzag", "star", "box", "triangle", "cross", "smiley",
-         "arrow", "letter", "heart", "bolt", "moon", "note", "cloud", "sun", "flower", "tree", "eye", "spiral")
+         "arrow", "letter")
+DOODLES = ("heart", "bolt", "moon", "note", "cloud", "sun", "flower", "tree", "eye", "spiral")
 
 
 def _pen(rng) -> int:
@@ -152,7 +153,7 @@ def _draw_kind(kind: str, rng: np.random.Generator) -> np.ndarray:
         if rng.uniform() < 0.5:
             canvas = cv2.dilate(canvas, np.ones((3, 3), np.uint8))
     else:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS + DOODLES)}")
     return canvas
 
 
@@ -180,8 +181,8 @@ def draw(kind: str, rng: np.random.Generator) -> np.ndarray:
     return frame
 
 
-def make_set(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` marks of every kind in turn: float32 (count, 28, 28) in [0, 1], and their kind names."""
+def make_set(count: int, seed: int, kinds: tuple[str, ...] = KINDS) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` marks of each of ``kinds`` in turn: float32 (count, 28, 28) in [0, 1], and their kind names."""
     rng = np.random.default_rng(seed)
-    kinds = [KINDS[i % len(KINDS)] for i in range(count)]
+    kinds = [kinds[i % len(kinds)] for i in range(count)]
     return np.stack([draw(kind, rng) for kind in kinds]), np.array(kinds)
