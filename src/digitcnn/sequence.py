@@ -412,8 +412,9 @@ def separator_kind(box: tuple[int, int, int, int], body_top: float, body_height:
     """What a mark with ``box`` (x, y, width, height) is beside digits ``body_height`` px tall whose
     tops lie at ``body_top``: low and round a point ".", low and reaching below them or tall for its
     width a comma ",", high (in their top half: the top of a 4 written apart is lower) an
-    apostrophe "'", a point higher up RAISED_POINT (a colon's upper point), a bar halfway up, short for the digits, a dash "-";
-    else "" (none). Specks thinner than a pen draws (SEPARATOR_PEN) are none."""
+    apostrophe "'", a point higher up RAISED_POINT (a colon's upper point), a bar halfway up and
+    short for the digits a dash "-"; else "" (none). Specks thinner than a pen draws
+    (SEPARATOR_PEN) are none."""
     _, y, width, height = box
     level = (y + height / 2 - body_top) / body_height
     if min(width, height) < max(2, SEPARATOR_PEN * body_height):
@@ -454,21 +455,13 @@ def colon(marks: list[tuple[int, str, tuple[int, int, int, int]]]) -> bool:
 
 
 def separator_marks(stats: np.ndarray, labels: np.ndarray,
-                    spans: list[tuple[int, int]]) -> tuple[list[str], set[int], list[tuple[int, int]], float]:
+                    spans: list[tuple[int, int]]) -> tuple[list[str], set[int], float]:
     """The marks (pieces ``labels`` of ``stats``) standing between digits whose columns are ``spans``
     [left, right) that are separators (``separator_kind``): for each gap "" or the separator seen
-    there (the last one, or a colon ":"); the labels of those marks; the columns [left, right) of
-    each piece of the digits (no separator's shape, at least SEPARATOR_HEIGHT of their height); and
-    the height of the digits (``line_body``). A dash lies mostly outside the digits' columns: a 7's
-    bar drawn apart crosses its stem."""
-    body_top, body_height = line_body(stats, labels)
-    kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height)
-             for label in labels}
-    # the digits' columns: their pieces at least SEPARATOR_HEIGHT of their height, no separator's shape
-    digits = [label for label, kind in kinds.items()
-              if not kind and stats[label, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * body_height]
-    digit_columns = [(int(stats[label, cv2.CC_STAT_LEFT]), int(stats[label, cv2.CC_STAT_LEFT] + stats[label, cv2.CC_STAT_WIDTH]))
-                     for label in digits]
+    there (the last one, or a colon ":"); the labels of those marks; and the height of the digits.
+    A dash lies mostly outside the digits' pieces' columns (``line_kinds``): a 7's bar drawn apart
+    crosses its stem."""
+    kinds, digit_columns, body_height = line_kinds(stats, labels)
     seen: list[list[tuple[int, str, tuple[int, int, int, int]]]] = [[] for _ in range(max(0, len(spans) - 1))]
     for label, kind in kinds.items():
         if not kind:
@@ -491,7 +484,20 @@ def separator_marks(stats: np.ndarray, labels: np.ndarray,
         marks = [mark for mark in marks if mark[1] != RAISED_POINT]  # no colon: nothing written
         found.append(marks[-1][1] if marks else "")
         used.update(label for label, _, _ in marks)
-    return found, used, digit_columns, body_height
+    return found, used, body_height
+
+
+def line_kinds(stats: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], list[tuple[int, int]], float]:
+    """Each piece's ``separator_kind`` beside the line's digits (``line_body``), the columns
+    [left, right) of the digits' pieces (no separator's shape, at least SEPARATOR_HEIGHT of their
+    height), and the digits' height."""
+    body_top, body_height = line_body(stats, labels)
+    kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height)
+             for label in labels}
+    left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    columns = [(int(left[label]), int(left[label] + width[label])) for label, kind in kinds.items()
+               if not kind and height[label] >= SEPARATOR_HEIGHT * body_height]
+    return kinds, columns, body_height
 
 
 def covered(spans: list[tuple[int, int]], left: int, right: int) -> int:
@@ -506,7 +512,7 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
     it. (The line reader sees them, and learned them.)"""
     if len(labels) < 3:
         return set()
-    _, _, digit_columns, _ = separator_marks(stats, labels, [])
+    _, digit_columns, _ = line_kinds(stats, labels)
     runs: list[list[int]] = []
     for left, right in sorted(digit_columns):
         if runs and left < runs[-1][1]:
@@ -516,7 +522,7 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
     if len(runs) < 2:
         return set()
     spans = [(left, right) for left, right in runs]
-    _, used, _, _ = separator_marks(stats, labels, spans)
+    _, used, _ = separator_marks(stats, labels, spans)
     lefts, widths = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_WIDTH]
     return {label for label in used if covered(spans, lefts[label], lefts[label] + widths[label]) <= widths[label] / 2}
 
@@ -531,7 +537,7 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     """
     if len(spans) < 2:
         return [], set()
-    found, used, _, body_height = separator_marks(stats, labels, spans)
+    found, used, body_height = separator_marks(stats, labels, spans)
     inked = body.any(axis=0)
     gaps = []
     for i in range(len(spans) - 1):
