@@ -90,6 +90,8 @@ MIN_INK_SHARE = 0.25  # ink is at least this share of the strongest ink: noise i
 PAGE_SPAN = 0.8  # ink across this share of a picture's width or height may hold lines printed on the paper
 WRITING_SHARE = 0.5  # ... taken out only when no mark left is this share of the picture (a close-up is left as it is)
 LINE_BAND, LINE_COVER = 0.05, 0.5  # a printed line: within a band this share of the picture, across this share of it
+LONG_LINE, LINE_GAP = 0.3, 0.02  # ... or straight at any angle, this share of its longer side, gaps this share
+SPAN_LINE = 0.7  # a thin straight line this share of the picture's shorter side long is printed, whatever its shade
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
 JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one mark (broken strokes)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -760,7 +762,7 @@ def without_printed_lines(levels: np.ndarray, mask: np.ndarray, stats: np.ndarra
     light = mask & (levels <= lightest)
     # light ink touching the pen's (a stroke's soft edge, a line where it meets the digit) stays
     beside_pen = cv2.dilate((mask & ~light).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    on_lines = printed_lines(light) & ~beside_pen
+    on_lines = (printed_lines(light) & ~beside_pen) | thin_long_lines(mask)
     if not on_lines.any():
         return mask
     without = mask & ~on_lines
@@ -774,8 +776,11 @@ def without_printed_lines(levels: np.ndarray, mask: np.ndarray, stats: np.ndarra
 def printed_lines(light: np.ndarray) -> np.ndarray:
     """The pixels of ``light`` (H, W) bool, the lighter ink, that lie on lines across the image,
     bool (H, W): those near the rows where, within a band of LINE_BAND of the image's height (a
-    line tilted a few degrees), the light ink covers LINE_COVER of the columns; and the same for
-    columns, with bands of LINE_BAND of its width."""
+    line tilted a few degrees), the light ink covers LINE_COVER of the columns; the same for
+    columns, with bands of LINE_BAND of its width; and those on straight segments at any angle
+    at least LONG_LINE of the image's longer side (a page photographed askew, a notebook's margin;
+    uneven light leaves only part of a line above the threshold), found by a probabilistic Hough
+    transform that bridges gaps of LINE_GAP of that side."""
     on_lines = np.zeros_like(light)
     for ink, out in ((light, on_lines), (light.T, on_lines.T)):  # rows, then columns (transposed views)
         size, across = ink.shape
@@ -784,7 +789,41 @@ def printed_lines(light: np.ndarray) -> np.ndarray:
         if covered.any():
             near = cv2.dilate(covered.astype(np.uint8)[:, np.newaxis], band)[:, 0].view(bool)
             out[near] |= ink[near]
+    longest = max(light.shape)
+    segments = cv2.HoughLinesP(light.view(np.uint8), 1, np.pi / 360, threshold=round(LONG_LINE * longest / 2),
+                               minLineLength=round(LONG_LINE * longest), maxLineGap=round(LINE_GAP * longest) + 1)
+    if segments is not None:
+        drawn = np.zeros(light.shape, np.uint8)
+        for x1, y1, x2, y2 in segments.reshape(-1, 4):
+            cv2.line(drawn, (int(x1), int(y1)), (int(x2), int(y2)), 1, 3)
+        on_lines |= light & drawn.view(bool)
     return on_lines
+
+
+def thin_long_lines(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (H, W) bool on straight lines at least SPAN_LINE of the picture's
+    shorter side long and no thicker than 3 px (a notebook's margin, a page's edge: printed, or
+    dark enough in a shadow to pass for a pen's ink), and on their run across the picture (uneven
+    light breaks a line), bool (H, W). A line is thin where the ink within 4 px of it, beyond the
+    3 px along it, is under a fifth of the ink on it (a digit crossing it adds a little); a pen's
+    long stroke (a close-up's 1) is thicker."""
+    found = np.zeros_like(mask)
+    side = min(mask.shape)
+    segments = cv2.HoughLinesP(mask.view(np.uint8), 1, np.pi / 360, threshold=round(SPAN_LINE * side / 2),
+                               minLineLength=round(SPAN_LINE * side), maxLineGap=round(LINE_GAP * max(mask.shape)) + 1)
+    for x1, y1, x2, y2 in (segments.reshape(-1, 4) if segments is not None else []):
+        narrow, wide = np.zeros(mask.shape, np.uint8), np.zeros(mask.shape, np.uint8)
+        cv2.line(narrow, (int(x1), int(y1)), (int(x2), int(y2)), 1, 3)
+        cv2.line(wide, (int(x1), int(y1)), (int(x2), int(y2)), 1, 11)
+        on, beside = mask & narrow.view(bool), mask & wide.view(bool) & ~narrow.view(bool)
+        if np.count_nonzero(beside) < 0.2 * np.count_nonzero(on):
+            # the line runs on across the page, where uneven light broke it into shorter pieces
+            along = np.array([x2 - x1, y2 - y1], np.float64) * sum(mask.shape) / max(1.0, float(np.hypot(x2 - x1, y2 - y1)))
+            start, end = (np.array([x1, y1]) - along).round().astype(int), (np.array([x2, y2]) + along).round().astype(int)
+            narrow[:] = 0
+            cv2.line(narrow, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), 1, 3)
+            found |= mask & narrow.view(bool)
+    return found
 
 
 def mark_stats(mask: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:
@@ -880,13 +919,19 @@ def find_digits(mask: np.ndarray, marks: Components | None = None) -> list[np.nd
                 groups[-1] = (members + [i], (min(span[0], spans[i][0]), max(span[1], spans[i][1])))
                 continue
         groups.append(([i], spans[i]))
-    # Short marks join the group they overlap most; alone, they are a mark of their own unless specks.
+    # Short marks join the group they overlap most, when no farther from its rows than half the
+    # tallest mark (a remnant of a printed line far below a digit is no part of it); alone, they
+    # are a mark of their own unless specks.
+    tops = stats[1:, cv2.CC_STAT_TOP][kept]
+    rows = [(min(tops[m] for m in members), max(tops[m] + heights[m] for m in members)) for members, _ in groups]
     for i in (i for i in range(count) if heights[i] < 0.5 * tallest):
         best = max(range(len(groups)), key=lambda g: overlap(spans[i], groups[g][1]))
-        if overlap(spans[i], groups[best][1]) > 0:
+        if (overlap(spans[i], groups[best][1]) > 0
+                and overlap((tops[i], tops[i] + heights[i]), rows[best]) > -0.5 * tallest):
             groups[best][0].append(i)
         elif areas[i] >= 0.05 * areas.max():  # a dash or a dot of its own: the model says what it is
             groups.append(([i], spans[i]))
+            rows.append((tops[i], tops[i] + heights[i]))
     groups.sort(key=lambda group: group[1][0])
     if len(groups) > MAX_DIGITS:
         raise ImageError(f"{len(groups)} separate marks found, more than the {MAX_DIGITS} digits read at most")
