@@ -271,6 +271,16 @@ def test_separators_are_read_by_their_shape_and_place(name, marks, expected):
     assert separator_pieces(stats, labels) == used == (set(labels.tolist()) - digits if expected else set())
 
 
+def test_two_digits_far_apart_have_a_space_between_them():
+    mask = np.zeros((100, 400), bool)
+    mask[20:80, 10:50] = mask[20:80, 300:340] = True  # two digits 60 px tall, 250 px apart
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8))
+    assert read_separators(stats, np.arange(1, count), [(10, 50), (300, 340)], mask) == ([" "], set())
+    mask[20:80, 300:340], mask[20:80, 80:120] = False, True  # 30 px apart: no space
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8))
+    assert read_separators(stats, np.arange(1, count), [(10, 50), (80, 120)], mask) == ([""], set())
+
+
 def test_writing_set_apart_beside_a_number_is_no_part_of_it():
     def apart(*boxes):  # (top, bottom, left, right) of each mark; digits are 60 px tall
         mask = np.zeros((120, 700), bool)

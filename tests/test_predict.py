@@ -252,6 +252,23 @@ def test_predict_never_imports_tensorflow(tmp_path, mnist_test, root):
 
 
 
+def test_file_objects_and_frames_are_read(reader, mnist_test, tmp_path):
+    """A binary file object reads as its bytes; a text-mode one says how to open it; read_batch
+    takes the (N, 28, 28, 1) frames a result holds."""
+    x_test, y_test = mnist_test
+    png = io.BytesIO()
+    Image.fromarray(x_test[0]).save(png, format="PNG")
+    assert reader.read(io.BytesIO(png.getvalue())).digits == str(y_test[0])
+    (tmp_path / "digit.png").write_bytes(png.getvalue())
+    with open(tmp_path / "digit.png", "rb") as file:
+        assert reader.read(file).digits == str(y_test[0])
+    with open(tmp_path / "digit.png", encoding="latin-1") as file:
+        assert "open it in binary mode" in reader.read(file).error
+    frames = reader.read(x_test[1]).frames
+    assert frames.shape == (1, 28, 28, 1)
+    assert reader.read_batch(frames)[0].digits == str(y_test[1])
+
+
 def test_read_batch_agrees_with_read(reader, mnist_test):
     x_test, y_test = mnist_test
     batch = reader.read_batch(x_test[:50])

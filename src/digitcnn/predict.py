@@ -111,11 +111,19 @@ def read_file(text: str, max_bytes: int = MAX_BYTES) -> bytes:
 
 
 def load_source(source, fetch=None):
-    """A path, URL, bytes, PIL image or NumPy array -> a PIL image or a NumPy array."""
+    """A path, URL, bytes, binary file object, PIL image or NumPy array -> a PIL image or a NumPy
+    array. A file object is read from where it stands, at most MAX_BYTES."""
     from PIL import Image
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source))
+    if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, an upload
+        raw = source.read(MAX_BYTES + 1)
+        if not isinstance(raw, bytes):
+            raise ImageError(f"the file object gave {type(raw).__name__}, not bytes: open it in binary mode ('rb')")
+        if len(raw) > MAX_BYTES:
+            raise ImageError(f"over the limit of {MAX_BYTES} bytes")
+        return decode_image(raw)
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
@@ -126,7 +134,7 @@ def load_source(source, fetch=None):
             return decode_image((fetch or fetch_url)(text))
         return decode_image(read_file(text))
     raise ImageError(f"cannot read an image from a {type(source).__name__}; expected a path, URL, "
-                     "bytes, PIL image or NumPy array")
+                     "bytes, binary file object, PIL image or NumPy array")
 
 
 def without_separators(marks: list[np.ndarray], pieces: np.ndarray, stats: np.ndarray,
@@ -365,7 +373,8 @@ class DigitReader:
                 [RejectedMark(float(proba[i, NOT_A_DIGIT]), list(boxes[i])) for i in np.flatnonzero(not_digits)])
 
     def read_batch(self, images: np.ndarray) -> list[ReadResult]:
-        """Read many single-digit images at once: uint8 or float (N, H, W) arrays.
+        """Read many single-digit images at once: uint8 or float (N, H, W) or (N, H, W, 1) arrays
+        (``ReadResult.frames``' shape).
 
         Images already in MNIST form (28x28, dark border, bright ink) go to the model in one
         call; the others take the full path of ``read``.
@@ -374,8 +383,10 @@ class DigitReader:
             images = np.asarray(images)
         except ValueError:
             raise ImageError("expected images of one shape (N, H, W), got a ragged sequence") from None
+        if images.ndim == 4 and images.shape[3] == 1:
+            images = images[..., 0]
         if images.ndim != 3 or min(images.shape[1:], default=0) < 1:
-            raise ImageError(f"expected images of shape (N, H, W), got {images.shape}")
+            raise ImageError(f"expected images of shape (N, H, W) or (N, H, W, 1), got {images.shape}")
         if images.dtype.kind not in "biuf":
             raise ImageError(f"expected a numeric image array, got dtype {images.dtype}")
         if images.dtype.kind == "f" and not np.isfinite(images).all():

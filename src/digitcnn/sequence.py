@@ -292,6 +292,7 @@ DASH_WIDTH = 0.8  # a dash between digits is no wider than this share of their h
 # hairlines of a cheque's printed background are none (a cheque's points are 0.08 of its digits).
 SEPARATOR_PEN = 0.045
 SPACE_GAP = 0.45  # a gap between digits wider than this share of their height, and twice the usual gap, is a space
+FAR_GAP = 1.5  # ... and a gap wider than this share of it is one whatever the others (two numbers far apart)
 # Writing at a line's end, set apart from the rest by this share of its tallest piece's height and
 # under SMALL_APART of the tallest group's height, is text beside the number (a printed "Total:",
 # "kg"): not read. Cheques write trailing zeros smaller, but close to the digits before them.
@@ -495,8 +496,8 @@ def line_kinds(stats: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], l
     kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height)
              for label in labels}
     left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
-    columns = [(int(left[label]), int(left[label] + width[label])) for label, kind in kinds.items()
-               if not kind and height[label] >= SEPARATOR_HEIGHT * body_height]
+    digits = [label for label, kind in kinds.items() if not kind and height[label] >= SEPARATOR_HEIGHT * body_height]
+    columns = [(int(left[label]), int(left[label] + width[label])) for label in digits]
     return kinds, columns, body_height
 
 
@@ -532,8 +533,8 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
     """What stands between each pair of digits whose columns are ``spans``: "" or a separator
     (". , ' : -" from the marks between them, ``separator_marks``, or a space), and the labels of
     the marks read as separators. With no mark, a gap of paper between the digits' ink (``body``,
-    bool (H, W), the tall marks) that is wide for their height and twice the number's usual gap is
-    a space.
+    bool (H, W), the tall marks) that is wide for their height and twice the number's usual gap,
+    or FAR_GAP of their height whatever the others, is a space.
     """
     if len(spans) < 2:
         return [], set()
@@ -545,6 +546,7 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
         gaps.append(int(np.diff(columns).max(initial=1)) - 1 if columns.size else 0)
     usual = percentile(np.array(gaps), 50)
     for i, gap in enumerate(gaps):
-        if not found[i] and len(gaps) >= 2 and gap > SPACE_GAP * body_height and gap > 2 * usual:
+        if not found[i] and ((len(gaps) >= 2 and gap > SPACE_GAP * body_height and gap > 2 * usual)
+                             or gap > FAR_GAP * body_height):
             found[i] = " "
     return found, used
