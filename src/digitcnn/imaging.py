@@ -92,6 +92,7 @@ WRITING_SHARE = 0.5  # ... taken out only when no mark left is this share of the
 LINE_BAND, LINE_COVER = 0.05, 0.5  # a printed line: within a band this share of the picture, across this share of it
 LONG_LINE, LINE_GAP = 0.3, 0.02  # ... or straight at any angle, this share of its longer side, gaps this share
 SPAN_LINE = 0.7  # a thin straight line this share of the picture's shorter side long is printed, whatever its shade
+PAGE_SIDE = 256  # ... in a picture at least this size (a page; a crop of a line is smaller)
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
 JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one mark (broken strokes)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -677,7 +678,8 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
     lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
-    walls) go too. Other ink must lie inside (a 0 drawn as a box is left alone). A pen's stroke
+    walls) go too. Other ink must lie inside, clear of twice the edge bands (a 0 drawn as a box
+    is left alone, and a box drawn askew, whose slanted sides the openings miss). A pen's stroke
     that lies along a line (a 7's bar on the box's top) goes with it."""
     h, w = mark.shape
     if not boxed(mark):
@@ -694,7 +696,9 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
             and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
         return None
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
-    if np.count_nonzero(ink & ~lines) < 0.02 * h * w:
+    # the writing inside: clear of the sides' bands (a box drawn askew leaves its slanted sides there)
+    inner = (ink & ~lines)[2 * band_h:h - 2 * band_h, 2 * band_w:w - 2 * band_w]
+    if np.count_nonzero(inner) < 0.02 * h * w:
         return None
     return lines
 
@@ -802,15 +806,18 @@ def printed_lines(light: np.ndarray) -> np.ndarray:
 
 def thin_long_lines(mask: np.ndarray) -> np.ndarray:
     """The pixels of ``mask`` (H, W) bool on straight lines at least SPAN_LINE of the picture's
-    shorter side long and no thicker than 3 px (a notebook's margin, a page's edge: printed, or
-    dark enough in a shadow to pass for a pen's ink), and on their run across the picture (uneven
-    light breaks a line), bool (H, W). A line is thin where the ink within 4 px of it, beyond the
+    shorter side and LONG_LINE of its longer side long, and no thicker than 3 px (a notebook's
+    margin, a page's edge: printed, or dark enough in a shadow to pass for a pen's ink), and on
+    their run across the picture (uneven light breaks a line), in a picture of a page (PAGE_SIDE
+    or more), bool (H, W). A line is thin where the ink within 4 px of it, beyond the
     3 px along it, is under a fifth of the ink on it (a digit crossing it adds a little); a pen's
     long stroke (a close-up's 1) is thicker."""
     found = np.zeros_like(mask)
-    side = min(mask.shape)
-    segments = cv2.HoughLinesP(mask.view(np.uint8), 1, np.pi / 360, threshold=round(SPAN_LINE * side / 2),
-                               minLineLength=round(SPAN_LINE * side), maxLineGap=round(LINE_GAP * max(mask.shape)) + 1)
+    if min(mask.shape) < PAGE_SIDE:  # a crop of a line of writing: its underline, its digits' strokes
+        return found
+    length = max(SPAN_LINE * min(mask.shape), LONG_LINE * max(mask.shape))
+    segments = cv2.HoughLinesP(mask.view(np.uint8), 1, np.pi / 360, threshold=round(length / 2),
+                               minLineLength=round(length), maxLineGap=round(LINE_GAP * max(mask.shape)) + 1)
     for x1, y1, x2, y2 in (segments.reshape(-1, 4) if segments is not None else []):
         narrow, wide = np.zeros(mask.shape, np.uint8), np.zeros(mask.shape, np.uint8)
         cv2.line(narrow, (int(x1), int(y1)), (int(x2), int(y2)), 1, 3)
