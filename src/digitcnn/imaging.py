@@ -93,6 +93,7 @@ LINE_BAND, LINE_COVER = 0.05, 0.5  # a printed line: within a band this share of
 LONG_LINE, LINE_GAP = 0.3, 0.02  # ... or straight at any angle, this share of its longer side, gaps this share
 SPAN_LINE = 0.7  # a thin straight line this share of the picture's shorter side long is printed, whatever its shade
 PAGE_SIDE = 256  # ... in a picture at least this size (a page; a crop of a line is smaller)
+ASKEW_MARKS = 4  # lines at any angle are looked for where the ink holds this many marks or more
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
 JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one mark (broken strokes)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -760,13 +761,21 @@ def without_printed_lines(levels: np.ndarray, mask: np.ndarray, stats: np.ndarra
     MIN_SHADED_SIDE are crops and small drawings, with no page around the writing.
     """
     height, width = mask.shape
-    if min(height, width) < MIN_SHADED_SIDE or max(reach(mask)) < PAGE_SPAN or max(reach(mask, mark_stats(mask, stats))) < PAGE_SPAN:
+    if min(height, width) < MIN_SHADED_SIDE or max(reach(mask)) < PAGE_SPAN:
+        return mask
+    marks = mark_stats(mask, stats)
+    if max(reach(mask, marks)) < PAGE_SPAN:
         return mask
     lightest, _ = cv2.threshold(levels[mask][np.newaxis], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     light = mask & (levels <= lightest)
     # light ink touching the pen's (a stroke's soft edge, a line where it meets the digit) stays
     beside_pen = cv2.dilate((mask & ~light).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    on_lines = (printed_lines(light) & ~beside_pen) | thin_long_lines(mask)
+    # Lines at any angle are looked for among a few marks or more: a canvas's digit or two that
+    # fill it need no Hough transform (a fifth of a millisecond each).
+    askew = len(marks) >= ASKEW_MARKS
+    on_lines = printed_lines(light, askew) & ~beside_pen
+    if askew:
+        on_lines |= thin_long_lines(mask)
     if not on_lines.any():
         return mask
     without = mask & ~on_lines
@@ -777,14 +786,14 @@ def without_printed_lines(levels: np.ndarray, mask: np.ndarray, stats: np.ndarra
     return mask
 
 
-def printed_lines(light: np.ndarray) -> np.ndarray:
+def printed_lines(light: np.ndarray, askew: bool = True) -> np.ndarray:
     """The pixels of ``light`` (H, W) bool, the lighter ink, that lie on lines across the image,
     bool (H, W): those near the rows where, within a band of LINE_BAND of the image's height (a
     line tilted a few degrees), the light ink covers LINE_COVER of the columns; the same for
-    columns, with bands of LINE_BAND of its width; and those on straight segments at any angle
-    at least LONG_LINE of the image's longer side (a page photographed askew, a notebook's margin;
-    uneven light leaves only part of a line above the threshold), found by a probabilistic Hough
-    transform that bridges gaps of LINE_GAP of that side."""
+    columns, with bands of LINE_BAND of its width; and, with ``askew``, those on straight segments
+    at any angle at least LONG_LINE of the image's longer side (a page photographed askew, a
+    notebook's margin; uneven light leaves only part of a line above the threshold), found by a
+    probabilistic Hough transform that bridges gaps of LINE_GAP of that side."""
     on_lines = np.zeros_like(light)
     for ink, out in ((light, on_lines), (light.T, on_lines.T)):  # rows, then columns (transposed views)
         size, across = ink.shape
@@ -793,6 +802,8 @@ def printed_lines(light: np.ndarray) -> np.ndarray:
         if covered.any():
             near = cv2.dilate(covered.astype(np.uint8)[:, np.newaxis], band)[:, 0].view(bool)
             out[near] |= ink[near]
+    if not askew:
+        return on_lines
     longest = max(light.shape)
     segments = cv2.HoughLinesP(light.view(np.uint8), 1, np.pi / 360, threshold=round(LONG_LINE * longest / 2),
                                minLineLength=round(LONG_LINE * longest), maxLineGap=round(LINE_GAP * longest) + 1)
