@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/real_input_speed.py
 	$(BIN)/python benchmarks/real_handwriting.py
 	$(BIN)/python benchmarks/trust.py
+	$(BIN)/python benchmarks/doodles.py
 	$(BIN)/python benchmarks/abuse.py
 	$(BIN)/python benchmarks/read_numbers.py
 
