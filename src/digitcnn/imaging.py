@@ -94,6 +94,8 @@ LONG_LINE, LINE_GAP = 0.3, 0.02  # ... or straight at any angle, this share of i
 SPAN_LINE = 0.7  # a thin straight line this share of the picture's shorter side long is printed, whatever its shade
 PAGE_SIDE = 256  # ... in a picture at least this size (a page; a crop of a line is smaller)
 ASKEW_MARKS = 4  # lines at any angle are looked for where the ink holds this many marks or more
+MAX_SEGMENTS = 256  # ... and at most this many straight segments are looked at (bounded time)
+ASKEW_INK = 0.1  # ... nor where ink covers this share of the picture or more
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
 JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one mark (broken strokes)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -770,9 +772,10 @@ def without_printed_lines(levels: np.ndarray, mask: np.ndarray, stats: np.ndarra
     light = mask & (levels <= lightest)
     # light ink touching the pen's (a stroke's soft edge, a line where it meets the digit) stays
     beside_pen = cv2.dilate((mask & ~light).view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    # Lines at any angle are looked for among a few marks or more: a canvas's digit or two that
-    # fill it need no Hough transform (a fifth of a millisecond each).
-    askew = len(marks) >= ASKEW_MARKS
+    # Lines at any angle are looked for among a few marks or more (a canvas's digit or two that
+    # fill it need no Hough transform, a fifth of a millisecond each), on a page, not on ink
+    # that covers a tenth of the picture or more (noise: the transform's time grows with the ink).
+    askew = len(marks) >= ASKEW_MARKS and np.count_nonzero(mask) < ASKEW_INK * mask.size
     on_lines = printed_lines(light, askew) & ~beside_pen
     if askew:
         on_lines |= thin_long_lines(mask)
@@ -823,25 +826,27 @@ def thin_long_lines(mask: np.ndarray) -> np.ndarray:
     or more), bool (H, W). A line is thin where the ink within 4 px of it, beyond the
     3 px along it, is under a fifth of the ink on it (a digit crossing it adds a little); a pen's
     long stroke (a close-up's 1) is thicker."""
-    found = np.zeros_like(mask)
     if min(mask.shape) < PAGE_SIDE:  # a crop of a line of writing: its underline, its digits' strokes
-        return found
+        return np.zeros_like(mask)
     length = max(SPAN_LINE * min(mask.shape), LONG_LINE * max(mask.shape))
     segments = cv2.HoughLinesP(mask.view(np.uint8), 1, np.pi / 360, threshold=round(length / 2),
                                minLineLength=round(length), maxLineGap=round(LINE_GAP * max(mask.shape)) + 1)
-    for x1, y1, x2, y2 in (segments.reshape(-1, 4) if segments is not None else []):
-        narrow, wide = np.zeros(mask.shape, np.uint8), np.zeros(mask.shape, np.uint8)
-        cv2.line(narrow, (int(x1), int(y1)), (int(x2), int(y2)), 1, 3)
-        cv2.line(wide, (int(x1), int(y1)), (int(x2), int(y2)), 1, 11)
-        on, beside = mask & narrow.view(bool), mask & wide.view(bool) & ~narrow.view(bool)
+    extended = np.zeros(mask.shape, np.uint8)
+    for x1, y1, x2, y2 in (segments.reshape(-1, 4)[:MAX_SEGMENTS] if segments is not None else []):
+        # thin or not, looked at in the segment's own box (a squared page has a hundred lines)
+        left, top = max(0, min(x1, x2) - 6), max(0, min(y1, y2) - 6)
+        crop = mask[top:max(y1, y2) + 7, left:max(x1, x2) + 7]
+        narrow, wide = np.zeros(crop.shape, np.uint8), np.zeros(crop.shape, np.uint8)
+        ends = (int(x1 - left), int(y1 - top)), (int(x2 - left), int(y2 - top))
+        cv2.line(narrow, *ends, 1, 3)
+        cv2.line(wide, *ends, 1, 11)
+        on, beside = crop & narrow.view(bool), crop & wide.view(bool) & ~narrow.view(bool)
         if np.count_nonzero(beside) < 0.2 * np.count_nonzero(on):
             # the line runs on across the page, where uneven light broke it into shorter pieces
             along = np.array([x2 - x1, y2 - y1], np.float64) * sum(mask.shape) / max(1.0, float(np.hypot(x2 - x1, y2 - y1)))
             start, end = (np.array([x1, y1]) - along).round().astype(int), (np.array([x2, y2]) + along).round().astype(int)
-            narrow[:] = 0
-            cv2.line(narrow, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), 1, 3)
-            found |= mask & narrow.view(bool)
-    return found
+            cv2.line(extended, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), 1, 3)
+    return mask & extended.view(bool)
 
 
 def mark_stats(mask: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:
