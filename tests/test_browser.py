@@ -265,7 +265,8 @@ def test_upload_shows_the_picture_read_and_errors_clear_it(server, phone, mnist_
     Image.fromarray(255 - np.kron(x_test[9], np.ones((6, 6), np.uint8))).save(whole)
     page.set_input_files("#file", {"name": "cut.png", "mimeType": "image/png", "buffer": whole.read_bytes()[:400]})
     page.wait_for_function("document.getElementById('status').textContent.includes('damaged')", timeout=15000)
-    assert page.text_content("#status") == "That picture could not be read: the file is damaged, or too big in pixels."
+    assert page.text_content("#status") == ("That picture could not be read: it is damaged or too large, "
+                                            "or it holds more than a number.")
 
     # a file over the limit is refused before it is sent
     sent = []

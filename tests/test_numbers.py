@@ -252,7 +252,7 @@ def test_separators_are_read_from_small_marks_between_digits():
     ("apostrophe", [(20, 34, 136, 142)], "'"),  # high
     ("colon", [(36, 44, 135, 143), (68, 76, 135, 143)], ":"),  # a round mark above a point
     ("dash", [(47, 53, 133, 167)], "-"),  # a short bar halfway up, between the digits' columns
-    ("bar across a digit", [(47, 53, 112, 126)], ""),  # a 7's bar drawn apart lies across its stroke
+    ("bar across a digit", [(47, 53, 100, 120)], ""),  # a 7's bar drawn apart lies over its columns
 ])
 def test_separators_are_read_by_their_shape_and_place(name, marks, expected):
     mask = np.zeros((110, 400), bool)

@@ -262,8 +262,9 @@ def test_file_objects_and_frames_are_read(reader, mnist_test, tmp_path):
     (tmp_path / "digit.png").write_bytes(png.getvalue())
     with open(tmp_path / "digit.png", "rb") as file:
         assert reader.read(file).digits == str(y_test[0])
-    with open(tmp_path / "digit.png", encoding="latin-1") as file:
-        assert "open it in binary mode" in reader.read(file).error
+    for encoding in ("utf-8", "latin-1"):  # a PNG is no UTF-8 text: the first fails to decode
+        with open(tmp_path / "digit.png", encoding=encoding) as file:
+            assert "open it in binary mode" in reader.read(file).error
     frames = reader.read(x_test[1]).frames
     assert frames.shape == (1, 28, 28, 1)
     assert reader.read_batch(frames)[0].digits == str(y_test[1])

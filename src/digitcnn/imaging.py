@@ -681,8 +681,7 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
     lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
-    walls) go too. Other ink must lie inside, clear of twice the edge bands (a 0 drawn as a box
-    is left alone, and a box drawn askew, whose slanted sides the openings miss). A pen's stroke
+    walls) go too. Other ink must lie inside (a 0 drawn as a box is left alone). A pen's stroke
     that lies along a line (a 7's bar on the box's top) goes with it."""
     h, w = mark.shape
     if not boxed(mark):
@@ -699,9 +698,7 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
             and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
         return None
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
-    # the writing inside: clear of the sides' bands (a box drawn askew leaves its slanted sides there)
-    inner = (ink & ~lines)[2 * band_h:h - 2 * band_h, 2 * band_w:w - 2 * band_w]
-    if np.count_nonzero(inner) < 0.02 * h * w:
+    if np.count_nonzero(ink & ~lines) < 0.02 * h * w:
         return None
     return lines
 
@@ -825,7 +822,8 @@ def thin_long_lines(mask: np.ndarray) -> np.ndarray:
     their run across the picture (uneven light breaks a line), in a picture of a page (PAGE_SIDE
     or more), bool (H, W). A line is thin where the ink within 4 px of it, beyond the
     3 px along it, is under a fifth of the ink on it (a digit crossing it adds a little); a pen's
-    long stroke (a close-up's 1) is thicker."""
+    long stroke (a close-up's 1) is thicker, and so is the ink it keeps in the line's path (what
+    an opening by 5 px leaves)."""
     if min(mask.shape) < PAGE_SIDE:  # a crop of a line of writing: its underline, its digits' strokes
         return np.zeros_like(mask)
     length = max(SPAN_LINE * min(mask.shape), LONG_LINE * max(mask.shape))
@@ -846,7 +844,9 @@ def thin_long_lines(mask: np.ndarray) -> np.ndarray:
             along = np.array([x2 - x1, y2 - y1], np.float64) * sum(mask.shape) / max(1.0, float(np.hypot(x2 - x1, y2 - y1)))
             start, end = (np.array([x1, y1]) - along).round().astype(int), (np.array([x2, y2]) + along).round().astype(int)
             cv2.line(extended, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), 1, 3)
-    return mask & extended.view(bool)
+    # a pen's stroke in the line's path stays: thicker than a printed line, it survives an opening
+    pen = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).view(bool)
+    return mask & extended.view(bool) & ~cv2.dilate(pen.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
 
 
 def mark_stats(mask: np.ndarray, stats: np.ndarray | None = None) -> np.ndarray:

@@ -118,7 +118,12 @@ def load_source(source, fetch=None):
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source))
     if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, an upload
-        raw = source.read(MAX_BYTES + 1)
+        try:
+            raw = source.read(MAX_BYTES + 1)
+        except UnicodeDecodeError:
+            raise ImageError("the file object is in text mode: open it in binary mode ('rb')") from None
+        except (OSError, ValueError) as exc:  # a closed file, a read error
+            raise ImageError(f"cannot read the file object ({exc})") from None
         if not isinstance(raw, bytes):
             raise ImageError(f"the file object gave {type(raw).__name__}, not bytes: open it in binary mode ('rb')")
         if len(raw) > MAX_BYTES:

@@ -28,7 +28,7 @@ const EMPTY_PROMPT = {
 // The API's messages are precise (for developers); people get these.
 const FRIENDLY = {
   notImage: "That file isn't an image.",
-  damaged: "That picture could not be read: the file is damaged, or too big in pixels.",
+  damaged: "That picture could not be read: it is damaged or too large, or it holds more than a number.",
   tooLarge: "That picture is too large (max 10 MB).",
   unreachable: "That address can't be reached from here.",
   linkNotImage: "That address doesn't lead to an image.",
