@@ -164,16 +164,11 @@ def expand_inputs(inputs: list[str]) -> list[str]:
 def read_stdin(max_bytes: int) -> bytes:
     """Standard input, at most ``max_bytes`` (the URL cap): `- < /dev/zero` is refused, not read forever."""
     from .imaging import ImageError
+    from .predict import read_stream
 
     if sys.stdin is None:
         raise ImageError("standard input: closed (nothing to read)")
-    try:
-        raw = sys.stdin.buffer.read(max_bytes + 1)
-    except OSError as exc:
-        raise ImageError(f"standard input: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > max_bytes:
-        raise ImageError(f"standard input: over the limit of {max_bytes} bytes")
-    return raw
+    return read_stream(sys.stdin.buffer, max_bytes)
 
 
 def format_result(result, top_k: int, show_runners_up: bool) -> str:

@@ -100,12 +100,26 @@ def read_file(text: str, max_bytes: int = MAX_BYTES) -> bytes:
         if info.st_size > max_bytes:
             raise ImageError(f"{info.st_size} bytes, over the limit of {max_bytes} bytes")
         with open(text, "rb") as file:
-            raw = file.read(max_bytes + 1)
+            return read_stream(file, max_bytes)  # (a file that grew while it was read is over the limit too)
     except FileNotFoundError:
         raise ImageError("no such file") from None
     except (OSError, ValueError) as exc:  # permission, a name too long, a NUL in the name...
         raise ImageError(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
-    if len(raw) > max_bytes:  # it grew while we read
+
+
+def read_stream(stream, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a binary file object (an open file, io.BytesIO, standard input's buffer), read
+    from where it stands: at most ``max_bytes``, never an unbounded read. A text-mode one is told
+    to open it in binary mode."""
+    try:
+        raw = stream.read(max_bytes + 1)
+    except UnicodeDecodeError:
+        raise ImageError("the file object is in text mode: open it in binary mode ('rb')") from None
+    except (OSError, ValueError) as exc:  # a closed file, a read error
+        raise ImageError(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not isinstance(raw, bytes):
+        raise ImageError(f"the file object gave {type(raw).__name__}, not bytes: open it in binary mode ('rb')")
+    if len(raw) > max_bytes:
         raise ImageError(f"over the limit of {max_bytes} bytes")
     return raw
 
@@ -118,17 +132,7 @@ def load_source(source, fetch=None):
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_image(bytes(source))
     if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, an upload
-        try:
-            raw = source.read(MAX_BYTES + 1)
-        except UnicodeDecodeError:
-            raise ImageError("the file object is in text mode: open it in binary mode ('rb')") from None
-        except (OSError, ValueError) as exc:  # a closed file, a read error
-            raise ImageError(f"cannot read the file object ({exc})") from None
-        if not isinstance(raw, bytes):
-            raise ImageError(f"the file object gave {type(raw).__name__}, not bytes: open it in binary mode ('rb')")
-        if len(raw) > MAX_BYTES:
-            raise ImageError(f"over the limit of {MAX_BYTES} bytes")
-        return decode_image(raw)
+        return decode_image(read_stream(source))
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):

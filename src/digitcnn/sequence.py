@@ -455,14 +455,14 @@ def colon(marks: list[tuple[int, str, tuple[int, int, int, int]]]) -> bool:
                for x1, _, w1, h1 in points for x2, _, w2, h2 in above)
 
 
-def separator_marks(stats: np.ndarray, labels: np.ndarray,
-                    spans: list[tuple[int, int]]) -> tuple[list[str], set[int], float]:
+def separator_marks(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
+                    kinds: tuple | None = None) -> tuple[list[str], set[int], float]:
     """The marks (pieces ``labels`` of ``stats``) standing between digits whose columns are ``spans``
     [left, right) that are separators (``separator_kind``): for each gap "" or the separator seen
     there (the last one, or a colon ":"); the labels of those marks; and the height of the digits.
-    A dash lies mostly outside the digits' pieces' columns (``line_kinds``): a 7's bar drawn apart
-    crosses its stem."""
-    kinds, digit_columns, body_height = line_kinds(stats, labels)
+    A dash lies mostly outside the digits' pieces' columns (``line_kinds``, or ``kinds``, its answer
+    when known): a 7's bar drawn apart crosses its stem."""
+    kinds, digit_columns, body_height = kinds or line_kinds(stats, labels)
     seen: list[list[tuple[int, str, tuple[int, int, int, int]]]] = [[] for _ in range(max(0, len(spans) - 1))]
     for label, kind in kinds.items():
         if not kind:
@@ -496,8 +496,8 @@ def line_kinds(stats: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], l
     kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height)
              for label in labels}
     left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
-    digits = [label for label, kind in kinds.items() if not kind and height[label] >= SEPARATOR_HEIGHT * body_height]
-    columns = [(int(left[label]), int(left[label] + width[label])) for label in digits]
+    columns = [(int(left[label]), int(left[label] + width[label])) for label, kind in kinds.items()
+               if not kind and height[label] >= SEPARATOR_HEIGHT * body_height]
     return kinds, columns, body_height
 
 
@@ -513,17 +513,16 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
     it. (The line reader sees them, and learned them.)"""
     if len(labels) < 3:
         return set()
-    _, digit_columns, _ = line_kinds(stats, labels)
-    runs: list[list[int]] = []
-    for left, right in sorted(digit_columns):
-        if runs and left < runs[-1][1]:
-            runs[-1][1] = max(runs[-1][1], right)
+    kinds = line_kinds(stats, labels)
+    spans: list[list[int]] = []
+    for left, right in sorted(kinds[1]):
+        if spans and left < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], right)
         else:
-            runs.append([left, right])
-    if len(runs) < 2:
+            spans.append([left, right])
+    if len(spans) < 2:
         return set()
-    spans = [(left, right) for left, right in runs]
-    _, used, _ = separator_marks(stats, labels, spans)
+    _, used, _ = separator_marks(stats, labels, spans, kinds)
     lefts, widths = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_WIDTH]
     return {label for label in used if covered(spans, lefts[label], lefts[label] + widths[label]) <= widths[label] / 2}
 
