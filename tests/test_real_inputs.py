@@ -375,6 +375,41 @@ def test_a_number_written_in_a_comb_field_is_read(reader, mnist_test):
     assert np.mean([a == t for a, t in zip(answers, truths)]) >= 0.75, list(zip(truths, answers))
 
 
+def test_a_comb_field_filled_in_its_first_cells_and_a_box_drawn_askew(reader, mnist_test):
+    """A comb field of eight cells with digits in the first two only (they lie in the comb's edge
+    bands): its walls go and the digits are read, not "12151111". A box drawn alone, slanted and
+    turned (nondigits' "box"), as a picture: its slanted sides escape the openings that find a
+    form's box lines, and their remnants were taken for writing inside and left as 1s (58 of 200
+    such pictures read as digits)."""
+    from digitcnn.nondigits import draw
+
+    x_test, y_test = mnist_test
+    answers, truths = [], []
+    for first in range(0, 20, 2):
+        page = np.full((200, 800), 255.0, np.float32)
+        for i in range(8):
+            cv2.rectangle(page, (40 + i * 90, 40), (130 + i * 90, 155), 0, 3)
+        for i in range(2):
+            crop = crop_to_ink(x_test[first + i])
+            ink = cv2.resize(crop, (round(crop.shape[1] * 60 / crop.shape[0]), 60),
+                             interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+            left = 85 + i * 90 - ink.shape[1] // 2
+            page[85:145, left:left + ink.shape[1]] = np.minimum(page[85:145, left:left + ink.shape[1]], 255 * (1 - ink))
+        answers.append(reader.read(encode(page.astype(np.uint8))).digits)
+        truths.append(f"{y_test[first]}{y_test[first + 1]}")
+    assert np.mean([a == t for a, t in zip(answers, truths)]) >= 0.8, list(zip(truths, answers))
+
+    rng = np.random.default_rng(7)
+    read = []
+    for _ in range(60):
+        box = draw("box", rng)
+        for stretch in (1, 2):
+            big = cv2.resize(box, (112 * stretch, 112), interpolation=cv2.INTER_LINEAR)
+            read.append(reader.read(encode(np.pad(np.round(255 - 255 * big).astype(np.uint8), 30,
+                                                  constant_values=255))).digits)
+    assert read.count("") >= 118, [digits for digits in read if digits]
+
+
 def test_box_lines_go_where_writing_is_inside():
     from digitcnn.imaging import box_lines, without_box_lines
 

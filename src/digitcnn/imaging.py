@@ -681,7 +681,8 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
     lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
-    walls) go too. Other ink must lie inside (a 0 drawn as a box is left alone). A pen's stroke
+    walls) go too. Other ink must lie inside (a 0 drawn as a box is left alone, and a box drawn
+    askew: what its slanted sides leave lies along its edges, ``remnants`` below). A pen's stroke
     that lies along a line (a 7's bar on the box's top) goes with it."""
     h, w = mark.shape
     if not boxed(mark):
@@ -698,7 +699,11 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
             and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
         return None
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
-    if np.count_nonzero(ink & ~lines) < 0.02 * h * w:
+    # the writing inside: marks of their own anywhere (a comb's first cells lie in its edge bands),
+    # and what the lines leave of the mark itself only clear of twice those bands (there, a box
+    # drawn askew leaves its slanted sides, which the openings miss)
+    remnants = (mark.view(bool) & ~lines)[2 * band_h:h - 2 * band_h, 2 * band_w:w - 2 * band_w]
+    if np.count_nonzero(ink & ~mark.view(bool)) + np.count_nonzero(remnants) < 0.02 * h * min(h, w):
         return None
     return lines
 
