@@ -142,6 +142,25 @@ def doodle_png(draw, rng: np.random.Generator) -> bytes:
     return cv2.imencode(".png", page)[1].tobytes()
 
 
+def letter(font: str | None, character: str, size: int):
+    """A drawing function for ``character`` in ``font`` (``nondigits.letter_ink``), 240 px."""
+    def draw(canvas, rng, pen):
+        ink = nondigits.letter_ink(character, font, size)
+        mark = cv2.resize(ink, (240, 240), interpolation=cv2.INTER_LINEAR)
+        np.maximum(canvas[20:260, 20:260], mark, out=canvas[20:260, 20:260])
+    return draw
+
+
+def letters(fonts: tuple[str, ...], seed: int = 71_000) -> dict[str, list[bytes]]:
+    """Every one of ``nondigits.LETTERS`` in each of ``fonts`` (paths, those installed; None:
+    Pillow's own) that the font has, on the canvas."""
+    rng = np.random.default_rng(seed)
+    return {Path(font).stem if font else "Pillow's own": [
+                doodle_png(letter(font, character, int(rng.integers(50, 72))), rng) for character in nondigits.LETTERS
+                if font is None or character not in nondigits.lacking(font)]
+            for font in nondigits.installed(fonts)}
+
+
 def doodles(count: int, seed: int = 70_000) -> dict[str, list[bytes]]:
     """``count`` pictures of every kind, each kind from its own seed."""
     return {name: [doodle_png(draw, rng) for _ in range(count)]
@@ -161,19 +180,34 @@ def main() -> int:
                    **{str(path): DigitReader(path) for path in args.models}}
         print(f"{len(KINDS)} kinds of doodle no model here trained on, {args.count} each, drawn on a canvas and read "
               "whole (this revision's reading, each digit model with the shipped line reader): answered no digit")
-        widths = {name: max(22, len(name) + 2) for name in readers}
-        print(f"{'kind':<11}" + "".join(f"{name:>{widths[name]}}" for name in readers))
-        totals = {name: 0 for name in readers}
-        for kind, kind_pictures in pictures.items():
-            row = f"{kind:<11}"
-            for name, reader in readers.items():
-                none = sum(reader.read(picture).digits == "" for picture in kind_pictures)
-                totals[name] += none
-                row += f"{none / len(kind_pictures):>{widths[name]}.0%}"
-            print(row, flush=True)
-        total = args.count * len(KINDS)
-        print(f"{'all':<11}" + "".join(f"{totals[name] / total:>{widths[name]}.1%}" for name in readers))
+        no_digit_table(pictures, readers)
+        held_out, trained = letters(nondigits.HELD_OUT_FONTS), letters((None,) + nondigits.LETTER_FONTS)
+        print(f"\nthe {len(nondigits.LETTERS)} letters and symbols of nondigits.LETTERS in handwriting fonts no model "
+              "here trained on (nondigits.HELD_OUT_FONTS), drawn on the canvas the same way: answered no digit")
+        no_digit_table(held_out, readers)
+        print("\nthe same in the fonts the letters are trained in (nondigits.LETTER_FONTS and Pillow's)")
+        no_digit_table(trained, readers)
+        if len(held_out) < len(nondigits.HELD_OUT_FONTS):
+            print(f"\nonly {len(held_out)} of {len(nondigits.HELD_OUT_FONTS)} held-out fonts are installed "
+                  "(apt-get install fonts-bwht fonts-breip fonts-femkeklaver fonts-joscelyn)")
     return 0
+
+
+def no_digit_table(pictures: dict[str, list[bytes]], readers: dict[str, DigitReader]) -> None:
+    """Print, per kind of picture and per reader, the share read whole as no digit, and over all."""
+    widths = {name: max(22, len(name) + 2) for name in readers}
+    first = max([11] + [len(kind) + 2 for kind in pictures])
+    print(f"{'kind':<{first}}" + "".join(f"{name:>{widths[name]}}" for name in readers))
+    totals = {name: 0 for name in readers}
+    for kind, kind_pictures in pictures.items():
+        row = f"{kind:<{first}}"
+        for name, reader in readers.items():
+            none = sum(reader.read(picture).digits == "" for picture in kind_pictures)
+            totals[name] += none
+            row += f"{none / len(kind_pictures):>{widths[name]}.0%}"
+        print(row, flush=True)
+    total = sum(len(kind_pictures) for kind_pictures in pictures.values())
+    print(f"{'all':<{first}}" + "".join(f"{totals[name] / max(total, 1):>{widths[name]}.1%}" for name in readers))
 
 
 if __name__ == "__main__":

@@ -272,7 +272,7 @@ def test_upload_shows_the_picture_read_and_errors_clear_it(server, phone, mnist_
     sent = []
     page.on("request", lambda request: sent.append(request.url) if "/api/predict" in request.url else None)
     page.set_input_files("#file", {"name": "huge.png", "mimeType": "image/png", "buffer": b"\0" * (11 * 2**20)})
-    page.wait_for_function("document.getElementById('status').textContent.includes('too large')", timeout=15000)
+    page.wait_for_function("document.getElementById('status').textContent.includes('max 10 MB')", timeout=15000)
     assert page.text_content("#status") == "That picture is too large (max 10 MB)." and sent == []
 
 

@@ -12,11 +12,17 @@ DOODLES are drawn the same way and trained on by no model here: a heart, a light
 moon, a quaver, a cloud, a sun, a flower, a tree, an eye, a spiral of two turns or more. The default
 model reads a heart and an eye as 0, a tree as 8, a bolt as 4; trained with them as marks, it read
 MNIST and optdigits worse (RESULTS.md, nineteenth session). ``benchmarks/doodles.py`` measures them.
-Letters and symbols come from Pillow's bundled font, then slanted and rotated like handwriting.
+Letters and symbols come from Pillow's bundled font and from the handwriting fonts of
+LETTER_FONTS (Debian packages; those not installed are skipped, and ``scripts/make_default_model.py``
+asks for them all), then slanted and rotated like handwriting. HELD_OUT_FONTS, other hands from
+other packages, are trained on by no model: ``benchmarks/doodles.py`` reads letters in them.
 NumPy, OpenCV and Pillow only; everything is seeded.
 """
 
 from __future__ import annotations
+
+from functools import cache, lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -29,6 +35,56 @@ LETTERS = "ACEFHKMNPRUVWXYacefhkmnprtuvwxy#%&@?!*+=<>$"
 KINDS = ("dot", "dash", "underline", "scribble", "zigzag", "star", "box", "triangle", "cross", "smiley",
          "arrow", "letter")
 DOODLES = ("heart", "bolt", "moon", "note", "cloud", "sun", "flower", "tree", "eye", "spiral")
+# Handwriting fonts the letters are drawn in, beside Pillow's, from Debian's LETTER_FONT_PACKAGES: a
+# model that saw one font's letters refused 73% of other hands' (RESULTS.md, twentieth session).
+FONTS = "/usr/share/fonts"
+LETTER_FONT_PACKAGES = ("fonts-bwht", "fonts-comic-neue", "fonts-dancingscript", "fonts-dkg-handwriting",
+                        "fonts-humor-sans")
+LETTER_FONTS = tuple(f"{FONTS}/{path}" for path in (
+    "opentype/bwht/BecauseWeBuild-Regular.otf", "opentype/bwht/BecauseWeConnect-Regular.otf",
+    "opentype/bwht/BecauseWeCreate-Regular.otf", "opentype/bwht/BecauseWeLearn-Regular.otf",
+    "opentype/comic-neue/ComicNeue-Regular.otf", "opentype/comic-neue/ComicNeue-Italic.otf",
+    "opentype/dancingscript/DancingScript-Regular.otf", "truetype/fifthhorseman/dkg.ttf",
+    "truetype/fifthhorseman/dkgIt.ttf", "truetype/humor-sans/Humor-Sans.ttf"))
+# Other hands, for measuring only (fonts-bwht's other two, fonts-breip, fonts-femkeklaver, fonts-joscelyn)
+HELD_OUT_FONTS = tuple(f"{FONTS}/{path}" for path in (
+    "opentype/bwht/BecauseWeMentor-Regular.otf", "opentype/bwht/BecauseWeOrganize-Regular.otf",
+    "truetype/breip/Breip.ttf", "truetype/femkeklaver/femkeklaver.ttf", "opentype/joscelyn/Joscelyn-Regular.otf"))
+
+
+@cache
+def installed(fonts: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``fonts`` (paths; None, Pillow's own, is always there) that are on this machine."""
+    return tuple(path for path in fonts if path is None or Path(path).is_file())
+
+
+@cache
+def lacking(font: str) -> str:
+    """The LETTERS that ``font`` (a path) draws as nothing or as its missing-glyph box."""
+    missing = _glyph_ink("\ue000", font, 60)  # a private-use character: no font here has it
+    return "".join(letter for letter in LETTERS
+                   if not (ink := _glyph_ink(letter, font, 60)).any() or np.array_equal(ink, missing))
+
+
+@lru_cache(maxsize=256)
+def _font(path: str | None, size: int):
+    return ImageFont.load_default(size=size) if path is None else ImageFont.truetype(path, size)
+
+
+def letter_ink(letter: str, font: str | None, size: int) -> np.ndarray:
+    """``letter`` in ``font`` (a path; None: Pillow's own), about ``size`` px, centred on a
+    uint8 (SIDE, SIDE) canvas, ink 255 on 0; a font's larger glyph is drawn smaller to fit, and a
+    letter the font lacks (fonts-bwht has no < or >) is drawn in Pillow's."""
+    return _glyph_ink(letter, None if font is not None and letter in lacking(font) else font, size)
+
+
+def _glyph_ink(letter: str, font: str | None, size: int) -> np.ndarray:
+    image = Image.new("L", (SIDE, SIDE), 0)
+    left, top, right, bottom = _font(font, size).getbbox(letter, anchor="mm")
+    fit = min(1.0, (SIDE - 12) / max(right - left, bottom - top, 1))
+    ImageDraw.Draw(image).text((SIDE // 2, SIDE // 2), letter, fill=255, font=_font(font, int(size * fit)),
+                               anchor="mm")
+    return np.asarray(image).copy()
 
 
 def _pen(rng) -> int:
@@ -146,10 +202,9 @@ def _draw_kind(kind: str, rng: np.random.Generator) -> np.ndarray:
         spiral = np.stack([48 + radius * np.cos(t), 48 + radius * np.sin(t)], axis=1)
         cv2.polylines(canvas, [spiral.astype(np.int32)], False, 255, max(2, pen // 2), cv2.LINE_AA)
     elif kind == "letter":
-        image = Image.new("L", (SIDE, SIDE), 0)
-        font = ImageFont.load_default(size=int(rng.integers(50, 72)))
-        ImageDraw.Draw(image).text((48, 48), str(rng.choice(list(LETTERS))), fill=255, font=font, anchor="mm")
-        canvas = np.asarray(image).copy()
+        size, letter = int(rng.integers(50, 72)), str(rng.choice(list(LETTERS)))
+        fonts = (None,) + installed(LETTER_FONTS)
+        canvas = letter_ink(letter, fonts[int(rng.integers(len(fonts)))] if len(fonts) > 1 else None, size)
         if rng.uniform() < 0.5:
             canvas = cv2.dilate(canvas, np.ones((3, 3), np.uint8))
     else:
