@@ -611,3 +611,24 @@ def test_letters_are_drawn_in_handwriting_fonts_and_refused():
             assert ink.max() == 255, (font, letter)
             answers.append(reader.read(encode(np.pad(255 - ink, 20, constant_values=255))).digits)
     assert answers.count("") >= 0.9 * len(answers), sum(bool(a) for a in answers)
+
+
+def test_a_cut_off_tip_at_the_pictures_edge_is_no_digit(reader, mnist_test):
+    """The tip of a shadow's edge, or of a page's, where the frame cuts it: a small mark touching
+    the picture's edge, far above the number. A band of ink that small joins its nearest line (an
+    underline, a comma's tail), and this one was read as a 1 ("62" as "621")."""
+    x_test, y_test = mnist_test
+    answers, truths = [], []
+    for first in range(0, 20, 2):
+        page = np.full((300, 420), 235.0, np.float32)
+        for i in range(2):
+            crop = crop_to_ink(x_test[first + i])
+            ink = cv2.resize(crop, (round(crop.shape[1] * 80 / crop.shape[0]), 80),
+                             interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+            left = 130 + 90 * i
+            page[110:190, left:left + ink.shape[1]] = np.minimum(page[110:190, left:left + ink.shape[1]],
+                                                                 235 * (1 - ink) + 40 * ink)
+        cv2.fillPoly(page, [np.array([(300, 0), (307, 0), (304, 30)], np.int32)], 60)  # the tip, 30 px
+        answers.append(reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits)
+        truths.append(f"{y_test[first]}{y_test[first + 1]}")
+    assert sum(a == t for a, t in zip(answers, truths)) >= 9, list(zip(truths, answers))

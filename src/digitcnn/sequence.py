@@ -283,6 +283,9 @@ def read_ink(session, ink: np.ndarray, sure: float,
 
 LINE_JOIN = 0.15  # bands of ink closer than this share of the tallest band, one above the other, are one line
 MIN_LINE_SHARE = 0.4  # a band of ink lower than this share of the tallest band (an underline, a comma) joins its nearest line
+# ... unless it touches the picture's edge and lies farther than this share of the tallest band from
+# it: the tip of a shadow or of a page's edge cut by the frame (read as a 1 in the number), no writing
+CUT_OFF_GAP = 0.6
 SEPARATOR_HEIGHT = 0.45  # a mark lower than this share of the digits' height, between two digits, may be a separator
 COMMA_HEIGHT = 0.65  # ... or a comma as tall as this, from the digits' lower half to below them
 RAISED_POINT = "·"  # separator_kind's name for a point halfway up: a colon's upper point, else nothing
@@ -345,10 +348,19 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
     lines = [b for b in bands if b[1] - b[0] >= MIN_LINE_SHARE * tallest]
     for band in bands:
         if band[1] - band[0] < MIN_LINE_SHARE * tallest:
-            nearest = min(lines, key=lambda line: max(line[0] - band[1], band[0] - line[1]))
-            nearest[2].extend(band[2])
+            gaps = [max(line[0] - band[1], band[0] - line[1]) for line in lines]
+            nearest = int(np.argmin(gaps))
+            if gaps[nearest] > CUT_OFF_GAP * tallest and all(at_edge(stats[label], mask.shape) for label in band[2]):
+                continue
+            lines[nearest][2].extend(band[2])
     lines = [np.array(labels) for _, _, labels in lines]
     return pieces, stats, [Line(labels, marks_box(stats[labels])) for labels in lines]
+
+
+def at_edge(stat: np.ndarray, shape: tuple[int, int]) -> bool:
+    """True when a piece (its cv2 stats row) touches the edge of a picture of ``shape`` (H, W)."""
+    x, y, width, height = (int(v) for v in stat[:4])
+    return x == 0 or y == 0 or x + width >= shape[1] or y + height >= shape[0]
 
 
 def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
