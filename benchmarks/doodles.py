@@ -151,14 +151,17 @@ def letter(font: str | None, character: str, size: int):
     return draw
 
 
-def letters(fonts: tuple[str, ...], seed: int = 71_000) -> dict[str, list[bytes]]:
-    """Every one of ``nondigits.LETTERS`` in each of ``fonts`` (paths, those installed; None:
-    Pillow's own) that the font has, on the canvas."""
-    rng = np.random.default_rng(seed)
-    return {Path(font).stem if font else "Pillow's own": [
+def letters(fonts: tuple[str | None, ...], seed: int = 71_000) -> dict[str, list[bytes]]:
+    """Every one of ``nondigits.LETTERS`` that each of ``fonts`` (paths, those installed; None:
+    Pillow's own) has, on the canvas; each font from its own seed, whichever others are installed."""
+    pictures = {}
+    for k, font in enumerate(fonts):
+        rng = np.random.default_rng(seed + k)
+        if font in nondigits.installed(fonts):
+            pictures[Path(font).stem if font else "Pillow's own"] = [
                 doodle_png(letter(font, character, int(rng.integers(50, 72))), rng) for character in nondigits.LETTERS
                 if font is None or character not in nondigits.lacking(font)]
-            for font in nondigits.installed(fonts)}
+    return pictures
 
 
 def doodles(count: int, seed: int = 70_000) -> dict[str, list[bytes]]:

@@ -649,18 +649,23 @@ def without_box_lines(mask: np.ndarray, marks: Components) -> np.ndarray:
     sides read as 1s), where ``box_lines`` finds them; ``mask`` itself when there are none. A box
     lies inside the picture: lines that reach its edge are a crop's (a cheque's printed lines)."""
     labels, stats = marks
-    height, width = mask.shape
     kept = np.flatnonzero(not_specks(stats[1:])) + 1 if len(stats) > 1 else []
     unboxed = mask
     for label in kept if len(kept) <= 4 * MAX_DIGITS else []:  # (more marks are refused later)
         x, y, w, h = (int(v) for v in stats[label, :4])
-        if x == 0 or y == 0 or x + w >= width or y + h >= height or not boxed(mask[y:y + h, x:x + w]):
+        if at_edge(stats[label], mask.shape) or not boxed(mask[y:y + h, x:x + w]):
             continue
         lines = box_lines((labels[y:y + h, x:x + w] == label).view(np.uint8), mask[y:y + h, x:x + w])
         if lines is not None:
             unboxed = mask.copy() if unboxed is mask else unboxed
             unboxed[y:y + h, x:x + w] &= ~lines
     return unboxed
+
+
+def at_edge(stat: np.ndarray, shape: tuple[int, int]) -> bool:
+    """True when a mark (its cv2 component stats row) touches the edge of a picture of ``shape`` (H, W)."""
+    x, y, width, height = (int(v) for v in stat[:4])
+    return x == 0 or y == 0 or x + width >= shape[1] or y + height >= shape[0]
 
 
 def boxed(ink: np.ndarray) -> bool:
@@ -701,7 +706,9 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
     # the writing inside: marks of their own anywhere (a comb's first cells lie in its edge bands),
     # and what the lines leave of the mark itself only clear of twice those bands (there, a box
-    # drawn askew leaves its slanted sides, which the openings miss)
+    # drawn askew leaves its slanted sides, which the openings miss); against the box's height times
+    # its shorter side, not its area: one digit in a comb of eight cells is under 2% of its area.
+    # (A digit that touches a comb's wall in an edge cell is part of the mark, and is not counted.)
     remnants = (mark.view(bool) & ~lines)[2 * band_h:h - 2 * band_h, 2 * band_w:w - 2 * band_w]
     if np.count_nonzero(ink & ~mark.view(bool)) + np.count_nonzero(remnants) < 0.02 * h * min(h, w):
         return None

@@ -38,6 +38,7 @@ DOODLES = ("heart", "bolt", "moon", "note", "cloud", "sun", "flower", "tree", "e
 # Handwriting fonts the letters are drawn in, beside Pillow's, from Debian's LETTER_FONT_PACKAGES: a
 # model that saw one font's letters refused 73% of other hands' (RESULTS.md, twentieth session).
 FONTS = "/usr/share/fonts"
+# (the packages that hold LETTER_FONTS below; .ci/run installs the same list: change them together)
 LETTER_FONT_PACKAGES = ("fonts-bwht", "fonts-comic-neue", "fonts-dancingscript", "fonts-dkg-handwriting",
                         "fonts-humor-sans")
 LETTER_FONTS = tuple(f"{FONTS}/{path}" for path in (
@@ -53,7 +54,7 @@ HELD_OUT_FONTS = tuple(f"{FONTS}/{path}" for path in (
 
 
 @cache
-def installed(fonts: tuple[str, ...]) -> tuple[str, ...]:
+def installed(fonts: tuple[str | None, ...]) -> tuple[str | None, ...]:
     """The ``fonts`` (paths; None, Pillow's own, is always there) that are on this machine."""
     return tuple(path for path in fonts if path is None or Path(path).is_file())
 
@@ -61,7 +62,7 @@ def installed(fonts: tuple[str, ...]) -> tuple[str, ...]:
 @cache
 def lacking(font: str) -> str:
     """The LETTERS that ``font`` (a path) draws as nothing or as its missing-glyph box."""
-    missing = _glyph_ink("\ue000", font, 60)  # a private-use character: no font here has it
+    missing = _glyph_ink("\ue000", font, 60)  # a private-use character: none of these fonts has it
     return "".join(letter for letter in LETTERS
                    if not (ink := _glyph_ink(letter, font, 60)).any() or np.array_equal(ink, missing))
 
@@ -72,9 +73,9 @@ def _font(path: str | None, size: int):
 
 
 def letter_ink(letter: str, font: str | None, size: int) -> np.ndarray:
-    """``letter`` in ``font`` (a path; None: Pillow's own), about ``size`` px, centred on a
-    uint8 (SIDE, SIDE) canvas, ink 255 on 0; a font's larger glyph is drawn smaller to fit, and a
-    letter the font lacks (fonts-bwht has no < or >) is drawn in Pillow's."""
+    """``letter`` in ``font`` (a path; None: Pillow's own), about ``size`` px, its ink centred on
+    a uint8 (SIDE, SIDE) canvas, ink 255 on 0; a font's larger glyph is drawn smaller to fit (a few
+    px clear of each edge), and a letter the font lacks (fonts-bwht has no < or >) is drawn in Pillow's."""
     return _glyph_ink(letter, None if font is not None and letter in lacking(font) else font, size)
 
 
@@ -82,8 +83,11 @@ def _glyph_ink(letter: str, font: str | None, size: int) -> np.ndarray:
     image = Image.new("L", (SIDE, SIDE), 0)
     left, top, right, bottom = _font(font, size).getbbox(letter, anchor="mm")
     fit = min(1.0, (SIDE - 12) / max(right - left, bottom - top, 1))
-    ImageDraw.Draw(image).text((SIDE // 2, SIDE // 2), letter, fill=255, font=_font(font, int(size * fit)),
-                               anchor="mm")
+    sized = _font(font, int(size * fit))
+    # the glyph's ink centred, not its line's box: a script font's ink sits far off that box's centre
+    left, top, right, bottom = sized.getbbox(letter, anchor="mm")
+    ImageDraw.Draw(image).text((SIDE / 2 - (left + right) / 2, SIDE / 2 - (top + bottom) / 2), letter, fill=255,
+                               font=sized, anchor="mm")
     return np.asarray(image).copy()
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .imaging import (
     Components,
+    at_edge,
     components,
     ink_image,
     mark_stats,
@@ -318,7 +319,9 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
 
     Pieces of ink (specks dropped) whose rows overlap form a band; bands a few pixels apart (a
     hairline broken by the pen) are one; a band much lower than the tallest (an underline, the
-    tail of a comma, a row of dots) joins the nearest band. Returns the
+    tail of a comma, a row of dots) joins the nearest band, unless it touches the picture's edge
+    far from every line (CUT_OFF_GAP: the tip of a shadow cut by the frame), when it is left out
+    of every line. Returns the
     piece labels (H, W) int32, the pieces' cv2 stats, and the lines.
     """
     pieces, stats = marks or components(mask)
@@ -355,12 +358,6 @@ def find_lines(mask: np.ndarray, marks: Components | None = None) -> tuple[np.nd
             lines[nearest][2].extend(band[2])
     lines = [np.array(labels) for _, _, labels in lines]
     return pieces, stats, [Line(labels, marks_box(stats[labels])) for labels in lines]
-
-
-def at_edge(stat: np.ndarray, shape: tuple[int, int]) -> bool:
-    """True when a piece (its cv2 stats row) touches the edge of a picture of ``shape`` (H, W)."""
-    x, y, width, height = (int(v) for v in stat[:4])
-    return x == 0 or y == 0 or x + width >= shape[1] or y + height >= shape[0]
 
 
 def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:

@@ -54,13 +54,19 @@ def package_versions() -> dict[str, str]:
 
 
 def write_run_record(run: RunFolder, config: TrainConfig) -> None:
-    """config.json: the configuration, package versions, data checksums and machine of a run."""
-    write_json(run.config, {
+    """config.json: the configuration, package versions, data checksums and machine of a run, and
+    the handwriting fonts its non-digit letters were drawn in (those installed change the marks)."""
+    record = {
         "config": as_dict(config),
         "versions": package_versions(),
         "data_checksums_sha256": data.checksums(config.data_dir),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-    })
+    }
+    if getattr(config, "nondigit_share", 0):  # (a line reader's LineConfig draws its marks otherwise)
+        from .nondigits import LETTER_FONTS, installed
+
+        record["letter_fonts"] = [Path(font).name for font in installed(LETTER_FONTS)]
+    write_json(run.config, record)
 
 
 def load_training_data(config: TrainConfig):
@@ -311,6 +317,13 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
     keras.utils.set_random_seed(config.seed)
     splits = load_training_data(config)
     x_train, y_train = splits["train"]
+    if config.nondigit_share:
+        from .nondigits import LETTER_FONT_PACKAGES, LETTER_FONTS, installed
+
+        if len(installed(LETTER_FONTS)) < len(LETTER_FONTS):
+            log(f"Note: {len(LETTER_FONTS) - len(installed(LETTER_FONTS))} of the {len(LETTER_FONTS)} handwriting fonts "
+                f"the non-digit letters are drawn in are not installed (apt-get install {' '.join(LETTER_FONT_PACKAGES)}); "
+                "the letters come in fewer hands than the shipped model's")
     # the writer epochs add non-digit marks to the digits: the schedule counts their batches too
     steps_per_epoch = int(np.ceil(len(x_train) * (1 + config.nondigit_share) / config.batch_size))
 
