@@ -355,6 +355,18 @@ def test_frames_go_and_what_looks_like_one_in_writing_stays():
     assert (without_frames(lines) == lines).all()
 
 
+def write_digit(page: np.ndarray, digit: np.ndarray, centre: int, top: int, height: int,
+                paper: float = 235.0, pen: float = 40.0) -> None:
+    """Write an MNIST ``digit`` (28, 28) uint8 on ``page`` (H, W) float32, in place: cropped to its
+    ink, ``height`` px tall from row ``top``, centred on column ``centre``, in grey ``pen`` on ``paper``."""
+    crop = crop_to_ink(digit)
+    ink = cv2.resize(crop, (round(crop.shape[1] * height / crop.shape[0]), height),
+                     interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    left = centre - ink.shape[1] // 2
+    region = page[top:top + height, left:left + ink.shape[1]]
+    page[top:top + height, left:left + ink.shape[1]] = np.minimum(region, paper * (1 - ink) + pen * ink)
+
+
 def test_a_number_written_in_a_comb_field_is_read(reader, mnist_test):
     """A form's comb field (a row of joined boxes), a digit in each: read whole with the digits in
     it, the comb's walls were 1s ("446517" as "141416151117")."""
@@ -364,12 +376,7 @@ def test_a_number_written_in_a_comb_field_is_read(reader, mnist_test):
         page = np.full((300, 860), 235.0, np.float32)
         for i in range(6):
             cv2.rectangle(page, (60 + i * 110, 70), (170 + i * 110, 196), 80, 3)
-            crop = crop_to_ink(x_test[start + i])
-            ink = cv2.resize(crop, (round(crop.shape[1] * 88 / crop.shape[0]), 88),
-                             interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-            left = 115 + i * 110 - ink.shape[1] // 2
-            region = page[89:177, left:left + ink.shape[1]]
-            page[89:177, left:left + ink.shape[1]] = np.minimum(region, 235 * (1 - ink) + 40 * ink)
+            write_digit(page, x_test[start + i], 115 + i * 110, 89, 88)
         answers.append(reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits)
         truths.append("".join(str(d) for d in y_test[start:start + 6]))
     assert np.mean([a == t for a, t in zip(answers, truths)]) >= 0.75, list(zip(truths, answers))
@@ -390,11 +397,7 @@ def test_a_comb_field_filled_in_its_first_cells_and_a_box_drawn_askew(reader, mn
         for i in range(8):
             cv2.rectangle(page, (40 + i * 90, 40), (130 + i * 90, 155), 0, 3)
         for i in range(2):
-            crop = crop_to_ink(x_test[first + i])
-            ink = cv2.resize(crop, (round(crop.shape[1] * 60 / crop.shape[0]), 60),
-                             interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-            left = 85 + i * 90 - ink.shape[1] // 2
-            page[85:145, left:left + ink.shape[1]] = np.minimum(page[85:145, left:left + ink.shape[1]], 255 * (1 - ink))
+            write_digit(page, x_test[first + i], 85 + i * 90, 85, 60, paper=255.0, pen=0.0)
         answers.append(reader.read(encode(page.astype(np.uint8))).digits)
         truths.append(f"{y_test[first]}{y_test[first + 1]}")
     assert np.mean([a == t for a, t in zip(answers, truths)]) >= 0.8, list(zip(truths, answers))
@@ -625,12 +628,7 @@ def test_a_cut_off_tip_at_the_pictures_edge_is_no_digit(reader, mnist_test):
     for first in range(0, 20, 2):
         page = np.full((300, 420), 235.0, np.float32)
         for i in range(2):
-            crop = crop_to_ink(x_test[first + i])
-            ink = cv2.resize(crop, (round(crop.shape[1] * 80 / crop.shape[0]), 80),
-                             interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-            left = 130 + 90 * i
-            page[110:190, left:left + ink.shape[1]] = np.minimum(page[110:190, left:left + ink.shape[1]],
-                                                                 235 * (1 - ink) + 40 * ink)
+            write_digit(page, x_test[first + i], 160 + 90 * i, 110, 80)
         cv2.fillPoly(page, [np.array([(300, 0), (307, 0), (304, 30)], np.int32)], 60)  # the tip, 30 px
         answers.append(reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits)
         truths.append(f"{y_test[first]}{y_test[first + 1]}")
