@@ -36,7 +36,7 @@ KINDS = ("dot", "dash", "underline", "scribble", "zigzag", "star", "box", "trian
          "arrow", "letter")
 DOODLES = ("heart", "bolt", "moon", "note", "cloud", "sun", "flower", "tree", "eye", "spiral")
 # Handwriting fonts the letters are drawn in, beside Pillow's, from Debian's LETTER_FONT_PACKAGES: a
-# model that saw one font's letters refused 73% of other hands' (RESULTS.md, twentieth session).
+# model that saw one font's letters answered no digit to 72% of other hands' (RESULTS.md, twentieth session).
 FONTS = "/usr/share/fonts"
 # (the packages that hold LETTER_FONTS below; .ci/run installs the same list: change them together)
 LETTER_FONT_PACKAGES = ("fonts-bwht", "fonts-comic-neue", "fonts-dancingscript", "fonts-dkg-handwriting",
@@ -207,7 +207,7 @@ def _draw_kind(kind: str, rng: np.random.Generator) -> np.ndarray:
         cv2.polylines(canvas, [spiral.astype(np.int32)], False, 255, max(2, pen // 2), cv2.LINE_AA)
     elif kind == "letter":
         size, letter = int(rng.integers(50, 72)), str(rng.choice(list(LETTERS)))
-        fonts = (None,) + installed(LETTER_FONTS)
+        fonts = (None,) + installed(LETTER_FONTS)  # (none installed: no extra draw, the same marks as before)
         canvas = letter_ink(letter, fonts[int(rng.integers(len(fonts)))] if len(fonts) > 1 else None, size)
         if rng.uniform() < 0.5:
             canvas = cv2.dilate(canvas, np.ones((3, 3), np.uint8))
