@@ -47,3 +47,21 @@ def test_report_measures_calibration_on_real_sets(tmp_path, run_cli, mnist_test)
     assert "Real handwriting" in (out / "report.html").read_text() and "photo: accuracy" in result.stdout
     missing = run_cli("evaluate", "--model", str(default_model_path()), "--real-dir", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def test_make_model_stops_when_a_handwriting_font_is_missing(root, monkeypatch, tmp_path, capsys):
+    """The shipped model's letters come in the fonts of nondigits.LETTER_FONTS: without one of them
+    `make model` would train on fewer hands, so it stops first and names the packages to install."""
+    import sys
+
+    from digitcnn import nondigits
+
+    monkeypatch.syspath_prepend(str(root / "scripts"))
+    import make_default_model
+
+    monkeypatch.setattr(nondigits, "LETTER_FONTS", nondigits.LETTER_FONTS + ("/nowhere/Lost-Hand.ttf",))
+    monkeypatch.setattr(sys, "argv", ["make_default_model.py", "--run", str(tmp_path / "run")])
+    assert make_default_model.main() == 2
+    said = capsys.readouterr().err
+    assert "Lost-Hand.ttf" in said and "apt-get install fonts-bwht" in said
+    assert not (tmp_path / "run").exists()  # nothing trained
