@@ -192,7 +192,7 @@ def main() -> int:
         no_digit_table(trained, readers)
         if len(held_out) < len(nondigits.HELD_OUT_FONTS):
             print(f"\nonly {len(held_out)} of {len(nondigits.HELD_OUT_FONTS)} held-out fonts are installed "
-                  "(apt-get install fonts-bwht fonts-breip fonts-femkeklaver fonts-joscelyn)")
+                  f"(apt-get install {' '.join(nondigits.HELD_OUT_PACKAGES)})")
     return 0
 
 

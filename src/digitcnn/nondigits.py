@@ -47,10 +47,15 @@ LETTER_FONTS = tuple(f"{FONTS}/{path}" for path in (
     "opentype/comic-neue/ComicNeue-Regular.otf", "opentype/comic-neue/ComicNeue-Italic.otf",
     "opentype/dancingscript/DancingScript-Regular.otf", "truetype/fifthhorseman/dkg.ttf",
     "truetype/fifthhorseman/dkgIt.ttf", "truetype/humor-sans/Humor-Sans.ttf"))
-# Other hands, for measuring only (fonts-bwht's other two, fonts-breip, fonts-femkeklaver, fonts-joscelyn)
+# Other hands, for measuring only: HELD_OUT_PACKAGES (fonts-bwht's other two, and a school cursive,
+# a brush script, a Polish script and Purisa's Latin letters from other packages)
+HELD_OUT_PACKAGES = ("fonts-bwht", "fonts-breip", "fonts-femkeklaver", "fonts-joscelyn", "fonts-ecolier-court",
+                     "fonts-kaushanscript", "fonts-havana", "fonts-tlwg-purisa")
 HELD_OUT_FONTS = tuple(f"{FONTS}/{path}" for path in (
     "opentype/bwht/BecauseWeMentor-Regular.otf", "opentype/bwht/BecauseWeOrganize-Regular.otf",
-    "truetype/breip/Breip.ttf", "truetype/femkeklaver/femkeklaver.ttf", "opentype/joscelyn/Joscelyn-Regular.otf"))
+    "truetype/breip/Breip.ttf", "truetype/femkeklaver/femkeklaver.ttf", "opentype/joscelyn/Joscelyn-Regular.otf",
+    "truetype/ecolier-court/Ecolier-court.ttf", "opentype/kaushanscript/KaushanScript-Regular.otf",
+    "opentype/havana/Havana-Regular.otf", "truetype/tlwg/Purisa.ttf"))
 
 
 @cache
