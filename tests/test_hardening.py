@@ -147,6 +147,20 @@ def test_cli_reads_regular_files_only(run_cli, source, message):
     assert result.returncode == 1 and message in result.stdout and "Traceback" not in result.stderr
 
 
+def test_read_file_says_its_own_errors_once(tmp_path):
+    """read_file's own refusals are ImageErrors, which are ValueErrors too: they come out as said,
+    not wrapped again as "cannot read (...)"."""
+    from digitcnn.imaging import ImageError
+    from digitcnn.predict import read_file
+
+    (tmp_path / "big.png").write_bytes(b"x" * 100)
+    for source, max_bytes, said in ((tmp_path, 50, "is a directory (expected an image file)"),
+                                    (tmp_path / "big.png", 50, "100 bytes, over the limit of 50 bytes")):
+        with pytest.raises(ImageError) as raised:
+            read_file(str(source), max_bytes)
+        assert str(raised.value) == said
+
+
 def test_cli_stdin_is_capped(run_cli, tmp_path):
     with open("/dev/zero", "rb") as zeros:
         result = run_cli("predict", "-", stdin=zeros, timeout=60)

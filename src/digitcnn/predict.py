@@ -103,6 +103,8 @@ def read_file(text: str, max_bytes: int = MAX_BYTES) -> bytes:
             return read_stream(file, max_bytes)  # (a file that grew while it was read is over the limit too)
     except FileNotFoundError:
         raise ImageError("no such file") from None
+    except ImageError:  # said above or by read_stream: an ImageError is a ValueError, not to be wrapped again
+        raise
     except (OSError, ValueError) as exc:  # permission, a name too long, a NUL in the name...
         raise ImageError(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 

@@ -523,8 +523,9 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
     if len(labels) < 3:
         return set()
     kinds = line_kinds(stats, labels)
+    _, digit_columns, _ = kinds
     spans: list[list[int]] = []
-    for left, right in sorted(kinds[1]):
+    for left, right in sorted(digit_columns):
         if spans and left < spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], right)
         else:
