@@ -19,8 +19,10 @@ from digitcnn.sequence import (
     LINE_MARGIN,
     SLANTS,
     apart_ends,
+    date_slashes,
     decode,
     find_lines,
+    leaning_stroke,
     line_input,
     line_variant,
     read_ink,
@@ -469,6 +471,63 @@ def test_a_separator_is_no_digit_to_either_reader(reader, number_ink, separator)
     for digit in result.predictions:  # one probability, whichever field it is read from
         assert digit.probability == digit.top_k[0].probability == digit.probabilities[digit.digit]
     assert DigitReader(line_model=False).read(png).digits == "25000"
+
+
+def slashed(number_ink, groups: list[str], lean: float) -> np.ndarray:
+    """``groups`` of digits (MNIST test digits, 100 px tall) with a stroke leaning ``lean``
+    degrees right between each two, 110 px tall: a date's slashes, or 1s leaning as far."""
+    inks = [number_ink(group, overlap=-0.1, k=i) for i, group in enumerate(groups)]
+    run, gap = np.tan(np.radians(lean)) * 110, 30
+    page = np.zeros((130, sum(ink.shape[1] for ink in inks) + len(inks) * int(run + 2 * gap)), np.float32)
+    x = 0
+    for i, ink in enumerate(inks):
+        page[10:110, x:x + ink.shape[1]] = ink
+        x += ink.shape[1] + gap
+        if i < len(inks) - 1:
+            cv2.line(page, (x + int(run), 5), (x, 115), 1.0, 9)
+            x += int(run) + gap
+    return page[:, :x]
+
+
+@pytest.mark.parametrize("lean", [20, 35])
+def test_a_date_written_with_slashes_is_read_as_one(reader, number_ink, lean):
+    """The line reader never learned slashes and reads them as 1s; the two straight strokes that
+    lean furthest, cutting the digits into a day, a month and a year, are read as slashes."""
+    page = slashed(number_ink, ["12", "05", "24"], lean)
+    result = reader.read(canvas_png(page, size=(page.shape[1] + 80, 280), at=(40, 70)))
+    assert (result.digits, result.text) == ("120524", "12/05/24")
+    assert [p.digit for p in result.predictions] == [1, 2, 0, 5, 2, 4]
+
+
+def test_leaning_1s_that_make_no_date_are_1s(reader, number_ink):
+    page = slashed(number_ink, ["45", "67", "89"], 30)  # 45/67/89 is no date
+    result = reader.read(canvas_png(page, size=(page.shape[1] + 80, 280), at=(40, 70)))
+    assert (result.digits, result.text) == ("45167189", "45167189")
+
+
+def test_slashes_are_straight_strokes_leaning_right_that_cut_digits_into_a_dates_groups(number_ink):
+    stroke = np.zeros((110, 80), np.uint8)
+    cv2.line(stroke, (62, 2), (4, 106), 1, 9)
+    assert leaning_stroke(stroke.astype(bool)) == pytest.approx(np.degrees(np.arctan(58 / 104)), abs=2)
+    assert leaning_stroke(stroke[:, ::-1].astype(bool)) < 0  # a backslash
+    ring = cv2.circle(np.zeros((80, 80), np.uint8), (40, 40), 30, 1, 9).astype(bool)
+    assert leaning_stroke(ring) is None
+    for groups, expected in [(["12", "05", "24"], 2), (["2024", "5", "7"], 2), (["123", "45", "6"], 0),
+                             (["1", "2"], 0)]:
+        pieces, stats, lines = find_lines(slashed(number_ink, groups, 30) > 0.5)
+        slashes = date_slashes(pieces, stats, lines[0].labels)
+        assert len(slashes) == expected, groups
+        assert all(stats[label, cv2.CC_STAT_WIDTH] > 40 for label in slashes)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("12/05/24", True), ("5/7/2024", True), ("2024/05/07", True), ("12/31/99", True), ("31/12/1999", True),
+    ("45/67/89", False), ("13/13/14", False), ("00/05/24", False), ("1133/1/7", False), ("1/1/126", False),
+    ("12/05", False), ("12.05.24", False), ("12/05/24/1", False)])
+def test_a_date_is_in_range(text, expected):
+    from digitcnn.predict import is_date
+
+    assert is_date(text) is expected
 
 
 def test_two_lines_of_numbers_are_read_top_to_bottom(reader, number_ink):

@@ -51,6 +51,7 @@ from .results import (
 from .sequence import (
     Line,
     apart_ends,
+    date_slashes,
     digit_spans,
     find_lines,
     load_line_session,
@@ -167,6 +168,21 @@ def without_separators(marks: list[np.ndarray], pieces: np.ndarray, stats: np.nd
     return kept
 
 
+def is_date(text: str) -> bool:
+    """True when ``text`` is a date written with slashes: day/month/year or month/day/year, or
+    year/month/day; each in range, a year of 2 digits or of 4 from 1900 to 2099 (leaning 1s cut a
+    number into groups of a date's sizes far more often than into a date)."""
+    groups = text.split("/")
+    if len(groups) != 3 or not all(group.isdigit() for group in groups):
+        return False
+    if len(groups[0]) == 4:
+        year, month, day = groups
+    else:
+        day, month, year = groups if int(groups[1]) <= 12 else (groups[1], groups[0], groups[2])
+    return (len(day) <= 2 and len(month) <= 2 and 1 <= int(day) <= 31 and 1 <= int(month) <= 12
+            and (len(year) == 2 or (len(year) == 4 and year[:2] in ("19", "20"))))
+
+
 def written(digits: str, separators: list[str]) -> str:
     """The digits with the separators between them, as written: ("1990", [".", "", ""]) -> "1.990";
     separators of another count (another reading of the line) are left out."""
@@ -238,24 +254,11 @@ class DigitReader:
                 rejected += self.text_beside(page, pieces, beside)
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
             line_mask = page.mask if whole else np.isin(pieces, line.labels)
-            marks = find_digits(line_mask, page.marks if whole else None)
-            separators = separator_pieces(stats, line.labels)
-            if separators:
-                marks = without_separators(marks, pieces, stats, separators)
-            line_frames, boxes = mark_frames(page, marks)
-            by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
-            read = (by_marks, by_marks.digits, "digit")
+            slashes = date_slashes(pieces, stats, line.labels)
+            read = self.read_writing(name, page, pieces, stats, line, line_mask, whole, slashes)
+            if slashes and not is_date(read[1]):  # two leaning 1s, not a date's slashes
+                read = self.read_writing(name, page, pieces, stats, line, line_mask, whole)
             top, bottom, left, right = line.box
-            if self.line_session is not None and (len(marks) > 1 or (
-                    len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
-                decoding = self.decode_line(page, line, line_mask)
-                # One mark: its digit model reading stands unless the line reader surely reads two or
-                # more digits in it, which its decoding alone tells; the line's digits are framed
-                # (a third of a canvas read) only when they are the answer.
-                if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
-                                                    min((d.probability for d in decoding[0]), default=0.0), 1):
-                    read = self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding),
-                                       len(marks))
             result, text, reader = read
             predictions += result.predictions
             rejected += result.rejected
@@ -268,6 +271,31 @@ class DigitReader:
             raise ImageError(f"more than the {MAX_DIGITS} digits read at most")
         stacked = np.concatenate(frames) if frames else np.zeros((0, 28, 28, 1), np.float32)
         return ReadResult.read(name, predictions, stacked, rejected, readings)
+
+    def read_writing(self, name: str, page: Page, pieces: np.ndarray, stats: np.ndarray, line: Line,
+                     line_mask: np.ndarray, whole: bool, slashes: set[int] = frozenset()) -> tuple:
+        """One line of writing read digit by digit or whole (``choose``), the pieces ``slashes``
+        taken for a date's (``sequence.date_slashes``): (ReadResult, text, reader)."""
+        marks = find_digits(line_mask, page.marks if whole else None)
+        separators = separator_pieces(stats, line.labels)
+        if separators or slashes:
+            marks = without_separators(marks, pieces, stats, separators | slashes)
+        line_frames, boxes = mark_frames(page, marks)
+        by_marks = self.read_frames(name, line_frames, boxes) if marks else ReadResult.read(name, [])
+        top, bottom, left, right = line.box
+        if self.line_session is None or not (len(marks) > 1 or (
+                len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
+            return by_marks, by_marks.digits, "digit"
+        # the line reader never learned a date's slashes (it reads a 1): it is shown the digits alone
+        decoding = self.decode_line(page, line, line_mask & ~np.isin(pieces, list(slashes)) if slashes else line_mask)
+        # One mark: its digit model reading stands unless the line reader surely reads two or
+        # more digits in it, which its decoding alone tells; the line's digits are framed
+        # (a third of a canvas read) only when they are the answer.
+        if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
+                                            min((d.probability for d in decoding[0]), default=0.0), 1):
+            return self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding, slashes),
+                               len(marks))
+        return by_marks, by_marks.digits, "digit"
 
     @staticmethod
     def choose(by_marks: ReadResult, whole: tuple, marks: int) -> tuple:
@@ -319,16 +347,18 @@ class DigitReader:
         ink = np.where(near, page.ink[top:bottom, left:right], 0.0).astype(np.float32)
         return read_ink(self.line_session, ink, SURE_LINE)
 
-    def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats, decoding: tuple):
+    def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats, decoding: tuple,
+                  slashes: set[int] = frozenset()):
         """One line read whole by the line reader, from its ``decode_line``: a ReadResult of its
-        digits, and the separators between them ("" or one of ". , ' " and a space)."""
+        digits, and the separators between them ("" or one of ". , ' : - /" and a space; the pieces
+        ``slashes`` are a date's, ``sequence.date_slashes``)."""
         top, bottom, left, _ = line.box
         decoded, kept, columns_per_px = decoding
         spans = [(left + int(kept[min(a, len(kept) - 1)]), left + int(kept[min(b, len(kept)) - 1]) + 1)
                  for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px)]
         heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
-        body = np.isin(pieces, line.labels[heights >= 0.5 * heights.max()])
-        separators, separator_marks = read_separators(stats, line.labels, spans, body)
+        body = np.isin(pieces, np.setdiff1d(line.labels[heights >= 0.5 * heights.max()], list(slashes)))
+        separators, separator_marks = read_separators(stats, line.labels, spans, body, slashes)
         predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
             digit_mask = body[top:bottom, a:b]  # the digit's columns of the line, cropped: no page-sized copies

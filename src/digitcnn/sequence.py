@@ -9,6 +9,7 @@ line instead. This module is its prediction side, NumPy, OpenCV and ONNX Runtime
     decode         the model's per-column logits -> digits, their probabilities and columns (CTC)
     read_ink       a line's ink -> its digits, read upright and, when unsure, at other slants
     read_separators  the marks between digits that are separators (". , ' " or a space)
+    date_slashes   the two slashes of a date ("12/05/24"), which the line reader would read as 1s
 
 CTC in brief: the model gives, for every column step of the line, a probability for "blank" and
 for each digit; the greedy path takes the likeliest class per step, merges repeats and drops
@@ -303,6 +304,16 @@ FAR_GAP = 1.5  # ... and a gap wider than this share of it is one whatever the o
 APART_GAP = 0.5
 SMALL_APART = 0.6
 MIN_APART = 0.15  # ... and at least this share of it: what is lower is specks, left as they are
+# A date's slash is a straight stroke leaning right at least SLASH_LEAN degrees from upright, no
+# thicker than SLASH_THIN of its length, 0.6-1.6 of the digits' height. A 1 may look the same (a
+# third of MNIST's 1s lean 18 degrees or more), so only the two that lean furthest of a line's
+# straight strokes, when they cut its digits into a date's groups, may be slashes (DATE_GROUPS: day,
+# month, year or year, month, day); and they are, when the digits read then make a date
+# (``predict.is_date``).
+SLASH_LEAN = 18.0
+SLASH_MARGIN = 4.0  # ... and every other straight stroke of the line (a 1) leans this much less
+SLASH_THIN = 0.25
+DATE_GROUPS = (((1, 2), (1, 2), (2, 4)), ((4, 4), (1, 2), (1, 2)))
 
 
 @dataclass
@@ -538,16 +549,19 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
 
 
 def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
-                    body: np.ndarray) -> tuple[list[str], set[int]]:
+                    body: np.ndarray, slashes: set[int] = frozenset()) -> tuple[list[str], set[int]]:
     """What stands between each pair of digits whose columns are ``spans``: "" or a separator
-    (". , ' : -" from the marks between them, ``separator_marks``, or a space), and the labels of
-    the marks read as separators. With no mark, a gap of paper between the digits' ink (``body``,
-    bool (H, W), the tall marks) that is wide for their height and twice the number's usual gap,
-    or FAR_GAP of their height whatever the others, is a space.
+    (". , ' : - /" from the marks between them, ``separator_marks``, the pieces ``slashes`` being
+    a date's, or a space), and the labels of the marks read as separators. With no mark, a gap of
+    paper between the digits' ink (``body``, bool (H, W), the tall marks) that is wide for their
+    height and twice the number's usual gap, or FAR_GAP of their height whatever the others, is a
+    space.
     """
     if len(spans) < 2:
         return [], set()
-    found, used, body_height = separator_marks(stats, labels, spans)
+    kinds, digit_columns, body_height = line_kinds(stats, labels)
+    kinds.update(dict.fromkeys(slashes, "/"))
+    found, used, body_height = separator_marks(stats, labels, spans, (kinds, digit_columns, body_height))
     inked = body.any(axis=0)
     gaps = []
     for i in range(len(spans) - 1):
@@ -559,3 +573,56 @@ def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int
                              or gap > FAR_GAP * body_height):
             found[i] = " "
     return found, used
+
+
+def leaning_stroke(piece: np.ndarray) -> float | None:
+    """How far a piece of ink (bool (H, W), its box) leans right from upright, in degrees (negative
+    when it leans left), when it is a straight stroke (no thicker than SLASH_THIN of its length, by
+    its principal axes); None for any other shape."""
+    rows, columns = np.nonzero(piece)
+    if rows.size < 3:
+        return None
+    spread, axes = np.linalg.eigh(np.cov(np.vstack([columns, rows]).astype(np.float64)))
+    if spread[1] <= 0 or np.sqrt(max(spread[0], 0.0) / spread[1]) > SLASH_THIN:
+        return None
+    across, down = axes[:, 1]
+    lean = float(np.degrees(np.arctan2(abs(across), abs(down))))
+    return lean if across * down < 0 else -lean  # rows grow downwards: its top lies to the right
+
+
+def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> set[int]:
+    """The two pieces of a line (``labels`` of ``pieces`` and their ``stats``) that are a date's
+    slashes ("12/05/24", "2024/5/7"): straight strokes leaning right SLASH_LEAN degrees or more,
+    0.6-1.6 of the digits' height, that cut the line's digits (runs of the other tall pieces over
+    each other's columns) into groups of DATE_GROUPS' sizes; of several such pairs, the one leaning
+    most. Empty when there is none: a 1 that leans as far is a 1 anywhere else."""
+    if len(labels) < 5:
+        return set()
+    kinds, _, body_height = line_kinds(stats, labels)
+    left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    tall = [int(label) for label in labels if not kinds[int(label)] and height[label] >= SEPARATOR_HEIGHT * body_height]
+    leans = {}  # the straight strokes: slashes or 1s
+    for label in tall:
+        if 0.6 * body_height <= height[label] <= 1.6 * body_height:
+            x, y = int(left[label]), int(stats[label, cv2.CC_STAT_TOP])
+            lean = leaning_stroke(pieces[y:y + height[label], x:x + width[label]] == label)
+            if lean is not None:
+                leans[label] = lean
+    best, best_lean = set(), 0.0
+    for pair in itertools.combinations(sorted(leans, key=lambda label: left[label]), 2):
+        least = min(leans[label] for label in pair)
+        if least < SLASH_LEAN or any(lean > least for label, lean in leans.items() if label not in pair):
+            continue  # a 1 leaning further: this writer's slashes and 1s cannot be told apart
+        spans: list[list[int]] = []  # the digits: runs of the other tall pieces over each other's columns
+        for a, b in sorted((int(left[label]), int(left[label] + width[label])) for label in tall if label not in pair):
+            if spans and a < spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], b)
+            else:
+                spans.append([a, b])
+        middles = np.array([(a + b) / 2 for a, b in spans])
+        first, second = (left[label] + width[label] / 2 for label in pair)
+        groups = ((middles < first).sum(), ((middles > first) & (middles < second)).sum(), (middles > second).sum())
+        fits = any(all(low <= count <= high for count, (low, high) in zip(groups, sizes)) for sizes in DATE_GROUPS)
+        if fits and least > best_lean:
+            best, best_lean = set(pair), least
+    return best
