@@ -686,7 +686,9 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
     lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
-    walls) go too. Other ink must lie inside (a 0 drawn as a box is left alone, and a box drawn
+    walls) go too. A mark wider than tall may be a row of boxes joined by writing that crosses their
+    sides: lying lines half as long as that for its height, in its top and bottom bands, are
+    their tops and bottoms. Other ink must lie inside (a 0 drawn as a box is left alone, and a box drawn
     askew: what its slanted sides leave lies along its edges, ``remnants`` below). A pen's stroke
     that lies along a line (a 7's bar on the box's top) goes with it."""
     h, w = mark.shape
@@ -695,8 +697,12 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     band_h, band_w = max(2, int(BOX_EDGE * h)), max(2, int(BOX_EDGE * w))
     drift_h, drift_w = max(1, int(BOX_TILT * w)), max(1, int(BOX_TILT * h))
     nothing = {"borderType": cv2.BORDER_CONSTANT, "borderValue": 0}  # (by default, outside counts as ink)
-    lying = cv2.morphologyEx(cv2.dilate(mark, np.ones((2 * drift_h + 1, 1), np.uint8)), cv2.MORPH_OPEN,
-                             np.ones((1, int(BOX_SPAN * w)), np.uint8), **nothing)
+    thick = cv2.dilate(mark, np.ones((2 * drift_h + 1, 1), np.uint8))
+    lying = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, int(BOX_SPAN * w)), np.uint8), **nothing)
+    if w > h:  # a row of boxes joined by writing that crosses their sides: each one's top and bottom
+        edges = np.r_[:band_h + drift_h, h - band_h - drift_h:h]
+        lying[edges] |= cv2.morphologyEx(thick[edges], cv2.MORPH_OPEN, np.ones((1, int(BOX_SPAN * h / 2)), np.uint8),
+                                         **nothing)
     upright = cv2.morphologyEx(cv2.dilate(mark, np.ones((1, 2 * drift_w + 1), np.uint8)), cv2.MORPH_OPEN,
                                np.ones((int(BOX_SPAN * h), 1), np.uint8), **nothing)
     rows, columns = np.flatnonzero(lying.any(axis=1)), np.flatnonzero(upright.any(axis=0))
