@@ -78,6 +78,7 @@ HAIRLINE, STRAIGHT = 0.25, 0.1  # a tall straight mark this thin beside the writ
 # A box around writing: lines within BOX_EDGE of its mark's edges, BOX_SPAN of its width or height
 # long, drifting at most BOX_TILT of their length (a photo a degree askew) (box_lines)
 BOX_EDGE, BOX_SPAN, BOX_TILT = 0.12, 0.8, 0.02
+PRINTED_LINE = 0.2  # ... its lines, printed, are at most a tenth of its shorter side thick (twice that: a disk over them)
 STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: wider than a pen's strokes
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
@@ -690,7 +691,7 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     sides: lying lines half as long as that for its height, in its top and bottom bands, are
     their tops and bottoms. Other ink must lie inside (a 0 drawn as a box is left alone, and a box drawn
     askew: what its slanted sides leave lies along its edges, ``remnants`` below). A pen's stroke
-    that lies along a line (a 7's bar on the box's top) goes with it."""
+    over or along a line (a 7's bar on the box's top) stays where it is thicker than the line."""
     h, w = mark.shape
     if not boxed(mark):
         return None
@@ -710,6 +711,13 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
             and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
         return None
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
+    # a pen's stroke thicker than the printed lines, over or along them (a 7's bar on the box's
+    # top), stays: where a disk twice as wide as the lines fits in the mark, it is no line (when the
+    # lines are a printed box's, thin for its size: the edges of a dark patch are no such lines)
+    pen = int(2 * stroke_width((lying | upright) & mark)) + 1
+    if 3 <= pen <= PRINTED_LINE * min(h, w):
+        lines &= ~cv2.morphologyEx(mark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
+                                   **nothing).view(bool)
     # the writing inside: marks of their own anywhere (a comb's first cells lie in its edge bands),
     # and what the lines leave of the mark itself only clear of twice those bands (there, a box
     # drawn askew leaves its slanted sides, which the openings miss); against the box's height times
