@@ -168,6 +168,21 @@ def without_separators(marks: list[np.ndarray], pieces: np.ndarray, stats: np.nd
     return kept
 
 
+def with_slashes(read: tuple, slashes: list[list[int]]) -> tuple:
+    """A line's reading (ReadResult, text, reader) with its text made of its digits and a "/"
+    between each two on either side of the middle of one of the boxes ``slashes`` (file pixels):
+    a date's, which neither model reads."""
+    result, _, reader = read
+    middles = [x + width / 2 for x, _, width, _ in slashes]
+    text = ""
+    for before, digit in zip([None, *result.predictions], result.predictions):
+        if before is not None and any(before.box[0] + before.box[2] / 2 < middle < digit.box[0] + digit.box[2] / 2
+                                      for middle in middles):
+            text += "/"
+        text += str(digit.digit)
+    return result, text, reader
+
+
 def is_date(text: str) -> bool:
     """True when ``text`` is a date written with slashes: day/month/year or month/day/year, or
     year/month/day; each in range, a year of 2 digits or of 4 from 1900 to 2099 (leaning 1s cut a
@@ -254,10 +269,12 @@ class DigitReader:
                 rejected += self.text_beside(page, pieces, beside)
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
             line_mask = page.mask if whole else np.isin(pieces, line.labels)
-            slashes = date_slashes(pieces, stats, line.labels)
-            read = self.read_writing(name, page, pieces, stats, line, line_mask, whole, slashes)
-            if slashes and not is_date(read[1]):  # two leaning 1s, not a date's slashes
-                read = self.read_writing(name, page, pieces, stats, line, line_mask, whole)
+            # a date's slashes, when two leaning strokes read as such make one; else they are 1s
+            dated = (with_slashes(self.read_writing(name, page, pieces, stats, line, line_mask, whole, slashes),
+                                  [page.file_box(*stats[label, :4]) for label in slashes])
+                     for slashes in date_slashes(pieces, stats, line.labels))
+            read = next((read for read in dated if is_date(read[1])), None) or \
+                self.read_writing(name, page, pieces, stats, line, line_mask, whole)
             top, bottom, left, right = line.box
             result, text, reader = read
             predictions += result.predictions
@@ -350,15 +367,15 @@ class DigitReader:
     def read_line(self, page: Page, line: Line, line_mask: np.ndarray, pieces, stats, decoding: tuple,
                   slashes: set[int] = frozenset()):
         """One line read whole by the line reader, from its ``decode_line``: a ReadResult of its
-        digits, and the separators between them ("" or one of ". , ' : - /" and a space; the pieces
-        ``slashes`` are a date's, ``sequence.date_slashes``)."""
+        digits, and the separators between them ("" or one of ". , ' : -" and a space); the pieces
+        ``slashes`` (a date's, ``sequence.date_slashes``) are no part of its digits' boxes."""
         top, bottom, left, _ = line.box
         decoded, kept, columns_per_px = decoding
         spans = [(left + int(kept[min(a, len(kept) - 1)]), left + int(kept[min(b, len(kept)) - 1]) + 1)
                  for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px)]
         heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
         body = np.isin(pieces, np.setdiff1d(line.labels[heights >= 0.5 * heights.max()], list(slashes)))
-        separators, separator_marks = read_separators(stats, line.labels, spans, body, slashes)
+        separators, separator_marks = read_separators(stats, line.labels, spans, body)
         predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
             digit_mask = body[top:bottom, a:b]  # the digit's columns of the line, cropped: no page-sized copies

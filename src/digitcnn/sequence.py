@@ -9,7 +9,7 @@ line instead. This module is its prediction side, NumPy, OpenCV and ONNX Runtime
     decode         the model's per-column logits -> digits, their probabilities and columns (CTC)
     read_ink       a line's ink -> its digits, read upright and, when unsure, at other slants
     read_separators  the marks between digits that are separators (". , ' " or a space)
-    date_slashes   the two slashes of a date ("12/05/24"), which the line reader would read as 1s
+    date_slashes   strokes that may be a date's slashes ("12/05/24"), which both models read as 1s
 
 CTC in brief: the model gives, for every column step of the line, a probability for "blank" and
 for each digit; the greedy path takes the likeliest class per step, merges repeats and drops
@@ -306,14 +306,13 @@ SMALL_APART = 0.6
 MIN_APART = 0.15  # ... and at least this share of it: what is lower is specks, left as they are
 # A date's slash is a straight stroke leaning right at least SLASH_LEAN degrees from upright, no
 # thicker than SLASH_THIN of its length, 0.6-1.6 of the digits' height. A 1 may look the same (a
-# third of MNIST's 1s lean 18 degrees or more), so only the two that lean furthest of a line's
-# straight strokes, when they cut its digits into a date's groups, may be slashes (DATE_GROUPS: day,
-# month, year or year, month, day); and they are, when the digits read then make a date
-# (``predict.is_date``).
+# third of MNIST's 1s lean 18 degrees or more), so two of them are slashes only when they cut the
+# line's digits into a date's groups (DATE_GROUPS: day, month, year or year, month, day) and the
+# digits read then make a date (``predict.is_date``).
 SLASH_LEAN = 18.0
-SLASH_MARGIN = 4.0  # ... and every other straight stroke of the line (a 1) leans this much less
 SLASH_THIN = 0.25
 DATE_GROUPS = (((1, 2), (1, 2), (2, 4)), ((4, 4), (1, 2), (1, 2)))
+DATE_TRIES = 3  # pairs of such strokes read as slashes at most, the likeliest first
 
 
 @dataclass
@@ -549,19 +548,16 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
 
 
 def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
-                    body: np.ndarray, slashes: set[int] = frozenset()) -> tuple[list[str], set[int]]:
+                    body: np.ndarray) -> tuple[list[str], set[int]]:
     """What stands between each pair of digits whose columns are ``spans``: "" or a separator
-    (". , ' : - /" from the marks between them, ``separator_marks``, the pieces ``slashes`` being
-    a date's, or a space), and the labels of the marks read as separators. With no mark, a gap of
-    paper between the digits' ink (``body``, bool (H, W), the tall marks) that is wide for their
-    height and twice the number's usual gap, or FAR_GAP of their height whatever the others, is a
-    space.
+    (". , ' : -" from the marks between them, ``separator_marks``, or a space), and the labels of
+    the marks read as separators. With no mark, a gap of paper between the digits' ink (``body``,
+    bool (H, W), the tall marks) that is wide for their height and twice the number's usual gap,
+    or FAR_GAP of their height whatever the others, is a space.
     """
     if len(spans) < 2:
         return [], set()
-    kinds, digit_columns, body_height = line_kinds(stats, labels)
-    kinds.update(dict.fromkeys(slashes, "/"))
-    found, used, body_height = separator_marks(stats, labels, spans, (kinds, digit_columns, body_height))
+    found, used, body_height = separator_marks(stats, labels, spans)
     inked = body.any(axis=0)
     gaps = []
     for i in range(len(spans) - 1):
@@ -590,30 +586,28 @@ def leaning_stroke(piece: np.ndarray) -> float | None:
     return lean if across * down < 0 else -lean  # rows grow downwards: its top lies to the right
 
 
-def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> set[int]:
-    """The two pieces of a line (``labels`` of ``pieces`` and their ``stats``) that are a date's
-    slashes ("12/05/24", "2024/5/7"): straight strokes leaning right SLASH_LEAN degrees or more,
-    0.6-1.6 of the digits' height, that cut the line's digits (runs of the other tall pieces over
-    each other's columns) into groups of DATE_GROUPS' sizes; of several such pairs, the one leaning
-    most. Empty when there is none: a 1 that leans as far is a 1 anywhere else."""
+def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> list[set[int]]:
+    """The pairs of pieces of a line (``labels`` of ``pieces`` and their ``stats``) that may be a
+    date's slashes ("12/05/24", "2024/5/7"), the likeliest first (those leaning furthest), at most
+    DATE_TRIES: straight strokes leaning right SLASH_LEAN degrees or more, 0.6-1.6 of the digits'
+    height, that cut the line's digits (runs of the other tall pieces over each other's columns)
+    into groups of DATE_GROUPS' sizes. Empty when there is none: a 1 that leans as far is a 1
+    anywhere else; whether the digits then make a date is the reader's to say (``predict.is_date``)."""
     if len(labels) < 5:
-        return set()
+        return []
     kinds, _, body_height = line_kinds(stats, labels)
     left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
     tall = [int(label) for label in labels if not kinds[int(label)] and height[label] >= SEPARATOR_HEIGHT * body_height]
-    leans = {}  # the straight strokes: slashes or 1s
+    leans = {}  # the straight strokes leaning far enough: slashes or 1s
     for label in tall:
         if 0.6 * body_height <= height[label] <= 1.6 * body_height:
             x, y = int(left[label]), int(stats[label, cv2.CC_STAT_TOP])
             lean = leaning_stroke(pieces[y:y + height[label], x:x + width[label]] == label)
-            if lean is not None:
+            if lean is not None and lean >= SLASH_LEAN:
                 leans[label] = lean
-    best, best_lean = set(), 0.0
+    pairs = []
     for pair in itertools.combinations(sorted(leans, key=lambda label: left[label]), 2):
-        least = min(leans[label] for label in pair)
-        if least < SLASH_LEAN or any(lean > least for label, lean in leans.items() if label not in pair):
-            continue  # a 1 leaning further: this writer's slashes and 1s cannot be told apart
-        spans: list[list[int]] = []  # the digits: runs of the other tall pieces over each other's columns
+        spans: list[list[int]] = []  # the digits
         for a, b in sorted((int(left[label]), int(left[label] + width[label])) for label in tall if label not in pair):
             if spans and a < spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], b)
@@ -622,7 +616,6 @@ def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> s
         middles = np.array([(a + b) / 2 for a, b in spans])
         first, second = (left[label] + width[label] / 2 for label in pair)
         groups = ((middles < first).sum(), ((middles > first) & (middles < second)).sum(), (middles > second).sum())
-        fits = any(all(low <= count <= high for count, (low, high) in zip(groups, sizes)) for sizes in DATE_GROUPS)
-        if fits and least > best_lean:
-            best, best_lean = set(pair), least
-    return best
+        if any(all(low <= count <= high for count, (low, high) in zip(groups, sizes)) for sizes in DATE_GROUPS):
+            pairs.append((min(leans[label] for label in pair), set(pair)))
+    return [pair for _, pair in sorted(pairs, key=lambda item: -item[0])[:DATE_TRIES]]
