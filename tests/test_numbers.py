@@ -493,10 +493,14 @@ def slashed(number_ink, groups: list[str], lean: float) -> np.ndarray:
 def test_a_date_written_with_slashes_is_read_as_one(reader, number_ink, lean):
     """The line reader never learned slashes and reads them as 1s; the two straight strokes that
     lean furthest, cutting the digits into a day, a month and a year, are read as slashes."""
+    from digitcnn import DigitReader
+
     page = slashed(number_ink, ["12", "05", "24"], lean)
-    result = reader.read(canvas_png(page, size=(page.shape[1] + 80, 280), at=(40, 70)))
+    png = canvas_png(page, size=(page.shape[1] + 80, 280), at=(40, 70))
+    result = reader.read(png)
     assert (result.digits, result.text) == ("120524", "12/05/24")
     assert [p.digit for p in result.predictions] == [1, 2, 0, 5, 2, 4]
+    assert DigitReader(line_model=False).read(png).text == "12/05/24"  # digit by digit too
 
 
 def test_leaning_1s_that_make_no_date_are_1s(reader, number_ink):
