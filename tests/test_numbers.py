@@ -473,10 +473,11 @@ def test_a_separator_is_no_digit_to_either_reader(reader, number_ink, separator)
     assert DigitReader(line_model=False).read(png).digits == "25000"
 
 
-def slashed(number_ink, groups: list[str], lean: float) -> np.ndarray:
-    """``groups`` of digits (MNIST test digits, 100 px tall) with a stroke leaning ``lean``
-    degrees right between each two, 110 px tall: a date's slashes, or 1s leaning as far."""
-    inks = [number_ink(group, overlap=-0.1, k=i) for i, group in enumerate(groups)]
+def slashed(number_ink, groups: list[str], lean: float, overlap: float = -0.1) -> np.ndarray:
+    """``groups`` of digits (MNIST test digits, 100 px tall, ``number_ink``'s ``overlap``) with a
+    stroke leaning ``lean`` degrees right between each two, 110 px tall: a date's slashes, or 1s
+    leaning as far."""
+    inks = [number_ink(group, overlap=overlap, k=i) for i, group in enumerate(groups)]
     run, gap = np.tan(np.radians(lean)) * 110, 30
     page = np.zeros((130, sum(ink.shape[1] for ink in inks) + len(inks) * int(run + 2 * gap)), np.float32)
     x = 0
@@ -501,6 +502,14 @@ def test_a_date_written_with_slashes_is_read_as_one(reader, number_ink, lean):
     assert (result.digits, result.text) == ("120524", "12/05/24")
     assert [p.digit for p in result.predictions] == [1, 2, 0, 5, 2, 4]
     assert DigitReader(line_model=False).read(png).text == "12/05/24"  # digit by digit too
+
+
+@pytest.mark.parametrize("groups, overlap", [(["7", "4", "1976"], -0.1), (["12", "05", "24"], 0.12)])
+def test_a_dates_slashes_stand_where_they_were_written(reader, number_ink, groups, overlap):
+    """The slash before a year's 1 stands before it (the line reader's box for that 1 reached past
+    the slash: "7/41/976", no date); digits written close enough to overlap a little are two."""
+    page = slashed(number_ink, groups, 30, overlap)
+    assert reader.read(canvas_png(page, size=(page.shape[1] + 80, 280), at=(40, 70))).text == "/".join(groups)
 
 
 def test_leaning_1s_that_make_no_date_are_1s(reader, number_ink):
@@ -544,7 +553,8 @@ def test_slashes_are_straight_strokes_leaning_right_that_cut_digits_into_a_dates
 @pytest.mark.parametrize("text, expected", [
     ("12/05/24", True), ("5/7/2024", True), ("2024/05/07", True), ("12/31/99", True), ("31/12/1999", True),
     ("45/67/89", False), ("13/13/14", False), ("00/05/24", False), ("1133/1/7", False), ("1/1/126", False),
-    ("12/05", False), ("12.05.24", False), ("12/05/24/1", False)])
+    ("12/05", False), ("12.05.24", False), ("12/05/24/1", False), ("31/02/24", False), ("29/02/23", True),
+    ("31/04/24", False), ("30/04/24", True)])
 def test_a_date_is_in_range(text, expected):
     from digitcnn.predict import is_date
 

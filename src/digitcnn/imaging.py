@@ -713,12 +713,19 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
         return None
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
     # a pen's stroke thicker than the printed lines, over or along them (a 7's bar on the box's
-    # top), stays: where a disk twice as wide as the lines fits in the mark, it is no line (when the
-    # lines are a printed box's, thin for its size: the edges of a dark patch are no such lines)
-    pen = int(2 * stroke_width((lying | upright) & mark)) + 1
-    if 3 <= pen <= PRINTED_LINE * min(h, w):
-        lines &= ~cv2.morphologyEx(mark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
-                                   **nothing).view(bool)
+    # top), stays: where a disk twice as wide as the lines fits in the mark, it is no line. Not in
+    # the side bands (a 2's tail down a side would keep a sliver of it, a 1), nor where the lines
+    # are a hairline's (they come and go with the scale) or thick for the box (the edges of a dark
+    # patch are no printed box).
+    sides = (upright & mark).view(bool)
+    runs = np.count_nonzero(sides[:, 1:] & ~sides[:, :-1]) + np.count_nonzero(sides[:, 0])
+    line_width = np.count_nonzero(sides) / max(runs, 1)  # (measured on the sides: a 7's bar thickens the top)
+    pen = int(2 * line_width) + 1
+    if line_width >= 2 and pen <= PRINTED_LINE * min(h, w):
+        thick = cv2.morphologyEx(mark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
+                                 **nothing).view(bool)
+        thick[:, :band_w + drift_w] = thick[:, w - band_w - drift_w:] = False
+        lines &= ~thick
     # the writing inside: marks of their own anywhere (a comb's first cells lie in its edge bands),
     # and what the lines leave of the mark itself only clear of twice those bands (there, a box
     # drawn askew leaves its slanted sides, which the openings miss); against the box's height times

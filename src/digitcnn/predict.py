@@ -194,7 +194,8 @@ def is_date(text: str) -> bool:
         year, month, day = groups
     else:
         day, month, year = groups if int(groups[1]) <= 12 else (groups[1], groups[0], groups[2])
-    return (len(day) <= 2 and len(month) <= 2 and 1 <= int(day) <= 31 and 1 <= int(month) <= 12
+    return (len(day) <= 2 and len(month) <= 2 and 1 <= int(month) <= 12
+            and 1 <= int(day) <= (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[int(month)]  # (Feb. 29, any year)
             and (len(year) == 2 or (len(year) == 4 and year[:2] in ("19", "20"))))
 
 
@@ -371,8 +372,11 @@ class DigitReader:
         ``slashes`` (a date's, ``sequence.date_slashes``) are no part of its digits' boxes."""
         top, bottom, left, _ = line.box
         decoded, kept, columns_per_px = decoding
+        # (a date's digits part where its slashes stood: halfway between two digits may lie past one)
+        cuts = tuple(float(np.searchsorted(kept, stats[label, cv2.CC_STAT_LEFT] + stats[label, cv2.CC_STAT_WIDTH] / 2
+                                           - left)) for label in slashes)
         spans = [(left + int(kept[min(a, len(kept) - 1)]), left + int(kept[min(b, len(kept)) - 1]) + 1)
-                 for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px)]
+                 for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px, cuts)]
         heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
         body = np.isin(pieces, np.setdiff1d(line.labels[heights >= 0.5 * heights.max()], list(slashes)))
         separators, separator_marks = read_separators(stats, line.labels, spans, body)

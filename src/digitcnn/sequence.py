@@ -412,12 +412,15 @@ def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
     return Line(kept, marks_box(stats[kept])), groups[:first] + groups[last:]
 
 
-def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float) -> list[tuple[int, int]]:
+def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float,
+                cuts: tuple[float, ...] = ()) -> list[tuple[int, int]]:
     """Each digit's columns [left, right) in the mask: from halfway to the previous digit's peak
-    to halfway to the next (CTC marks a digit at one or two steps, not over its width)."""
+    to halfway to the next (CTC marks a digit at one or two steps, not over its width), or at a
+    column of ``cuts`` between the two peaks (where a date's slash stood)."""
     _, _, left, right = box
     centres = [left + ((d.steps[0] + d.steps[1] + 1) / 2 * DOWNSAMPLE - LINE_MARGIN) / columns_per_px for d in digits]
-    edges = [left] + [round((a + b) / 2) for a, b in itertools.pairwise(centres)] + [right]
+    edges = [left] + [round(next((cut for cut in cuts if a < cut < b), (a + b) / 2))
+                      for a, b in itertools.pairwise(centres)] + [right]
     return [(int(edges[i]), int(max(edges[i] + 1, edges[i + 1]))) for i in range(len(digits))]
 
 
@@ -590,8 +593,8 @@ def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> l
     """The pairs of pieces of a line (``labels`` of ``pieces`` and their ``stats``) that may be a
     date's slashes ("12/05/24", "2024/5/7"), the likeliest first (those leaning furthest), at most
     DATE_TRIES: straight strokes leaning right SLASH_LEAN degrees or more, 0.6-1.6 of the digits'
-    height, that cut the line's digits (runs of the other tall pieces over each other's columns)
-    into groups of DATE_GROUPS' sizes. Empty when there is none: a 1 that leans as far is a 1
+    height, that cut the line's digits (the other tall pieces, those over half another's columns
+    taken together) into groups of DATE_GROUPS' sizes. Empty when there is none: a 1 that leans as far is a 1
     anywhere else; whether the digits then make a date is the reader's to say (``predict.is_date``)."""
     if len(labels) < 5:
         return []
@@ -607,9 +610,9 @@ def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> l
                 leans[label] = lean
     pairs = []
     for pair in itertools.combinations(sorted(leans, key=lambda label: left[label]), 2):
-        spans: list[list[int]] = []  # the digits
+        spans: list[list[int]] = []  # the digits: pieces over half another's columns are one (a 5's flag)
         for a, b in sorted((int(left[label]), int(left[label] + width[label])) for label in tall if label not in pair):
-            if spans and a < spans[-1][1]:
+            if spans and spans[-1][1] - a > (b - a) / 2:
                 spans[-1][1] = max(spans[-1][1], b)
             else:
                 spans.append([a, b])
