@@ -259,7 +259,8 @@ class DigitReader:
     def read_page(self, name: str, page: Page) -> ReadResult:
         """Every line of writing of ``page``, top to bottom, each read by the line reader or digit by
         digit; writing set apart beside a line's number (``apart_ends``: a label, a unit) is not read,
-        and is listed with the marks that are no digit."""
+        and is listed with the marks that are no digit; a line whose leaning strokes may be a date's
+        slashes is read without them first, and that reading stands when it makes a date."""
         pieces, stats, lines = find_lines(page.mask, page.marks)
         if len(lines) > MAX_LINES:
             raise ImageError(f"{len(lines)} lines of writing found, more than the {MAX_LINES} read at most")

@@ -578,10 +578,10 @@ def leaning_stroke(piece: np.ndarray) -> float | None:
     """How far a piece of ink (bool (H, W), its box) leans right from upright, in degrees (negative
     when it leans left), when it is a straight stroke (no thicker than SLASH_THIN of its length, by
     its principal axes); None for any other shape."""
-    rows, columns = np.nonzero(piece)
-    if rows.size < 3:
+    moments = cv2.moments(piece.view(np.uint8), binaryImage=True)
+    if moments["m00"] < 3:
         return None
-    spread, axes = np.linalg.eigh(np.cov(np.vstack([columns, rows]).astype(np.float64)))
+    spread, axes = np.linalg.eigh(np.array([[moments["mu20"], moments["mu11"]], [moments["mu11"], moments["mu02"]]]))
     if spread[1] <= 0 or np.sqrt(max(spread[0], 0.0) / spread[1]) > SLASH_THIN:
         return None
     across, down = axes[:, 1]
