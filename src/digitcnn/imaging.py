@@ -689,24 +689,25 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
     walls) go too. A mark wider than tall may be a row of boxes joined by writing that crosses their
     sides: in a top or bottom band that no line crosses whole, lying lines half as long as that
-    for its height are their tops or bottoms. Other ink must lie inside (a 0 drawn as a box is left alone, and a box drawn
-    askew: what its slanted sides leave lies along its edges, ``remnants`` below). A pen's stroke
-    over or along a line (a 7's bar on the box's top) stays where it is thicker than the line."""
+    for its height are their tops or bottoms. Other ink must lie inside (a 0 drawn as a box is left
+    alone, and a box drawn askew: what its slanted sides leave lies along its edges, ``remnants``
+    below). A pen's stroke over or along a line (a 7's bar on the box's top) stays where it is
+    thicker than the line."""
     h, w = mark.shape
     if not boxed(mark):
         return None
     band_h, band_w = max(2, int(BOX_EDGE * h)), max(2, int(BOX_EDGE * w))
     drift_h, drift_w = max(1, int(BOX_TILT * w)), max(1, int(BOX_TILT * h))
     nothing = {"borderType": cv2.BORDER_CONSTANT, "borderValue": 0}  # (by default, outside counts as ink)
-    thick = cv2.dilate(mark, np.ones((2 * drift_h + 1, 1), np.uint8))
-    lying = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, int(BOX_SPAN * w)), np.uint8), **nothing)
+    drifted = cv2.dilate(mark, np.ones((2 * drift_h + 1, 1), np.uint8))
+    lying = cv2.morphologyEx(drifted, cv2.MORPH_OPEN, np.ones((1, int(BOX_SPAN * w)), np.uint8), **nothing)
     upright = cv2.morphologyEx(cv2.dilate(mark, np.ones((1, 2 * drift_w + 1), np.uint8)), cv2.MORPH_OPEN,
                                np.ones((int(BOX_SPAN * h), 1), np.uint8), **nothing)
     if w > h:  # a row of boxes joined by writing that crosses their sides: each one's top and bottom
         for edge in (slice(0, band_h + drift_h), slice(h - band_h - drift_h, h)):
             if not lying[edge].any():  # (no line across the whole mark there)
-                lying[edge] = cv2.morphologyEx(thick[edge], cv2.MORPH_OPEN, np.ones((1, int(BOX_SPAN * h / 2)), np.uint8),
-                                               **nothing)
+                lying[edge] = cv2.morphologyEx(drifted[edge], cv2.MORPH_OPEN,
+                                               np.ones((1, int(BOX_SPAN * h / 2)), np.uint8), **nothing)
     rows, columns = np.flatnonzero(lying.any(axis=1)), np.flatnonzero(upright.any(axis=0))
     if not (rows.size and columns.size and rows[0] < band_h + drift_h and rows[-1] >= h - band_h - drift_h
             and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
@@ -722,10 +723,10 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     line_width = np.count_nonzero(sides) / max(runs, 1)  # (measured on the sides: a 7's bar thickens the top)
     pen = int(2 * line_width) + 1
     if line_width >= 2 and pen <= PRINTED_LINE * min(h, w):
-        thick = cv2.morphologyEx(mark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
-                                 **nothing).view(bool)
-        thick[:, :band_w + drift_w] = thick[:, w - band_w - drift_w:] = False
-        lines &= ~thick
+        pens = cv2.morphologyEx(mark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
+                                **nothing).view(bool)
+        pens[:, :band_w + drift_w] = pens[:, w - band_w - drift_w:] = False
+        lines &= ~pens
     # the writing inside: marks of their own anywhere (a comb's first cells lie in its edge bands),
     # and what the lines leave of the mark itself only clear of twice those bands (there, a box
     # drawn askew leaves its slanted sides, which the openings miss); against the box's height times

@@ -594,8 +594,9 @@ def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> l
     date's slashes ("12/05/24", "2024/5/7"), the likeliest first (those leaning furthest), at most
     DATE_TRIES: straight strokes leaning right SLASH_LEAN degrees or more, 0.6-1.6 of the digits'
     height, that cut the line's digits (the other tall pieces, those over half another's columns
-    taken together) into groups of DATE_GROUPS' sizes. Empty when there is none: a 1 that leans as far is a 1
-    anywhere else; whether the digits then make a date is the reader's to say (``predict.is_date``)."""
+    taken together) into groups of DATE_GROUPS' sizes. Empty when there is none: a 1 that leans as
+    far is a 1 anywhere else; whether the digits then make a date is the reader's to say
+    (``predict.is_date``)."""
     if len(labels) < 5:
         return []
     kinds, _, body_height = line_kinds(stats, labels)
