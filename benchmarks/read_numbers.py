@@ -20,7 +20,10 @@ Sets, each answer right only when every digit is (separators aside):
   and a half digit heights away, before or after the number), as on a form or a receipt;
 - ``separated``: numbers of 3-5 MNIST test digits in two groups with a hand-drawn separator between
   them (a comma, an apostrophe, a point, a colon or a dash, in turn), half on a canvas and half on
-  a shaded photo; also the share whose ``text`` is as written ("12,345", "10:30").
+  a shaded photo; also the share whose ``text`` is as written ("12,345", "10:30");
+- ``dates``: dates in range written with slashes leaning 15-40 degrees (d/m/yy, dd/mm/yy,
+  dd/mm/yyyy, yyyy/mm/dd in turn), half on a canvas and half on a shaded photo; also the share
+  whose ``text`` is the date as written ("12/05/24").
 Synthetic sets use seeds that no training run draws from.
 Then speed, 2 cores: one cheque line in process (median) and the line model alone, for each reader
 in turn, and a whole
@@ -28,6 +31,7 @@ in turn, and a whole
 """
 
 import argparse
+import functools
 import statistics
 import subprocess
 import sys
@@ -112,7 +116,7 @@ def labelled_set(count: int, seed: int) -> list[tuple[bytes, str]]:
 SEPARATORS = (",", "'", ".", ":", "-")
 
 
-def draw_separator(page: np.ndarray, separator: str, x: int, top: int, height: int, pen: int,
+def draw_separator(page: np.ndarray, x: int, top: int, separator: str, height: int, pen: int,
                    rng: np.random.Generator) -> None:
     """One separator drawn as a hand writes it, centred on column ``x`` beside digits ``height`` px
     tall whose tops are at row ``top``, into ``page`` (light ink on black)."""
@@ -130,6 +134,33 @@ def draw_separator(page: np.ndarray, separator: str, x: int, top: int, height: i
         cv2.line(page, at(-0.13, 0.5), at(0.13, 0.5), 255, pen, cv2.LINE_AA)
 
 
+def written_groups(groups: list[np.ndarray], draw_between, height: int, canvas: bool, rng: np.random.Generator,
+                   x_test: np.ndarray, wide: int = 0) -> bytes:
+    """Groups of MNIST test digits (their indices) side by side, ``height`` px tall, with
+    ``draw_between(page, x, top)`` drawing what stands in each gap between groups (``wide`` px
+    across: the gaps are that much wider); a canvas PNG (``canvas``) or a shaded JPEG photo."""
+    page = np.zeros((int(2.2 * height), 12 * height), np.uint8)
+    top, left = int(0.6 * height), int(0.3 * height)
+    for k, group in enumerate(groups):
+        if k:
+            gap = int(height * rng.uniform(0.25, 0.45)) + wide
+            draw_between(page, left + gap // 2, top)
+            left += gap
+        for index in group:
+            crop = synthetic.crop_to_ink(x_test[index])
+            digit = cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
+                               interpolation=cv2.INTER_CUBIC)
+            region = page[top:top + height, left:left + digit.shape[1]]
+            np.maximum(region, digit, out=region)
+            left += digit.shape[1] + int(height * rng.uniform(0.05, 0.2))
+    page = page[:, :left + int(0.3 * height)]
+    if canvas:
+        return cv2.imencode(".png", 255 - page)[1].tobytes()
+    shade = np.linspace(230, rng.uniform(170, 210), page.shape[1], dtype=np.float32)[np.newaxis, :]
+    photo = (shade * (1 - page / 255.0) + 45 * page / 255.0).astype(np.uint8)
+    return cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
 def separated_set(count: int, seed: int) -> tuple[list[tuple[bytes, str]], list[str]]:
     """Numbers of MNIST test digits in two groups with a separator between them (in turn a comma,
     an apostrophe, a point, a colon and a dash, pen 7-12% of the digits' height), half as canvas
@@ -143,30 +174,49 @@ def separated_set(count: int, seed: int) -> tuple[list[tuple[bytes, str]], list[
         pen = max(3, round(height * rng.uniform(0.07, 0.12)))
         groups = [rng.integers(0, len(x_test), int(rng.integers(1, 3))),
                   rng.integers(0, len(x_test), 2 if separator in ":-" else 3)]
-        page = np.zeros((int(2.2 * height), 10 * height), np.uint8)
-        top, left = int(0.6 * height), int(0.3 * height)
-        for k, group in enumerate(groups):
-            if k:
-                gap = int(height * rng.uniform(0.25, 0.45))
-                draw_separator(page, separator, left + gap // 2, top, height, pen, rng)
-                left += gap
-            for index in group:
-                crop = synthetic.crop_to_ink(x_test[index])
-                digit = cv2.resize(crop, (max(1, round(crop.shape[1] * height / crop.shape[0])), height),
-                                   interpolation=cv2.INTER_CUBIC)
-                region = page[top:top + height, left:left + digit.shape[1]]
-                np.maximum(region, digit, out=region)
-                left += digit.shape[1] + int(height * rng.uniform(0.05, 0.2))
-        page = page[:, :left + int(0.3 * height)]
-        if canvas:
-            raw = cv2.imencode(".png", 255 - page)[1].tobytes()
-        else:
-            shade = np.linspace(230, rng.uniform(170, 210), page.shape[1], dtype=np.float32)[np.newaxis, :]
-            photo = (shade * (1 - page / 255.0) + 45 * page / 255.0).astype(np.uint8)
-            raw = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+        between = functools.partial(draw_separator, separator=separator, height=height, pen=pen, rng=rng)
+        raw = written_groups(groups, between, height, canvas, rng, x_test)
         written = ["".join(str(y_test[index]) for index in group) for group in groups]
         cases.append((raw, "".join(written)))
         texts.append(separator.join(written))
+    return cases, texts
+
+
+DATE_FORMATS = ("%d/%m/%y", "%-d/%-m/%y", "%d/%m/%Y", "%Y/%m/%d")
+
+
+def draw_slash(page: np.ndarray, x: int, top: int, height: int, pen: int, lean: float, tall: float) -> None:
+    """A slash leaning ``lean`` degrees right, ``tall`` times the digits' ``height``, centred on
+    column ``x`` beside digits whose tops are at row ``top``, into ``page`` (light ink on black)."""
+    over, run = (tall - 1) / 2 * height, np.tan(np.radians(lean)) * tall * height / 2
+    cv2.line(page, (round(x + run), round(top - over)), (round(x - run), round(top + height + over)), 255, pen,
+             cv2.LINE_AA)
+
+
+def dated_set(count: int, seed: int) -> tuple[list[tuple[bytes, str]], list[str]]:
+    """Dates in range (1950-2029) written with MNIST test digits and slashes, in turn as
+    dd/mm/yy, d/m/yy, dd/mm/yyyy and yyyy/mm/dd; each slash a straight stroke leaning 15-40
+    degrees (the reader takes strokes from 18 degrees), 1.0-1.2 of the digits' height; half
+    canvas drawings, half shaded JPEG photos. The cases (digits) and the texts as written."""
+    import datetime
+
+    _, (x_test, y_test) = load_mnist()
+    of_class = [np.flatnonzero(y_test == digit) for digit in range(10)]
+    rng = np.random.default_rng(seed)
+    cases, texts = [], []
+    for i in range(count):
+        day = datetime.date(1950, 1, 1) + datetime.timedelta(days=int(rng.integers(0, 80 * 365)))
+        text = day.strftime(DATE_FORMATS[i % len(DATE_FORMATS)])
+        canvas = (i // len(DATE_FORMATS)) % 2 == 0
+        height = int(rng.integers(80, 140) if canvas else rng.integers(60, 110))
+        pen = max(3, round(height * rng.uniform(0.07, 0.12)))
+        lean, tall = rng.uniform(15, 40), rng.uniform(1.0, 1.2)
+        slash = functools.partial(draw_slash, height=height, pen=pen, lean=lean, tall=tall)
+        groups = [np.array([of_class[int(c)][int(rng.integers(len(of_class[int(c)])))] for c in group])
+                  for group in text.split("/")]
+        wide = round(np.tan(np.radians(lean)) * tall * height) + pen  # the slash's own width
+        cases.append((written_groups(groups, slash, height, canvas, rng, x_test, wide), text.replace("/", "")))
+        texts.append(text)
     return cases, texts
 
 
@@ -205,6 +255,7 @@ def main() -> int:
             "cheque-like": synthetic_set(LineStyle(), args.count, SYNTHETIC_SEED + 2),
             "labelled": labelled_set(args.count, SYNTHETIC_SEED + 3)}
     sets["separated"], separated_texts = separated_set(args.count, SYNTHETIC_SEED + 4)
+    sets["dates"], dated_texts = dated_set(args.count, SYNTHETIC_SEED + 5)
     if (args.realdev / "cheques").is_dir():
         sets = {"cheques": cheque_set(args.realdev), **sets}
     else:
@@ -216,6 +267,9 @@ def main() -> int:
     as_written = np.mean([readers["line reader"].read(source).text == text
                           for (source, _), text in zip(sets["separated"], separated_texts)])
     print(f"separated: text as written (separators included), line reader: {as_written:.1%}")
+    dates_written = np.mean([readers["line reader"].read(source).text == text
+                             for (source, _), text in zip(sets["dates"], dated_texts)])
+    print(f"dates: text as written (slashes included), line reader: {dates_written:.1%}")
     if args.show_errors and "cheques" in sets:
         files = sorted((args.realdev / "cheques").glob("*.jpg"))
         for path, (source, truth) in zip(files, sets["cheques"]):
