@@ -554,7 +554,7 @@ def test_slashes_are_straight_strokes_leaning_right_that_cut_digits_into_a_dates
     ("12/05/24", True), ("5/7/2024", True), ("2024/05/07", True), ("12/31/99", True), ("31/12/1999", True),
     ("45/67/89", False), ("13/13/14", False), ("00/05/24", False), ("1133/1/7", False), ("1/1/126", False),
     ("12/05", False), ("12.05.24", False), ("12/05/24/1", False), ("31/02/24", False), ("29/02/23", True),
-    ("31/04/24", False), ("30/04/24", True)])
+    ("31/04/24", False), ("30/04/24", True), ("3/3/87", False), ("3/03/87", True)])
 def test_a_date_is_in_range(text, expected):
     from digitcnn.predict import is_date
 

@@ -186,7 +186,8 @@ def with_slashes(read: tuple, slashes: list[list[int]]) -> tuple:
 def is_date(text: str) -> bool:
     """True when ``text`` is a date written with slashes: day/month/year or month/day/year, or
     year/month/day; each in range, a year of 2 digits or of 4 from 1900 to 2099 (leaning 1s cut a
-    number into groups of a date's sizes far more often than into a date)."""
+    number into groups of a date's sizes far more often than into a date), five digits or more (a
+    number's 1s fall where "3/3/87"'s slashes stand too often: 2 of 1,000 synthetic numbers)."""
     groups = text.split("/")
     if len(groups) != 3 or not all(group.isdigit() for group in groups):
         return False
@@ -194,6 +195,8 @@ def is_date(text: str) -> bool:
         year, month, day = groups
     else:
         day, month, year = groups if int(groups[1]) <= 12 else (groups[1], groups[0], groups[2])
+    if len(day) + len(month) + len(year) < 5:
+        return False
     return (len(day) <= 2 and len(month) <= 2 and 1 <= int(month) <= 12
             and 1 <= int(day) <= (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[int(month)]  # (Feb. 29, any year)
             and (len(year) == 2 or (len(year) == 4 and year[:2] in ("19", "20"))))
