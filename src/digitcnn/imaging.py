@@ -687,7 +687,7 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
     lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
-    walls) go too. A mark wider than tall may be a row of boxes joined by writing that crosses their
+    walls, as thin as its sides: a digit's upright stroke is thicker) go too. A mark wider than tall may be a row of boxes joined by writing that crosses their
     sides: in a top or bottom band that no line crosses whole, lying lines half as long as that
     for its height are their tops or bottoms. Other ink must lie inside (a 0 drawn as a box is left
     alone, and a box drawn askew: what its slanted sides leave lies along its edges, ``remnants``
@@ -712,17 +712,29 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     if not (rows.size and columns.size and rows[0] < band_h + drift_h and rows[-1] >= h - band_h - drift_h
             and columns[0] < band_w + drift_w and columns[-1] >= w - band_w - drift_w):
         return None
+    # the lines' width, on the box's outer sides (a 7's bar thickens the top); a wall found inside
+    # (a comb's) is as thin, and a digit's upright stroke, thicker, is none
+    sides = (upright & mark).view(bool)
+    inside = slice(band_w + drift_w, max(band_w + drift_w, w - band_w - drift_w))
+    outer = sides.copy()
+    outer[:, inside] = False
+    line_width = run_width(outer)
+    pen = int(2 * line_width) + 1
+    printed = pen <= PRINTED_LINE * min(h, w)  # thin for the box (the edges of a dark patch are no printed box)
+    walls = np.zeros_like(sides)
+    walls[:, inside] = sides[:, inside] if printed else False
+    count, labels = cv2.connectedComponents(walls.view(np.uint8))
+    for label in range(1, count):
+        wall = labels == label
+        if run_width(wall) > 1.5 * line_width + 1:
+            upright[wall] = 0
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
     # a pen's stroke thicker than the printed lines, over or along them (a 7's bar on the box's
     # top), stays: where a disk twice as wide as the lines fits in the mark, it is no line. Not in
     # the side bands (a 2's tail down a side would keep a sliver of it, a 1), nor where the lines
     # are a hairline's (they come and go with the scale) or thick for the box (the edges of a dark
     # patch are no printed box).
-    sides = (upright & mark).view(bool)
-    runs = np.count_nonzero(sides[:, 1:] & ~sides[:, :-1]) + np.count_nonzero(sides[:, 0])
-    line_width = np.count_nonzero(sides) / max(runs, 1)  # (measured on the sides: a 7's bar thickens the top)
-    pen = int(2 * line_width) + 1
-    if line_width >= 2 and pen <= PRINTED_LINE * min(h, w):
+    if line_width >= 2 and printed:
         pens = cv2.morphologyEx(mark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (pen, pen)),
                                 **nothing).view(bool)
         pens[:, :band_w + drift_w] = pens[:, w - band_w - drift_w:] = False
@@ -736,6 +748,14 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     if np.count_nonzero(ink & ~mark.view(bool)) + np.count_nonzero(remnants) < 0.02 * h * min(h, w):
         return None
     return lines
+
+
+def run_width(mask: np.ndarray) -> float:
+    """The median over ``mask``'s (H, W) bool rows of the mean width of their runs: an upright
+    line's thickness (a stroke crossing it widens a few rows only)."""
+    runs = np.count_nonzero(mask[:, 1:] & ~mask[:, :-1], axis=1) + mask[:, 0]
+    inked = runs > 0
+    return float(np.median(np.count_nonzero(mask, axis=1)[inked] / runs[inked])) if inked.any() else 0.0
 
 
 def frames(mask: np.ndarray, labels: np.ndarray) -> set[int]:
