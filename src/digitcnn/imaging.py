@@ -687,9 +687,10 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     A box has ink across the top and bottom BOX_EDGE of the mark and down its sides, and straight
     lines there, found by openings BOX_SPAN of its width (or height) long, on a copy thickened by
     BOX_TILT of that (a page photographed a degree askew); the lines found inside it (a comb's
-    walls, as thin as its sides: a digit's upright stroke is thicker) go too. A mark wider than tall may be a row of boxes joined by writing that crosses their
-    sides: in a top or bottom band that no line crosses whole, lying lines half as long as that
-    for its height are their tops or bottoms. Other ink must lie inside (a 0 drawn as a box is left
+    walls, as thin as its sides: a digit's upright stroke is thicker) go too. A mark wider than
+    tall may be a row of boxes joined by writing that crosses their sides: in a top or bottom band
+    that no line crosses whole, lying lines half as long as that for its height are their tops or
+    bottoms. Other ink must lie inside (a 0 drawn as a box is left
     alone, and a box drawn askew: what its slanted sides leave lies along its edges, ``remnants``
     below). A pen's stroke over or along a line (a 7's bar on the box's top) stays where it is
     thicker than the line."""
