@@ -37,9 +37,9 @@ def main() -> int:
                         help="the shipped model's seed (seed 0 of the same recipe: 99.59%% int8; RESULTS.md, twentieth session)")
     args = parser.parse_args()
 
-    from digitcnn.nondigits import LETTER_FONT_PACKAGES, LETTER_FONTS, installed
+    from digitcnn.nondigits import LETTER_FONT_PACKAGES, missing_letter_fonts
 
-    missing = [font for font in LETTER_FONTS if font not in installed(LETTER_FONTS)]
+    missing = missing_letter_fonts()
     if missing and not args.reuse:  # the letters would be drawn in fewer hands than the shipped model's
         print(f"error: {len(missing)} of the handwriting fonts the letters are drawn in are not installed "
               f"({', '.join(Path(font).name for font in missing)}); install them with\n"

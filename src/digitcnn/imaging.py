@@ -690,10 +690,9 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     walls, as thin as its sides: a digit's upright stroke is thicker) go too. A mark wider than
     tall may be a row of boxes joined by writing that crosses their sides: in a top or bottom band
     that no line crosses whole, lying lines half as long as that for its height are their tops or
-    bottoms. Other ink must lie inside (a 0 drawn as a box is left
-    alone, and a box drawn askew: what its slanted sides leave lies along its edges, ``remnants``
-    below). A pen's stroke over or along a line (a 7's bar on the box's top) stays where it is
-    thicker than the line."""
+    bottoms. Other ink must lie inside (a 0 drawn as a box is left alone, and a box drawn askew:
+    what its slanted sides leave lies along its edges, ``remnants`` below). A pen's stroke over or
+    along a line (a 7's bar on the box's top) stays where it is thicker than the line."""
     h, w = mark.shape
     if not boxed(mark):
         return None
@@ -722,13 +721,14 @@ def box_lines(mark: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     line_width = run_width(outer)
     pen = int(2 * line_width) + 1
     printed = pen <= PRINTED_LINE * min(h, w)  # thin for the box (the edges of a dark patch are no printed box)
-    walls = np.zeros_like(sides)
-    walls[:, inside] = sides[:, inside] if printed else False
-    count, labels = cv2.connectedComponents(walls.view(np.uint8))
-    for label in range(1, count):
-        wall = labels == label
-        if run_width(wall) > 1.5 * line_width + 1:
-            upright[wall] = 0
+    if printed:
+        walls = np.zeros_like(sides)
+        walls[:, inside] = sides[:, inside]
+        count, labels = cv2.connectedComponents(walls.view(np.uint8))
+        for label in range(1, count):
+            wall = labels == label
+            if run_width(wall) > 1.5 * line_width + 1:
+                upright[wall] = 0
     lines = cv2.dilate(((lying | upright) & mark), np.ones((3, 3), np.uint8)).view(bool)
     # a pen's stroke thicker than the printed lines, over or along them (a 7's bar on the box's
     # top), stays: where a disk twice as wide as the lines fits in the mark, it is no line. Not in

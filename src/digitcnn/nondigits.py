@@ -64,6 +64,12 @@ def installed(fonts: tuple[str | None, ...]) -> tuple[str | None, ...]:
     return tuple(path for path in fonts if path is None or Path(path).is_file())
 
 
+def missing_letter_fonts() -> list[str]:
+    """The LETTER_FONTS not installed here: the letters are then drawn in fewer hands than the
+    shipped model's (``scripts/make_default_model.py`` stops, ``digitcnn train`` says so)."""
+    return [font for font in LETTER_FONTS if font not in installed(LETTER_FONTS)]
+
+
 @cache
 def lacking(font: str) -> str:
     """The LETTERS that ``font`` (a path) draws as nothing or as its missing-glyph box."""

@@ -318,10 +318,10 @@ def train(config: TrainConfig, out_dir: str | Path, verbose: int = 1, overwrite:
     splits = load_training_data(config)
     x_train, y_train = splits["train"]
     if config.nondigit_share:
-        from .nondigits import LETTER_FONT_PACKAGES, LETTER_FONTS, installed
+        from .nondigits import LETTER_FONT_PACKAGES, LETTER_FONTS, missing_letter_fonts
 
-        if len(installed(LETTER_FONTS)) < len(LETTER_FONTS):
-            log(f"Note: {len(LETTER_FONTS) - len(installed(LETTER_FONTS))} of the {len(LETTER_FONTS)} handwriting fonts "
+        if missing := missing_letter_fonts():
+            log(f"Note: {len(missing)} of the {len(LETTER_FONTS)} handwriting fonts "
                 f"the non-digit letters are drawn in are not installed (apt-get install {' '.join(LETTER_FONT_PACKAGES)}); "
                 "the letters come in fewer hands than the shipped model's")
     # the writer epochs add non-digit marks to the digits: the schedule counts their batches too
