@@ -120,7 +120,6 @@ class LineConfig:
     mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
                                       "shapes), read as nothing: outlier exposure")
     stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")
-    sign_share: float = _setting(0.0, "share of numbers written with a sign set apart ($ or # before, % after), not read")
     init_from: str | None = _setting(None, "start from this train-lines run's model.keras (a second stage)")
     limit: int | None = _setting(None, "use only this many MNIST images per split (quick runs)")
     data_dir: str | None = _setting(None, "folder of the MNIST IDX files; default: the copy shipped with the package")
@@ -176,7 +175,7 @@ def make_line_config(preset: str = "lines", **overrides) -> LineConfig:
     config = dataclasses.replace(LINE_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
     if not 0 <= config.dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {config.dropout}")
-    for name in ("mark_share", "stray_share", "sign_share"):
+    for name in ("mark_share", "stray_share"):
         if not 0 <= getattr(config, name) <= 1:
             raise ConfigError(f"{name} must be in [0, 1], got {getattr(config, name)}")
     return config

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .augment import cross_seven, flag_one, hook_nine
-from .nondigits import KINDS, LETTER_FONTS, installed, letter_ink, mark_ink
+from .nondigits import KINDS, mark_ink
 from .sequence import slant
 from .synthetic import crop_to_ink
 
@@ -62,13 +62,9 @@ class LineStyle:
     # read nothing in a scribble or a word rather than the digits they look most like.
     mark_share: float = 0.0
     stray_share: float = 0.0
-    # Numbers written with a sign (SIGNS: "$" or "#" before them, "%" after), set apart from the
-    # digits and not read: the sign is drawn in one of the letters' handwriting fonts.
-    sign_share: float = 0.0
 
 
 SEPARATORS = (".", ",", "'", " ")
-SIGNS = {"$": "before", "#": "before", "%": "after"}
 LINE_MARKS = tuple(k for k in KINDS if k not in ("dot", "dash", "underline"))  # those a line has as separators and dashes
 # The line reader's cheque stages (LineConfig.style "cheque"): 1s with long, steep flags, up to a
 # lead-in stroke from the baseline as fast writers make them, and amounts whose tail is written smaller.
@@ -131,10 +127,9 @@ def line_marks(count: int, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.random.Generator, style: LineStyle,
-                 separator: str | None, apart: tuple[int, ...] = ()) -> tuple[np.ndarray, str]:
+                 separator: str | None) -> tuple[np.ndarray, str]:
     """Digits (28x28 uint8, MNIST) side by side on a float32 ink canvas, with the text written.
-    A label None is a mark that is not a digit (uint8, any size): placed like a digit, not written;
-    the parts at the indices ``apart`` (a sign) and those after them stand apart from the others."""
+    A label None is a mark that is not a digit (uint8, any size): placed like a digit, not written."""
     touching = rng.random() < style.touching_share
     tail = rng.uniform(0.55, 0.9) if rng.random() < style.small_tail else 1.0
     pen = max(2, round(DIGIT_HEIGHT / 20 * 2.8))  # MNIST's stroke at this height
@@ -162,8 +157,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
             ink = slant(_scaled(digit, height, aspect * (body / height)), rng.uniform(0.2, 0.5))
         else:
             ink = _scaled(digit, height, aspect)
-        gap = rng.uniform(*(style.overlap if touching and index not in apart and index - 1 not in apart
-                            else style.gap))
+        gap = rng.uniform(*(style.overlap if touching else style.gap))
         parts.append((ink, rng.normal(0, 0.05) + (DIGIT_HEIGHT - body) / DIGIT_HEIGHT, gap))
         text += "" if label is None else str(label)
     margin = DIGIT_HEIGHT
@@ -302,15 +296,7 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         stray, at = line_marks(1, rng)[0], int(rng.integers(0, 2)) * count
         glyphs.insert(at, stray)
         texts.insert(at, None)
-    apart = ()
-    if style.sign_share and rng.random() < style.sign_share:
-        sign = list(SIGNS)[int(rng.integers(0, len(SIGNS)))]
-        fonts = (None,) + installed(LETTER_FONTS)
-        at = 0 if SIGNS[sign] == "before" else len(glyphs)
-        glyphs.insert(at, letter_ink(sign, fonts[int(rng.integers(len(fonts)))], int(rng.integers(50, 72))))
-        texts.insert(at, None)
-        apart = (at,)
-    ink, text = place_digits(glyphs, texts, rng, style, separator, apart)
+    ink, text = place_digits(glyphs, texts, rng, style, separator)
     return finish_line(ink, rng, style), text
 
 

@@ -243,9 +243,9 @@ TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (Lin
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS)}
 
 
-def training_styles(name: str, mark_share: float, stray_share: float, sign_share: float = 0.0) -> tuple[LineStyle, ...]:
-    """The styles of TRAINING_STYLES[name], each with these shares of marks, stray marks and signs."""
-    return tuple(dataclasses.replace(s, mark_share=mark_share, stray_share=stray_share, sign_share=sign_share)
+def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
+    """The styles of TRAINING_STYLES[name], each with these shares of marks and stray marks."""
+    return tuple(dataclasses.replace(s, mark_share=mark_share, stray_share=stray_share)
                  for s in TRAINING_STYLES[name])
 
 
@@ -318,7 +318,7 @@ def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overw
     keras.utils.set_random_seed(config.seed)
     digits = load_digits(config)
     started = time.perf_counter()
-    style = training_styles(config.style, config.mark_share, config.stray_share, config.sign_share)
+    style = training_styles(config.style, config.mark_share, config.stray_share)
     x_val, _, _, texts_val = make_lines(*digits["val"], config.val_lines, [config.seed, 2], style, config.width)
     training = epochs_done < config.epochs  # a run stopped after its last epoch only exports and evaluates
     if training:
