@@ -265,6 +265,22 @@ def test_a_page_photographed_in_dim_light_is_read(reader, mnist_test):
     assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
+def test_a_small_picture_in_dim_light_is_read(reader, mnist_test):
+    """A crop or a small drawing (under 64 px) of dark ink on grey paper: it went by its dark border
+    alone, and its paper was taken for ink ("no digit found" for all of 100 at a paper of 0.45)."""
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(12)
+    answers = []
+    for i in range(20):
+        side = int(rng.integers(28, 60))
+        digit = cv2.resize(x_test[i], (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+        gray = rng.uniform(0.25, 0.5) * (1 - digit) + rng.normal(0, 0.02, digit.shape)
+        answers.append(reader.read(encode((np.clip(gray, 0, 1) * 255).astype(np.uint8))).digits)
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
+    chalk = 0.3 + 0.6 * digit  # light strokes on a dark board, as small: still light ink
+    assert light_ink(chalk.astype(np.float32))
+
+
 def test_a_sharp_shadow_edge_across_the_digit_is_no_stroke(reader, mnist_test):
     """A shadow with a sharp edge (a phone held close under one lamp): the paper estimate, blurred,
     spread the edge, and its dark side came out as a stroke beside the digit ("151" for a 5)."""

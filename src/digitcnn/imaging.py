@@ -508,8 +508,8 @@ def light_ink(gray: np.ndarray) -> bool:
     """
     if not dark_border(gray):
         return False
-    if min(gray.shape) < MIN_SHADED_SIDE:
-        return True
+    if min(gray.shape) < MIN_SHADED_SIDE:  # one shade of paper: a dark page, unless paper in dim light
+        return not dim_paper(gray)
     small = background_copy(gray)
     if dark_border(gray, 1 - LIT_BORDER):
         return not dim_paper(small)
