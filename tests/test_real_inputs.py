@@ -281,6 +281,24 @@ def test_a_small_picture_in_dim_light_is_read(reader, mnist_test):
     assert light_ink(chalk.astype(np.float32))
 
 
+def test_a_page_lit_in_its_middle_is_read(reader, mnist_test):
+    """A close-up of a marker's digit under a lamp: the grey paper 0.65 in the middle, a third
+    darker at the edges, half at the corners. Dark all round, and the bold digit cuts the lit
+    paper into no sheet, so the page was taken for a dark one and its paper for ink (2 of 20
+    read); what stands out from the paper around each pixel is the darker ink."""
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(13)
+    rows, columns = np.mgrid[:300, :300] / 150 - 1
+    falloff = (1 - 0.5 * (rows ** 2 + columns ** 2) / 2).astype(np.float32)
+    answers = []
+    for i in range(20):
+        marker = 255 - cv2.erode(on_paper(x_test[i], 300, 220), np.ones((9, 9), np.uint8))
+        gray = 0.65 * (1 - marker / 255) * falloff + rng.normal(0, 0.02, marker.shape)
+        assert dark_border(gray, 0.9)
+        answers.append(reader.read(encode((np.clip(gray, 0, 1) * 255).astype(np.uint8), "JPEG", quality=90)).digits)
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
+
+
 def test_a_sharp_shadow_edge_across_the_digit_is_no_stroke(reader, mnist_test):
     """A shadow with a sharp edge (a phone held close under one lamp): the paper estimate, blurred,
     spread the edge, and its dark side came out as a stroke beside the digit ("151" for a 5)."""
