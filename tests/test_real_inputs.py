@@ -282,8 +282,8 @@ def test_a_small_picture_in_dim_light_is_read(reader, mnist_test):
 
 
 def test_a_page_lit_in_its_middle_is_read(reader, mnist_test):
-    """A close-up of a marker's digit under a lamp: the grey paper 0.65 in the middle, a third
-    darker at the edges, half at the corners. Dark all round, and the bold digit cuts the lit
+    """A close-up of a marker's digit under a lamp: the grey paper 0.65 in the middle, a quarter
+    darker at the middle of each edge, half at the corners. Dark all round, and the bold digit cuts the lit
     paper into no sheet, so the page was taken for a dark one and its paper for ink (2 of 20
     read); what stands out from the paper around each pixel is the darker ink."""
     x_test, y_test = mnist_test

@@ -83,6 +83,7 @@ STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: w
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
 DIM_WINDOW = 0.25  # ... or from the paper around it, this share of the longest side: a page lit in its middle
+DIM_COPY_SIDE = 64  # px: the paper's light varies slowly, its medians are taken on a copy this long
 SHADOW_EDGE = 0.05  # where the paper's opening stands this far above its blur, a sharp edge is
 ONE_SHADE = 1 / 255  # paper whose border is this close to one grey, all round, is drawn on a screen
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
@@ -505,9 +506,9 @@ def light_ink(gray: np.ndarray) -> bool:
     mostly darker). A border dark in part and light in part may be a page partly in a shadow (a
     phone's, a hand's): it is a dark page only when the picture's thin strokes are light, thin
     strokes being ``thin_strokes`` with a window of STROKE_WINDOW of the longest side, on the
-    ``background_copy`` (a shadow's edge is wider than the window). Pictures
-    under MIN_SHADED_SIDE have one shade of paper: a dark border is a dark page, unless what
-    stands out from it is mostly darker.
+    ``background_copy`` (a shadow's edge is wider than the window). Pictures under MIN_SHADED_SIDE
+    have one shade of paper: a dark border is a dark page, unless what stands out from it is
+    mostly darker.
     """
     if not dark_border(gray):
         return False
@@ -521,18 +522,19 @@ def light_ink(gray: np.ndarray) -> bool:
 
 
 def dim_paper(small: np.ndarray, local: bool = False) -> bool:
-    """True when ``small`` (H, W) in [0, 1], a picture dark all round (its ``background_copy``), is
-    light paper photographed in dim light: what stands out from the border's level (by INK_STEP
-    or more) is mostly darker than it (DIM_INK times as many pixels), as ink on paper is. Light
-    ink on a dark page (chalk, a white-on-black drawing) stands out lighter; a sheet on a dark
-    desk stands out lighter too, and stays the dark page it was.
+    """True when ``small`` (H, W) in [0, 1], a picture with a dark border (its ``background_copy``,
+    or a picture under MIN_SHADED_SIDE itself), is light paper photographed in dim light: what
+    stands out from the border's level (by INK_STEP or more) is mostly darker than it (DIM_INK
+    times as many pixels), as ink on paper is. Light ink on a dark page (chalk, a white-on-black
+    drawing) stands out lighter; a sheet on a dark desk stands out lighter too, and stays the dark
+    page it was.
 
     ``local``: what stands out from the paper's level around each pixel instead (a median over
     DIM_WINDOW of the longest side): a page lit in its middle and dark at its edges (a lamp's
     fall-off, a lens's vignetting) stands out lighter than its border, paper and all."""
-    if local:  # the paper's light varies slowly: its medians are taken on a copy 64 px long
+    if local:
         height, width = small.shape
-        factor = max(1, max(height, width) // 64)
+        factor = max(1, max(height, width) // DIM_COPY_SIDE)
         coarse = cv2.resize(small, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
         level = np.round(coarse * 255).astype(np.uint8)  # (OpenCV's wide medians take 8 bits)
         paper = cv2.medianBlur(level, _odd(max(coarse.shape) * DIM_WINDOW)).astype(np.float32) * np.float32(1 / 255)
