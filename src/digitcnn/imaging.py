@@ -84,6 +84,10 @@ LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dar
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
 DIM_WINDOW = 0.25  # ... or from the paper around it, this share of the longest side: a page lit in its middle
 DIM_COPY_SIDE = 64  # px: the paper's light varies slowly, its medians are taken on a copy this long
+# A picture under MIN_SHADED_SIDE in dim light: what stands out darker covers at most this share of it,
+# in strokes (a thin_strokes window of this share of its side); a light digit on a darker patch (a
+# key, a badge) has the patch stand out darker, broad
+SMALL_INK_SHARE, SMALL_STROKE_WINDOW = 0.3, 0.2
 SHADOW_EDGE = 0.05  # where the paper's opening stands this far above its blur, a sharp edge is
 ONE_SHADE = 1 / 255  # paper whose border is this close to one grey, all round, is drawn on a screen
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
@@ -508,20 +512,26 @@ def light_ink(gray: np.ndarray) -> bool:
     strokes being ``thin_strokes`` with a window of STROKE_WINDOW of the longest side, on the
     ``background_copy`` (a shadow's edge is wider than the window). Pictures under MIN_SHADED_SIDE
     have one shade of paper: a dark border is a dark page, unless what stands out from it is
-    mostly darker.
+    mostly darker, covers at most SMALL_INK_SHARE of the picture, and its thin strokes are dark.
     """
     if not dark_border(gray):
         return False
-    if min(gray.shape) < MIN_SHADED_SIDE:  # one shade of paper: a dark page, unless paper in dim light
-        return not dim_paper(gray)
+    if min(gray.shape) < MIN_SHADED_SIDE:
+        return not (dim_paper(gray, most=SMALL_INK_SHARE) and dark_strokes(gray, SMALL_STROKE_WINDOW))
     small = background_copy(gray)
     if dark_border(gray, 1 - LIT_BORDER):
         return not (dim_paper(small) or dim_paper(small, local=True))
-    light, dark = thin_strokes(small, _odd(max(small.shape) * STROKE_WINDOW))
-    return float(light.sum()) >= float(dark.sum())
+    return not dark_strokes(small, STROKE_WINDOW)
 
 
-def dim_paper(small: np.ndarray, local: bool = False) -> bool:
+def dark_strokes(small: np.ndarray, window: float) -> bool:
+    """True when the thin strokes of ``small`` (H, W) in [0, 1] (``thin_strokes``, a window of
+    ``window`` of its longest side) are more dark than light: dark ink on paper."""
+    light, dark = thin_strokes(small, _odd(max(small.shape) * window))
+    return float(dark.sum()) > float(light.sum())
+
+
+def dim_paper(small: np.ndarray, local: bool = False, most: float = 1.0) -> bool:
     """True when ``small`` (H, W) in [0, 1], a picture with a dark border (its ``background_copy``,
     or a picture under MIN_SHADED_SIDE itself), is light paper photographed in dim light: what
     stands out from the border's level (by INK_STEP or more) is mostly darker than it (DIM_INK
@@ -531,7 +541,8 @@ def dim_paper(small: np.ndarray, local: bool = False) -> bool:
 
     ``local``: what stands out from the paper's level around each pixel instead (a median over
     DIM_WINDOW of the longest side): a page lit in its middle and dark at its edges (a lamp's
-    fall-off, a lens's vignetting) stands out lighter than its border, paper and all."""
+    fall-off, a lens's vignetting) stands out lighter than its border, paper and all. ``most``: the
+    share of the picture that what stands out darker may cover at most (ink is strokes)."""
     if local:
         height, width = small.shape
         factor = max(1, max(height, width) // DIM_COPY_SIDE)
@@ -543,7 +554,7 @@ def dim_paper(small: np.ndarray, local: bool = False) -> bool:
         paper = percentile(border(small), 50)
     darker = cv2.countNonZero((small < paper - INK_STEP).view(np.uint8))
     lighter = cv2.countNonZero((small > paper + INK_STEP).view(np.uint8))
-    return darker > DIM_INK * lighter
+    return DIM_INK * lighter < darker <= most * small.size
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
