@@ -83,7 +83,7 @@ STROKE_WINDOW = 0.05  # the polarity test's window, share of the longest side: w
 LIT_BORDER = 0.1  # a dark border with less than this share of it light is a dark page's...
 INK_STEP, DIM_INK = 0.1, 2.0  # ... unless what stands out from it is mostly darker: paper in dim light
 DIM_WINDOW = 0.25  # ... or from the paper around it, this share of the longest side: a page lit in its middle
-DIM_COPY_SIDE = 64  # px: the paper's light varies slowly, its medians are taken on a copy this long
+DIM_COPY_SIDE = 64  # px: the paper's light varies slowly, its medians are taken on a copy this long (paper_around)
 # A picture under MIN_SHADED_SIDE in dim light: what stands out darker covers at most this share of it,
 # in strokes (a thin_strokes window of this share of its side); a light digit on a darker patch (a
 # key, a badge) has the patch stand out darker, broad
@@ -482,11 +482,11 @@ def dark_border(gray: np.ndarray, share: float = 0.5) -> bool:
     return np.count_nonzero(edge <= 0.5) >= share * edge.size
 
 
-def background_copy(gray: np.ndarray) -> np.ndarray:
-    """``gray`` (H, W) shrunk by a whole factor to about BACKGROUND_SIDE px (averaging): the copy
-    the paper's light and the picture's polarity are read on."""
+def background_copy(gray: np.ndarray, side: int = BACKGROUND_SIDE) -> np.ndarray:
+    """``gray`` (H, W) shrunk by a whole factor to about ``side`` px (averaging): the copy the
+    paper's light and the picture's polarity are read on."""
     height, width = gray.shape
-    factor = max(1, max(height, width) // BACKGROUND_SIDE)
+    factor = max(1, max(height, width) // side)
     return cv2.resize(gray, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
 
 
@@ -506,8 +506,8 @@ def light_ink(gray: np.ndarray) -> bool:
 
     Paper surrounds writing, so a light border is a light page, and a border dark all round (all
     but LIT_BORDER of it) a dark page, unless it is paper in dim light (``dim_paper``: what stands
-    out from the border, or from the paper around it where the page is lit in its middle, is
-    mostly darker). A border dark in part and light in part may be a page partly in a shadow (a
+    out from the border, or from the paper around it (``paper_around``) where the page is lit in
+    its middle, is mostly darker). A border dark in part and light in part may be a page partly in a shadow (a
     phone's, a hand's): it is a dark page only when the picture's thin strokes are light, thin
     strokes being ``thin_strokes`` with a window of STROKE_WINDOW of the longest side, on the
     ``background_copy`` (a shadow's edge is wider than the window). Pictures under MIN_SHADED_SIDE
@@ -520,7 +520,7 @@ def light_ink(gray: np.ndarray) -> bool:
         return not (dim_paper(gray, most=SMALL_INK_SHARE) and dark_strokes(gray, SMALL_STROKE_WINDOW))
     small = background_copy(gray)
     if dark_border(gray, 1 - LIT_BORDER):
-        return not (dim_paper(small) or dim_paper(small, local=True))
+        return not (dim_paper(small) or dim_paper(small, paper_around(small)))
     return not dark_strokes(small, STROKE_WINDOW)
 
 
@@ -531,30 +531,31 @@ def dark_strokes(small: np.ndarray, window: float) -> bool:
     return float(dark.sum()) > float(light.sum())
 
 
-def dim_paper(small: np.ndarray, local: bool = False, most: float = 1.0) -> bool:
+def dim_paper(small: np.ndarray, paper: float | np.ndarray | None = None, most: float = 1.0) -> bool:
     """True when ``small`` (H, W) in [0, 1], a picture with a dark border (its ``background_copy``,
     or a picture under MIN_SHADED_SIDE itself), is light paper photographed in dim light: what
-    stands out from the border's level (by INK_STEP or more) is mostly darker than it (DIM_INK
-    times as many pixels), as ink on paper is. Light ink on a dark page (chalk, a white-on-black
-    drawing) stands out lighter; a sheet on a dark desk stands out lighter too, and stays the dark
-    page it was.
+    stands out from the paper's level (by INK_STEP or more) is mostly darker than it (DIM_INK
+    times as many pixels), as ink on paper is, and covers at most ``most`` of the picture (ink is
+    strokes). Light ink on a dark page (chalk, a white-on-black drawing) stands out lighter; a
+    sheet on a dark desk stands out lighter too, and stays the dark page it was.
 
-    ``local``: what stands out from the paper's level around each pixel instead (a median over
-    DIM_WINDOW of the longest side): a page lit in its middle and dark at its edges (a lamp's
-    fall-off, a lens's vignetting) stands out lighter than its border, paper and all. ``most``: the
-    share of the picture that what stands out darker may cover at most (ink is strokes)."""
-    if local:
-        height, width = small.shape
-        factor = max(1, max(height, width) // DIM_COPY_SIDE)
-        coarse = cv2.resize(small, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
-        level = np.round(coarse * 255).astype(np.uint8)  # (OpenCV's wide medians take 8 bits)
-        paper = cv2.medianBlur(level, _odd(max(coarse.shape) * DIM_WINDOW)).astype(np.float32) * np.float32(1 / 255)
-        paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
-    else:
+    ``paper``: the paper's level, the border's median by default, or one per pixel
+    (``paper_around``: a page lit in its middle stands out lighter than its border, paper and all)."""
+    if paper is None:
         paper = percentile(border(small), 50)
     darker = cv2.countNonZero((small < paper - INK_STEP).view(np.uint8))
     lighter = cv2.countNonZero((small > paper + INK_STEP).view(np.uint8))
     return DIM_INK * lighter < darker <= most * small.size
+
+
+def paper_around(small: np.ndarray) -> np.ndarray:
+    """The paper's level around each pixel of ``small`` (H, W) float32 in [0, 1], whichever the
+    ink's shade: a median over DIM_WINDOW of the longest side, on a ``background_copy``
+    DIM_COPY_SIDE px long (the paper's light varies slowly), brought back to (H, W)."""
+    coarse = background_copy(small, DIM_COPY_SIDE)
+    level = np.round(coarse * 255).astype(np.uint8)  # (OpenCV's wide medians take 8 bits)
+    paper = cv2.medianBlur(level, _odd(max(coarse.shape) * DIM_WINDOW)).astype(np.float32) * np.float32(1 / 255)
+    return cv2.resize(paper, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def remove_background(gray: np.ndarray) -> np.ndarray:
