@@ -299,6 +299,21 @@ def test_a_page_lit_in_its_middle_is_read(reader, mnist_test):
     assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
+def test_faint_ink_is_read(reader, mnist_test):
+    """A light pencil or a pale pen: ink 0.04-0.08 under its paper, under MIN_CONTRAST, was no ink
+    at all ("no digit found" for each of these 20). It is read when it stands out from the paper's
+    grain (imaging.faint_ink)."""
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(14)
+    answers = []
+    for i in range(20):
+        side = int(rng.integers(40, 90)) if i % 2 else 400  # a crop, or a photo of the page
+        digit = on_paper(x_test[i], side, int(side * 0.7), pen=0) / 255  # 1 on paper, 0 on the ink
+        gray = rng.uniform(0.55, 0.9) - rng.uniform(0.04, 0.08) * (1 - digit) + rng.normal(0, 0.003, digit.shape)
+        answers.append(reader.read(encode((np.clip(gray, 0, 1) * 255).astype(np.uint8), "JPEG", quality=90)).digits)
+    assert share_right(answers, y_test[:20]) >= 0.9, answers
+
+
 def test_a_sharp_shadow_edge_across_the_digit_is_no_stroke(reader, mnist_test):
     """A shadow with a sharp edge (a phone held close under one lamp): the paper estimate, blurred,
     spread the edge, and its dark side came out as a stroke beside the digit ("151" for a 5)."""

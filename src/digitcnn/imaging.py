@@ -92,7 +92,8 @@ SHADOW_EDGE = 0.05  # where the paper's opening stands this far above its blur, 
 ONE_SHADE = 1 / 255  # paper whose border is this close to one grey, all round, is drawn on a screen
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
-MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink
+MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink ...
+FAINT_CONTRAST, FAINT_NOISE = 0.03, 8.0  # ... unless it is at least this and this many times the paper's noise
 MIN_INK_SHARE = 0.25  # ink is at least this share of the strongest ink: noise is not ink
 PAGE_SPAN = 0.8  # ink across this share of a picture's width or height may hold lines printed on the paper
 WRITING_SHARE = 0.5  # ... taken out only when no mark left is this share of the picture (a close-up is left as it is)
@@ -301,8 +302,8 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, C
     image: its ink is already found, and shrinking again and finding the ink a second time would
     cost a fifth of a canvas read.
     """
-    def ink_at(image):
-        flat, mask, marks = find_ink(image)
+    def ink_at(image, faint=True):
+        flat, mask, marks = find_ink(image, faint)
         return image, scale_ink(flat, mask), mask, marks
 
     longest = max(gray.shape)
@@ -311,8 +312,8 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, C
     coarse_scale = min(1.0, COARSE_SIDE / longest)
     coarse = _shrink(gray, coarse_scale)
     flat, mask, (pieces, stats) = find_ink(coarse)
-    if len(stats) <= 1:
-        return ink_at(gray)
+    if len(stats) <= 1:  # (faint ink is looked for in the coarse copy, where the grain is averaged away)
+        return ink_at(gray, faint=False)
     tallest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_HEIGHT]))
     stroke = stroke_width(pieces == tallest)
     if stroke <= 2.0:  # thin at the coarse size: its real width is unknown, keep every pixel
@@ -609,17 +610,18 @@ def shadow_edges(opened: np.ndarray, blurred: np.ndarray) -> np.ndarray:
     return steep & np.isin(labels, outside[outside > 0])
 
 
-def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Components]:
+def find_ink(gray: np.ndarray, faint: bool = True) -> tuple[np.ndarray, np.ndarray, Components]:
     """The paper removed from ``gray`` (H, W) in [0, 1] (light ink on black, float32), the ink
     mask (bool) and its ``components``: Otsu's threshold, never below MIN_INK_SHARE of the
     strongest ink, so that a page with little ink does not turn its noise into ink. No ink at all
-    when the strongest is under MIN_CONTRAST; lines printed on the paper (a notebook's rules, its
-    squares) are not ink, nor are the lines of a box or a comb field around writing. The
-    components are labelled once and handed on while the mask stays the same: each labelling
-    costs a tenth of a canvas drawing's read."""
-    flat = remove_background(gray.astype(np.float32, copy=False))
+    when the strongest is under MIN_CONTRAST, unless ``faint`` and it is ``faint_ink``; lines
+    printed on the paper (a notebook's rules, its squares) are not ink, nor are the lines of a box
+    or a comb field around writing. The components are labelled once and handed on while the mask
+    stays the same: each labelling costs a tenth of a canvas drawing's read."""
+    gray = gray.astype(np.float32, copy=False)
+    flat = remove_background(gray)
     strongest = float(flat.max())
-    if strongest < MIN_CONTRAST:  # flat: no ink at all
+    if strongest < MIN_CONTRAST and not (faint and faint_ink(gray, strongest)):
         mask = np.zeros(flat.shape, dtype=bool)
         return flat, mask, components(mask)
     as_bytes = np.round(flat * 255).astype(np.uint8)
@@ -635,6 +637,25 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, Components]:
         mask, marks = unboxed, components(unboxed)
     kept = without_frames(mask, marks)
     return flat, kept, (marks if kept is mask else components(kept))
+
+
+def faint_ink(gray: np.ndarray, strongest: float) -> bool:
+    """True when ``strongest``, the strongest ink of ``gray`` (H, W) float32 in [0, 1] (under
+    MIN_CONTRAST), is faint ink and not the paper's grain: a light pencil, a pale pen, a photo with
+    little contrast. Faint ink is FAINT_CONTRAST or more, and FAINT_NOISE times the paper's noise
+    or more (the grain of a blank page, once its paper is removed, peaks at 5-8 times its noise).
+    The noise is the robust spread (1.4826 times the median absolute deviation) of what a 5-px
+    median takes out of the picture; in a picture under MIN_SHADED_SIDE, whose paper is one level
+    (``remove_background``), of the picture around its median, as its JPEG blocks smooth the grain
+    that a median would take out."""
+    if strongest < FAINT_CONTRAST:
+        return False
+    if max(gray.shape) < MIN_SHADED_SIDE:
+        residual = gray - percentile(gray.ravel(), 50)
+    else:
+        residual = gray - cv2.medianBlur(gray, 5)
+    noise = 1.4826 * percentile(np.abs(residual).ravel(), 50)
+    return strongest >= FAINT_NOISE * max(noise, 0.5 / 255)
 
 
 class Components(NamedTuple):
