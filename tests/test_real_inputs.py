@@ -314,6 +314,19 @@ def test_faint_ink_is_read(reader, mnist_test):
     assert share_right(answers, y_test[:20]) >= 0.9, answers
 
 
+def test_a_blank_photo_is_no_digit(reader):
+    """A photo of blank paper, a sensor's noise of 5-8 grey levels, saved as JPEG: its coarse copy
+    holds no ink, and at full size the grain's peaks passed MIN_CONTRAST and were read, mostly as
+    1s (6 of these 12). Ink there must stand out of the grain (imaging.stands_out)."""
+    rng = np.random.default_rng(15)
+    light = np.linspace(1.0, 0.8, 1000, dtype=np.float32)[np.newaxis, :]
+    answers = []
+    for _ in range(12):
+        blank = rng.uniform(0.5, 0.85) * light + rng.normal(0, rng.uniform(0.02, 0.03), (750, 1000))
+        answers.append(reader.read(encode((np.clip(blank, 0, 1) * 255).astype(np.uint8), "JPEG", quality=85)).digits)
+    assert answers == [""] * 12, answers
+
+
 def test_a_sharp_shadow_edge_across_the_digit_is_no_stroke(reader, mnist_test):
     """A shadow with a sharp edge (a phone held close under one lamp): the paper estimate, blurred,
     spread the edge, and its dark side came out as a stroke beside the digit ("151" for a 5)."""

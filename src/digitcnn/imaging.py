@@ -93,7 +93,7 @@ ONE_SHADE = 1 / 255  # paper whose border is this close to one grey, all round, 
 PAPER_SPREAD = 0.3  # the paper estimate is at most this much darker than its median: the shaded photos of
 # the real and synthetic sets read the same with the cap (benchmarks/RESULTS.md, sixth session)
 MIN_CONTRAST = 0.1  # below this difference from the paper, nothing is ink ...
-FAINT_CONTRAST, FAINT_NOISE = 0.03, 8.0  # ... unless it is at least this and this many times the paper's noise
+FAINT_CONTRAST, FAINT_NOISE = 0.03, 8.0  # ... unless it is at least this and this many times the paper's grain
 MIN_INK_SHARE = 0.25  # ink is at least this share of the strongest ink: noise is not ink
 PAGE_SPAN = 0.8  # ink across this share of a picture's width or height may hold lines printed on the paper
 WRITING_SHARE = 0.5  # ... taken out only when no mark left is this share of the picture (a close-up is left as it is)
@@ -302,8 +302,8 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, C
     image: its ink is already found, and shrinking again and finding the ink a second time would
     cost a fifth of a canvas read.
     """
-    def ink_at(image, faint=True):
-        flat, mask, marks = find_ink(image, faint)
+    def ink_at(image, retry=False):
+        flat, mask, marks = find_ink(image, retry)
         return image, scale_ink(flat, mask), mask, marks
 
     longest = max(gray.shape)
@@ -312,8 +312,8 @@ def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, C
     coarse_scale = min(1.0, COARSE_SIDE / longest)
     coarse = _shrink(gray, coarse_scale)
     flat, mask, (pieces, stats) = find_ink(coarse)
-    if len(stats) <= 1:  # (faint ink is looked for in the coarse copy, where the grain is averaged away)
-        return ink_at(gray, faint=False)
+    if len(stats) <= 1:  # (a hairline, or the grain of a blank photo, which is strongest at full size)
+        return ink_at(gray, retry=True)
     tallest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_HEIGHT]))
     stroke = stroke_width(pieces == tallest)
     if stroke <= 2.0:  # thin at the coarse size: its real width is unknown, keep every pixel
@@ -610,18 +610,25 @@ def shadow_edges(opened: np.ndarray, blurred: np.ndarray) -> np.ndarray:
     return steep & np.isin(labels, outside[outside > 0])
 
 
-def find_ink(gray: np.ndarray, faint: bool = True) -> tuple[np.ndarray, np.ndarray, Components]:
+def find_ink(gray: np.ndarray, retry: bool = False) -> tuple[np.ndarray, np.ndarray, Components]:
     """The paper removed from ``gray`` (H, W) in [0, 1] (light ink on black, float32), the ink
     mask (bool) and its ``components``: Otsu's threshold, never below MIN_INK_SHARE of the
     strongest ink, so that a page with little ink does not turn its noise into ink. No ink at all
-    when the strongest is under MIN_CONTRAST, unless ``faint`` and it is ``faint_ink``; lines
+    when the strongest is under MIN_CONTRAST, unless it is faint ink that ``stands_out`` of the
+    paper's grain (FAINT_CONTRAST or more). ``retry``: the full-size look at a picture whose coarse
+    copy holds no ink (``working_ink``), for a hairline; the grain is strongest at full size, and
+    there even ink over MIN_CONTRAST must stand out of it, and faint ink is not looked for. Lines
     printed on the paper (a notebook's rules, its squares) are not ink, nor are the lines of a box
     or a comb field around writing. The components are labelled once and handed on while the mask
     stays the same: each labelling costs a tenth of a canvas drawing's read."""
     gray = gray.astype(np.float32, copy=False)
     flat = remove_background(gray)
     strongest = float(flat.max())
-    if strongest < MIN_CONTRAST and not (faint and faint_ink(gray, strongest)):
+    if retry:
+        dry = strongest < MIN_CONTRAST or not stands_out(gray, flat)
+    else:
+        dry = strongest < MIN_CONTRAST and not (strongest >= FAINT_CONTRAST and stands_out(gray, flat))
+    if dry:
         mask = np.zeros(flat.shape, dtype=bool)
         return flat, mask, components(mask)
     as_bytes = np.round(flat * 255).astype(np.uint8)
@@ -639,23 +646,28 @@ def find_ink(gray: np.ndarray, faint: bool = True) -> tuple[np.ndarray, np.ndarr
     return flat, kept, (marks if kept is mask else components(kept))
 
 
-def faint_ink(gray: np.ndarray, strongest: float) -> bool:
-    """True when ``strongest``, the strongest ink of ``gray`` (H, W) float32 in [0, 1] (under
-    MIN_CONTRAST), is faint ink and not the paper's grain: a light pencil, a pale pen, a photo with
-    little contrast. Faint ink is FAINT_CONTRAST or more, and FAINT_NOISE times the paper's noise
-    or more (the grain of a blank page, once its paper is removed, peaks at 5-8 times its noise).
-    The noise is the robust spread (1.4826 times the median absolute deviation) of what a 5-px
-    median takes out of the picture; in a picture under MIN_SHADED_SIDE, whose paper is one level
-    (``remove_background``), of the picture around its median, as its JPEG blocks smooth the grain
-    that a median would take out."""
-    if strongest < FAINT_CONTRAST:
-        return False
-    if max(gray.shape) < MIN_SHADED_SIDE:
-        residual = gray - percentile(gray.ravel(), 50)
+def stands_out(gray: np.ndarray, flat: np.ndarray) -> bool:
+    """True when the strongest ink of ``flat`` (``find_ink``'s paper removed from ``gray``, both
+    (H, W) float32 in [0, 1]) is FAINT_NOISE times the paper's grain or more: writing, and not the
+    grain of a blank photo (a sensor's noise, its JPEG blocks), whose strongest, once the paper is
+    removed, is 5-8 times its spread.
+
+    In a picture read at its own size (``working_ink``: up to twice WORKING_HEIGHT, a crop or a
+    close-up), ink may be a third of the pixels and the paper is about one level: the grain's
+    spread is that of ``gray`` around its median (1.4826 times the median absolute deviation). A
+    larger picture's copy is mostly paper, shaded: the spread is that of the paper left in
+    ``flat``, whose estimate lies near the grain's middle and clips its lower half to 0, so it is
+    measured on the upper half, between the median and the upper quartile. (A blank photo's JPEG
+    blocks leave most of its pixels near their block's level and its grain in a heavy tail, which
+    the median absolute deviation misses: a seventh of this spread in the coarse copy of one.)"""
+    if max(gray.shape) <= 2 * WORKING_HEIGHT:
+        middle = 0.0
+        spread = 1.4826 * percentile(np.abs(gray.ravel() - percentile(gray.ravel(), 50)), 50)
     else:
-        residual = gray - cv2.medianBlur(gray, 5)
-    noise = 1.4826 * percentile(np.abs(residual).ravel(), 50)
-    return strongest >= FAINT_NOISE * max(noise, 0.5 / 255)
+        values = flat.ravel()
+        middle = percentile(values, 50)
+        spread = (percentile(values, 75) - middle) / 0.6745
+    return float(flat.max()) - middle >= FAINT_NOISE * max(spread, 0.5 / 255)
 
 
 class Components(NamedTuple):
