@@ -614,8 +614,8 @@ def find_ink(gray: np.ndarray, retry: bool = False) -> tuple[np.ndarray, np.ndar
     """The paper removed from ``gray`` (H, W) in [0, 1] (light ink on black, float32), the ink
     mask (bool) and its ``components``: Otsu's threshold, never below MIN_INK_SHARE of the
     strongest ink, so that a page with little ink does not turn its noise into ink. No ink at all
-    when the strongest is under MIN_CONTRAST, unless it is faint ink that ``stands_out`` of the
-    paper's grain (FAINT_CONTRAST or more). ``retry``: the full-size look at a picture whose coarse
+    when the strongest is under MIN_CONTRAST, unless it is faint ink (FAINT_CONTRAST or more) on
+    ``even_paper`` that ``stands_out`` of the paper's grain. ``retry``: the full-size look at a picture whose coarse
     copy holds no ink (``working_ink``), for a hairline; the grain is strongest at full size, and
     there even ink over MIN_CONTRAST must stand out of it, and faint ink is not looked for. Lines
     printed on the paper (a notebook's rules, its squares) are not ink, nor are the lines of a box
@@ -627,7 +627,7 @@ def find_ink(gray: np.ndarray, retry: bool = False) -> tuple[np.ndarray, np.ndar
     if retry:
         dry = strongest < MIN_CONTRAST or not stands_out(gray, flat)
     else:
-        dry = strongest < MIN_CONTRAST and not (strongest >= FAINT_CONTRAST and stands_out(gray, flat))
+        dry = strongest < MIN_CONTRAST and not (strongest >= FAINT_CONTRAST and even_paper(gray) and stands_out(gray, flat))
     if dry:
         mask = np.zeros(flat.shape, dtype=bool)
         return flat, mask, components(mask)
@@ -646,21 +646,33 @@ def find_ink(gray: np.ndarray, retry: bool = False) -> tuple[np.ndarray, np.ndar
     return flat, kept, (marks if kept is mask else components(kept))
 
 
+def even_paper(gray: np.ndarray) -> bool:
+    """True when the paper of ``gray`` (H, W) float32 in [0, 1] leaves no faint shapes once
+    removed: a picture under MIN_SHADED_SIDE (one paper level, no estimate), or paper of one grey
+    all round (drawn on a screen). A photo's paper estimate, and its shrunk copies', leaves the
+    soft edges of shadows and stains, folds and what shows through from the back of the sheet, as
+    faint as a light pencil and read as 1s and 0s: there, ink is MIN_CONTRAST or more."""
+    if max(gray.shape) < MIN_SHADED_SIDE:
+        return True
+    edge = border(gray)
+    return float(edge.max()) - float(edge.min()) <= ONE_SHADE
+
+
 def stands_out(gray: np.ndarray, flat: np.ndarray) -> bool:
     """True when the strongest ink of ``flat`` (``find_ink``'s paper removed from ``gray``, both
     (H, W) float32 in [0, 1]) is FAINT_NOISE times the paper's grain or more: writing, and not the
     grain of a blank photo (a sensor's noise, its JPEG blocks), whose strongest, once the paper is
     removed, is 5-8 times its spread.
 
-    In a picture read at its own size (``working_ink``: up to twice WORKING_HEIGHT, a crop or a
-    close-up), ink may be a third of the pixels and the paper is about one level: the grain's
-    spread is that of ``gray`` around its median (1.4826 times the median absolute deviation). A
-    larger picture's copy is mostly paper, shaded: the spread is that of the paper left in
+    In a picture under MIN_SHADED_SIDE (a crop, a small drawing), ink may be a third of the pixels
+    and the paper is one level: the grain's spread is that of ``gray`` around its median (1.4826
+    times the median absolute deviation). A larger picture is mostly paper, shaded: the spread is
+    that of the paper left in
     ``flat``, whose estimate lies near the grain's middle and clips its lower half to 0, so it is
     measured on the upper half, between the median and the upper quartile. (A blank photo's JPEG
     blocks leave most of its pixels near their block's level and its grain in a heavy tail, which
     the median absolute deviation misses: a seventh of this spread in the coarse copy of one.)"""
-    if max(gray.shape) <= 2 * WORKING_HEIGHT:
+    if max(gray.shape) < MIN_SHADED_SIDE:
         middle = 0.0
         spread = 1.4826 * percentile(np.abs(gray.ravel() - percentile(gray.ravel(), 50)), 50)
     else:
