@@ -615,20 +615,21 @@ def find_ink(gray: np.ndarray, retry: bool = False) -> tuple[np.ndarray, np.ndar
     mask (bool) and its ``components``: Otsu's threshold, never below MIN_INK_SHARE of the
     strongest ink, so that a page with little ink does not turn its noise into ink. No ink at all
     when the strongest is under MIN_CONTRAST, unless it is faint ink (FAINT_CONTRAST or more) on
-    ``even_paper`` that ``stands_out`` of the paper's grain. ``retry``: the full-size look at a picture whose coarse
-    copy holds no ink (``working_ink``), for a hairline; the grain is strongest at full size, and
-    there even ink over MIN_CONTRAST must stand out of it, and faint ink is not looked for. Lines
-    printed on the paper (a notebook's rules, its squares) are not ink, nor are the lines of a box
-    or a comb field around writing. The components are labelled once and handed on while the mask
-    stays the same: each labelling costs a tenth of a canvas drawing's read."""
+    ``even_paper`` that ``stands_out`` of the paper's grain. ``retry``: the full-size look at a
+    picture whose coarse copy holds no ink (``working_ink``, for a hairline), where the grain is
+    strongest: there ink must stand out of it even over MIN_CONTRAST. Lines printed on the paper (a
+    notebook's rules, its squares) are not ink, nor are the lines of a box or a comb field around
+    writing. The components are labelled once and handed on while the mask stays the same: each
+    labelling costs a tenth of a canvas drawing's read."""
     gray = gray.astype(np.float32, copy=False)
     flat = remove_background(gray)
     strongest = float(flat.max())
     if retry:
-        dry = strongest < MIN_CONTRAST or not stands_out(gray, flat)
+        has_ink = strongest >= MIN_CONTRAST and stands_out(gray, flat)
     else:
-        dry = strongest < MIN_CONTRAST and not (strongest >= FAINT_CONTRAST and even_paper(gray) and stands_out(gray, flat))
-    if dry:
+        has_ink = strongest >= MIN_CONTRAST or (
+            strongest >= FAINT_CONTRAST and even_paper(gray) and stands_out(gray, flat))
+    if not has_ink:
         mask = np.zeros(flat.shape, dtype=bool)
         return flat, mask, components(mask)
     as_bytes = np.round(flat * 255).astype(np.uint8)
@@ -667,11 +668,11 @@ def stands_out(gray: np.ndarray, flat: np.ndarray) -> bool:
     In a picture under MIN_SHADED_SIDE (a crop, a small drawing), ink may be a third of the pixels
     and the paper is one level: the grain's spread is that of ``gray`` around its median (1.4826
     times the median absolute deviation). A larger picture is mostly paper, shaded: the spread is
-    that of the paper left in
-    ``flat``, whose estimate lies near the grain's middle and clips its lower half to 0, so it is
-    measured on the upper half, between the median and the upper quartile. (A blank photo's JPEG
-    blocks leave most of its pixels near their block's level and its grain in a heavy tail, which
-    the median absolute deviation misses: a seventh of this spread in the coarse copy of one.)"""
+    that of the paper left in ``flat``, whose estimate lies near the grain's middle and clips its
+    lower half to 0, so it is measured on the upper half, between the median and the upper
+    quartile. (A blank photo's JPEG blocks leave most of its pixels near their block's level and
+    its grain in a heavy tail, which the median absolute deviation misses: a seventh of this
+    spread in the coarse copy of one.)"""
     if max(gray.shape) < MIN_SHADED_SIDE:
         middle = 0.0
         spread = 1.4826 * percentile(np.abs(gray.ravel() - percentile(gray.ravel(), 50)), 50)
