@@ -65,6 +65,11 @@ SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
 CLOSER_SIDE = 256  # ... and writing on it, when that copy shows none, on a copy of the sheet this size
 SHEET_BORDER = 0.25  # a sheet on a desk is looked for when this share of the picture's border is dark
 SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.7  # a sheet: this share of the picture, of its convex hull; of paper
+# ... and with no writing on it, on a desk, a sheet when its sides are this close (a bold light 1 is
+# narrower), it is this share paper (a bold light 0's, 6's, 8's or 9's hole is more), a rectangle
+# fills SHEET_FILL of its box (a bold light digit's outline is rounder, a lamp's pool of light round),
+# and no dark stroke lies on it (a lone 1 is too short or thin for written_on)
+BLANK_SHEET, BLANK_PAPER = 0.5, 0.97
 # (a big digit on a sticky note is a quarter of it)
 SMALL_SHEET_SHARE, SMALL_SHEET_FILL = 0.03, 0.85  # a smaller sheet: this share of the picture, of its box (a card)
 DESK_BORDER = 0.75  # ... looked for, and writing on a sheet looked for closer, where this share of the border is dark
@@ -361,9 +366,11 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
     seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most bold
     light digits are not convex), is at least SHEET_PAPER above the threshold with some ink on it,
-    in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none; a blank sheet is
-    left as it is), with no writing beside it (a page partly in a shadow has its lit part), and is
-    light paper (a dim one would still look like a dark page). What is painted is around the
+    in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none), with no writing
+    beside it (a page partly in a shadow has its lit part), and is light paper (a dim one would
+    still look like a dark page). A sheet with nothing written on it, lying on a desk (BLANK_SHEET:
+    a rectangle, solid paper, no dark stroke on it), is the whole picture painted its grey: what
+    was left of the desk at the picture's edge read as 1s. What is painted is around the
     outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
     max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are left as they are.
 
@@ -396,8 +403,11 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     if (too_small or cv2.contourArea(outline) < SHEET_FILL * cv2.contourArea(hull)
             or paper < SHEET_PAPER * inside):
         return gray
-    if not (written_on(sheet.view(bool) & ~bright.view(bool)) or on_a_desk
-            and written_on(*closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))):
+    written = written_on(sheet.view(bool) & ~bright.view(bool)) or on_a_desk and written_on(
+        *closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))
+    blank = (not written and on_a_desk and narrow >= BLANK_SHEET * long and inside >= SHEET_SHARE * small.size
+             and paper >= BLANK_PAPER * inside and cv2.contourArea(hull) >= SHEET_FILL * narrow * long)
+    if not (written or blank):
         return gray
     cv2.drawContours(sheet, [hull], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
     window = _odd(max(small.shape) * STROKE_WINDOW)
@@ -407,6 +417,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     beside[[0, -1]] = beside[:, [0, -1]] = False  # and off the picture's edge (a wedge of desk ends there)
     if written_on(beside):
         return gray  # writing beside the bright region: a page partly in a shadow, not a sheet on a desk
+    if blank and (dark > MIN_CONTRAST)[cv2.erode(sheet, np.ones((window, window), np.uint8)).view(bool)].any():
+        return gray  # a stroke on it (a lone 1), too short or too thin for written_on
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
     around = paper_plane(small + dark, sheet.view(bool), scale, (height, width)) if on_a_desk else None
@@ -416,6 +428,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     level = percentile(gray[sheet], 50)
     if level <= 0.5:  # a dim sheet would still look like a dark page: nothing gained
         return gray
+    if blank:  # nothing written: slivers of desk left along the picture's edge would read as 1s
+        return np.full_like(gray, level)
     return np.where(sheet, gray, np.float32(level) if around is None else around)
 
 
