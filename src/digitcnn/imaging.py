@@ -421,7 +421,7 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
         return gray  # a stroke on it (a lone 1), too short or too thin for written_on
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
-    around = paper_plane(small + dark, sheet.view(bool), scale, (height, width)) if on_a_desk else None
+    around = paper_plane(small + dark, sheet.view(bool), scale, (height, width)) if on_a_desk and not blank else None
     sheet = cv2.resize(sheet, (width, height), interpolation=cv2.INTER_NEAREST).view(bool)
     if not sheet.any():
         return gray
