@@ -396,17 +396,18 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
     inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
     hull = cv2.convexHull(outline)
+    hull_area = cv2.contourArea(hull)
     narrow, long = sorted(cv2.minAreaRect(hull)[1])  # the sheet's sides on ``small``
     on_a_desk = dark_border(gray, DESK_BORDER)  # not in a hand, nor beside a wall
     too_small = inside < SHEET_SHARE * small.size and (
         not on_a_desk or inside < SMALL_SHEET_SHARE * small.size or inside < SMALL_SHEET_FILL * narrow * long)
-    if (too_small or cv2.contourArea(outline) < SHEET_FILL * cv2.contourArea(hull)
+    if (too_small or cv2.contourArea(outline) < SHEET_FILL * hull_area
             or paper < SHEET_PAPER * inside):
         return gray
     written = written_on(sheet.view(bool) & ~bright.view(bool)) or on_a_desk and written_on(
         *closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))
     blank = (not written and on_a_desk and narrow >= BLANK_SHEET * long and inside >= SHEET_SHARE * small.size
-             and paper >= BLANK_PAPER * inside and cv2.contourArea(hull) >= SHEET_FILL * narrow * long)
+             and paper >= BLANK_PAPER * inside and hull_area >= SHEET_FILL * narrow * long)
     if not (written or blank):
         return gray
     cv2.drawContours(sheet, [hull], -1, 1, thickness=cv2.FILLED)  # ink across the edge stays
