@@ -37,7 +37,9 @@ model: $(STAMP)
 ## (Keras's JAX backend there; any backend runs it), 14 of its 16 cores drawing 1 million lines meanwhile.
 ## The shipped run trained a second model beside it on the same GPU (RESULTS, eighth session), so
 ## alone it makes more steps in the same time: a rerun gives a comparable model, not the same one.
-## On 2 CPU cores that stage would take days; the second takes about 15 minutes.
+## On 2 CPU cores that stage would take days; the second takes about 15 minutes. The shipped file was
+## written again by `python scripts/line_model_from_onnx.py --export models/lines.onnx` (its weights as
+## they were, its dilated Conv1D as one ONNX Conv: RESULTS, twenty-fourth session).
 lines-model: $(STAMP)
 	$(BIN)/python scripts/train_lines_stream.py --models wide --minutes 7.4 --out runs/stream
 	$(BIN)/python scripts/train_lines_stream.py --finish runs/stream/wide.keras --out runs/lines-stream

@@ -3,10 +3,10 @@
     python scripts/line_model_from_onnx.py [--onnx models/lines.onnx] [--preset lines-writers] [--out runs/lines-shipped]
 
 Only models/lines.onnx is shipped; the .keras file of the run that made it is not in the repository.
-`train_lines.export_line_onnx` writes the convolutions through the converter, which folds each batch
-normalization into its convolution's weights and a bias, and the GRUs and the dense output as ONNX
-operators from their weights. This script builds the preset's architecture (`build_line_model`) and
-puts the weights back:
+`train_lines.export_line_onnx` writes the 2-D convolutions through the converter, which folds each
+batch normalization into its convolution's weights and a bias, and the Conv1D layers, the GRUs and the
+dense output as ONNX operators from their weights. This script builds the preset's architecture
+(`build_line_model`) and puts the weights back:
 - each convolution takes the folded weights; its batch normalization becomes the identity around a
   shift by the folded bias, with moving statistics measured on synthetic lines (MNIST training
   digits, the preset's style), so that training mode (batch statistics) starts where inference is;
@@ -14,6 +14,9 @@ puts the weights back:
   Keras's with reset_after; both order the gates z, r, h).
 It checks the rebuilt model's logits against the ONNX file on synthetic lines (at most 1e-4 of the
 largest logit) and writes OUT/model.keras (atomically), which `--init-from OUT` continues.
+`--export PATH` also writes the rebuilt model to PATH as today's `export_line_onnx` writes it (a file
+of an older exporter, whose Conv1D layers came through the converter, is written again that way),
+checked against the ONNX file as the Keras model is.
 """
 
 import argparse
@@ -31,6 +34,7 @@ from digitcnn.sequence import line_logits, load_line_session
 from digitcnn.train_lines import (
     as_float,
     build_line_model,
+    export_line_onnx,
     load_digits,
     make_lines,
     training_styles,
@@ -41,7 +45,7 @@ CHECK_TOLERANCE = 1e-4  # of the largest logit: float32 sums in another order, a
 
 def onnx_weights(path: Path) -> dict:
     """The weights of a line reader's ONNX file, in graph order: "conv2d" [(OIHW weights, bias)],
-    "conv1d" [(O, I, 1, K) weights, bias)], "gru" [(W, R, B)], "dense" (W, B)."""
+    "conv1d" [(O, I, K) weights, bias)], "gru" [(W, R, B)], "dense" (W, B)."""
     import onnx
     from onnx import numpy_helper
 
@@ -55,8 +59,11 @@ def onnx_weights(path: Path) -> dict:
     for node in graph.node:
         if node.op_type == "Conv":
             weights = values[node.input[1]]
-            if weights.shape[2] == 1:  # a Conv1D, written as a (1, K) convolution; its bias is added after
-                found["conv1d"].append((weights, _added_bias(node.output[0], consumers, values, weights.shape[0])))
+            if weights.ndim == 3:  # a Conv1D, as export_line_onnx writes it
+                found["conv1d"].append((weights, values[node.input[2]]))
+            elif weights.shape[2] == 1:  # a Conv1D through the converter: a (1, K) convolution, its bias added after
+                found["conv1d"].append((weights[:, :, 0, :],
+                                        _added_bias(node.output[0], consumers, values, weights.shape[0])))
             else:
                 found["conv2d"].append((weights, values[node.input[2]]))
         elif node.op_type == "GRU":
@@ -107,7 +114,7 @@ def rebuild(onnx_path: Path, config, calibration: np.ndarray):
             layer.set_weights([np.sqrt(var + layer.epsilon), mean + bias, mean, var])
         elif isinstance(layer, keras.layers.Conv1D):
             kernel, conv_bias = next(conv1d)
-            layer.set_weights([kernel[:, :, 0, :].transpose(2, 1, 0), conv_bias])  # (O, I, 1, K) -> (K, I, O)
+            layer.set_weights([kernel.transpose(2, 1, 0), conv_bias])  # (O, I, K) -> (K, I, O)
         elif isinstance(layer, keras.layers.Bidirectional):
             w, r, b = next(gru)
             for direction, cell in enumerate((layer.forward_layer.cell, layer.backward_layer.cell)):
@@ -125,6 +132,8 @@ def main() -> int:
     parser.add_argument("--preset", default="lines-writers", help="the line preset whose architecture the file has")
     parser.add_argument("--out", type=Path, default=Path("runs/lines-shipped"))
     parser.add_argument("--lines", type=int, default=2000, help="synthetic lines to measure and check on")
+    parser.add_argument("--export", type=Path, metavar="PATH",
+                        help="also write the rebuilt model to PATH with today's export_line_onnx (may be --onnx)")
     args = parser.parse_args()
     config = make_line_config(args.preset)
     digits = load_digits(config)
@@ -142,6 +151,13 @@ def main() -> int:
         model.save(str(tmp))
     print(f"{args.out / 'model.keras'} <- {args.onnx}: logits within {diff:.1e} of the ONNX file's "
           f"(largest {scale:.1f}) on {len(check)} synthetic lines")
+    if args.export:
+        with atomic_path(args.export) as tmp:  # (the file read above may be the one written)
+            export_line_onnx(model, tmp, check[:64])
+            diff = float(np.max(np.abs(line_logits(load_line_session(tmp), check) - expected)))
+            if not diff <= CHECK_TOLERANCE * scale:
+                raise SystemExit(f"the export differs from {args.onnx} by {diff:.2e} (largest logit {scale:.1f})")
+        print(f"{args.export} <- {args.out / 'model.keras'}: logits within {diff:.1e} of {args.onnx}'s")
     return 0
 
 

@@ -24,7 +24,9 @@ from digitcnn.sequence import (
     find_lines,
     leaning_stroke,
     line_input,
+    line_logits,
     line_variant,
+    load_line_session,
     read_ink,
     read_separators,
     separator_pieces,
@@ -614,8 +616,6 @@ def test_http_api_sends_text_lines_and_images(root, touching_number):
 
 @pytest.mark.slow
 def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_path):
-    from digitcnn.sequence import load_line_session
-
     out = tmp_path / "lines"
     result = run_cli("train-lines", "--preset", "lines-tiny", "--lines", "256", "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
@@ -646,8 +646,6 @@ def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tm
     import subprocess
     import sys
 
-    from digitcnn.sequence import load_line_session
-
     script = Path(__file__).resolve().parent.parent / "scripts" / "train_lines_stream.py"
     out = tmp_path / "stream"
     trained = subprocess.run([sys.executable, str(script), "--models", "wide", "--minutes", "0.2", "--workers", "1",
@@ -672,11 +670,14 @@ def test_stream_training_draws_while_it_trains_and_finishes_into_a_run_folder(tm
 def test_a_line_readers_keras_model_is_rebuilt_from_its_onnx_export(tmp_path):
     """scripts/line_model_from_onnx.py: only the ONNX file of the shipped line reader is kept, its
     batch normalizations folded into the convolutions; the rebuilt Keras model reads as the original
-    did, so that the shipped reader can be trained further (--init-from)."""
+    did, so that the shipped reader can be trained further (--init-from). The export writes each
+    convolution as one ONNX Conv, a dilated Conv1D too (the converter wrote some 60 operators
+    around it), and --export writes the rebuilt model again as the original was."""
     import subprocess
     import sys
 
     import keras
+    import onnx
 
     from digitcnn.config import make_line_config
     from digitcnn.train_lines import build_line_model, export_line_onnx
@@ -693,11 +694,19 @@ def test_a_line_readers_keras_model_is_rebuilt_from_its_onnx_export(tmp_path):
             layer.set_weights([kernel, rng.normal(0, 0.5, bias.shape).astype(np.float32)])
     lines = rng.random((4, LINE_HEIGHT, 96, 1)).astype(np.float32)
     export_line_onnx(model, tmp_path / "lines.onnx", lines)
+    graph = onnx.load(str(tmp_path / "lines.onnx")).graph
+    convolutions = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv1D))]
+    dilated = [node for node in graph.node if node.op_type == "Conv"
+               and any(a.name == "dilations" and max(a.ints) > 1 for a in node.attribute)]
+    assert sum(node.op_type == "Conv" for node in graph.node) == len(convolutions) and len(dilated) == 1
+    assert len(graph.node) < 50, [node.op_type for node in graph.node]
     script = Path(__file__).resolve().parent.parent / "scripts" / "line_model_from_onnx.py"
     rebuilt = subprocess.run([sys.executable, str(script), "--onnx", str(tmp_path / "lines.onnx"), "--preset", "lines-tiny",
-                              "--out", str(tmp_path / "rebuilt"), "--lines", "200"],
+                              "--out", str(tmp_path / "rebuilt"), "--lines", "200", "--export", str(tmp_path / "again.onnx")],
                              check=False, capture_output=True, text=True, timeout=600)
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     expected = model(lines, training=False).numpy()
     got = keras.saving.load_model(tmp_path / "rebuilt" / "model.keras", compile=False)(lines, training=False).numpy()
     assert np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
+    again = line_logits(load_line_session(tmp_path / "again.onnx"), lines)
+    assert np.abs(again - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
