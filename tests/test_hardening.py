@@ -256,6 +256,34 @@ def test_only_image_formats_are_decoded(reader):
     assert "NaN or infinite" in reader.read(out.getvalue()).error
 
 
+def test_damaged_metadata_is_read_without_warnings(reader, run_cli, tmp_path):
+    """A TIFF whose BitsPerSample tag points past the file's end: Pillow warns, skips the tag and
+    reads on. The reading (or its one-line error) is the whole answer: no Python warning, with its
+    source line, under the CLI's answer or in a server's log."""
+    import struct
+    import warnings
+
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 13:16] = 255
+    out = io.BytesIO()
+    Image.fromarray(digit).save(out, format="TIFF")
+    raw = bytearray(out.getvalue())
+    directory = struct.unpack_from("<I", raw, 4)[0]
+    entries = [directory + 2 + 12 * i for i in range(struct.unpack_from("<H", raw, directory)[0])]
+    bits = next(at for at in entries if struct.unpack_from("<H", raw, at)[0] == 258)
+    struct.pack_into("<I", raw, bits + 4, 100_000)  # 100,000 values: 200 kB, in a file of 1 kB
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Image.open(io.BytesIO(raw))
+        assert any("larger than file" in str(warning.message) for warning in caught)  # the damage shows
+        caught.clear()
+        result = reader.read(bytes(raw))
+    assert caught == [] and result.error is None
+    (tmp_path / "damaged.tif").write_bytes(raw)
+    said = run_cli("predict", str(tmp_path / "damaged.tif"), timeout=60)
+    assert said.returncode == 0 and said.stdout.startswith(str(tmp_path / "damaged.tif")) and said.stderr == ""
+
+
 @pytest.mark.slow
 def test_headers_sent_a_byte_at_a_time_are_cut_off(live_server):
     """Slowloris: a request line and headers trickled at 2 bytes a second; the server closes the

@@ -134,6 +134,10 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
         raise ImageError("empty input: 0 bytes")
     try:
         with warnings.catch_warnings():
+            # Pillow warns, and reads on, about damaged metadata (a TIFF tag past the file's end,
+            # corrupt EXIF): the picture is read or refused with an ImageError, and the warning
+            # would only print its source line under the CLI's answer and in a server's log.
+            warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
             width, height = image.size
