@@ -313,6 +313,10 @@ SLASH_LEAN = 18.0
 SLASH_THIN = 0.25
 DATE_GROUPS = (((1, 2), (1, 2), (2, 4)), ((4, 4), (1, 2), (1, 2)))
 DATE_TRIES = 3  # pairs of such strokes read as slashes at most, the likeliest first
+# A line of more tall pieces than this is no date (eight digits and two slashes, each digit in up to
+# three pieces): its pairs of strokes are not tried, each a pass over the pieces (a page of specks
+# held 14,000 and took seconds, before its marks were refused as too many).
+DATE_PIECES = 32
 
 
 @dataclass
@@ -602,6 +606,8 @@ def date_slashes(pieces: np.ndarray, stats: np.ndarray, labels: np.ndarray) -> l
     kinds, _, body_height = line_kinds(stats, labels)
     left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
     tall = [int(label) for label in labels if not kinds[int(label)] and height[label] >= SEPARATOR_HEIGHT * body_height]
+    if len(tall) > DATE_PIECES:
+        return []
     leans = {}  # the straight strokes leaning far enough: slashes or 1s
     for label in tall:
         if 0.6 * body_height <= height[label] <= 1.6 * body_height:
