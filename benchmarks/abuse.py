@@ -1,13 +1,16 @@
 """Abuse: concurrent good and hostile requests against one `digitcnn serve`, as an internet server gets them.
 
-    python benchmarks/abuse.py [--requests 200] [--concurrency 32]
+    python benchmarks/abuse.py [--requests 200] [--concurrency 32] [--baseline-ref REF]
 
 Each request is drawn from a mix: good ones (MNIST PNGs, canvas drawings) whose digit is known, and
 hostile ones built here: an 11 MB body, an 11 MB JSON body on /api/predict-url, a 6300x6300
 transparent PNG (184 kB), a GIF with a 6300x6300 logical screen (45 bytes), a 41-megapixel PNG
-(a decompression bomb of 40 kB), a truncated PNG, bytes that are no image, a URL to a private address,
-a URL of 5,000 characters. Reports: the status codes per kind, 5xx (must be 0), wrong answers to
-good requests (must be 0), and the server's peak resident memory.
+(a decompression bomb of 40 kB), a 1000x1000 PNG of random specks (92 kB, 40,000 marks), a
+truncated PNG, bytes that are no image, a URL to a private address, a URL of 5,000 characters.
+Reports, for this tree's server and, with --baseline-ref, the same plan against that revision's
+(src/ and models/ exported from git): the status codes per kind with the median and slowest
+answer, 5xx (must be 0), wrong answers to good requests (must be 0), and the server's peak
+resident memory.
 """
 
 import argparse
@@ -15,8 +18,11 @@ import collections
 import http.client
 import io
 import json
+import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from serve_load import free_port, wait_ready
+from serve_load import exported_tree, free_port, wait_ready
 
 from digitcnn import data, synthetic
 
@@ -63,6 +69,8 @@ def hostile() -> dict:
         "6300x6300 transparent PNG": (raw[1], png(transparent), raw[0]),
         "GIF 6300x6300 screen": (raw[1], bytes(gif), raw[0]),
         "41 MP bomb PNG": (raw[1], png(Image.new("L", (6500, 6400), 255)), raw[0]),
+        "page of specks PNG": (raw[1], png(Image.fromarray(np.where(  # 40,000 marks, refused as too many
+            np.random.default_rng(0).random((1000, 1000)) < 0.05, 0, 255).astype(np.uint8))), raw[0]),
         "truncated PNG": (raw[1], png(Image.new("L", (300, 300), 128))[:200], raw[0]),
         "not an image": (raw[1], b"GIF89a? no, just text" * 10, raw[0]),
         "private URL": ("/api/predict-url", json.dumps({"url": "http://127.0.0.1:22/"}).encode(), "application/json"),
@@ -71,24 +79,17 @@ def hostile() -> dict:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=32)
-    args = parser.parse_args()
-    (_, _), (x_test, y_test) = data.load_mnist()
-    rng = np.random.default_rng(0)
-    good = [("/api/predict", png(Image.fromarray(x_test[i])), "image/png", str(y_test[i])) for i in range(40)]
-    good += [("/api/predict", synthetic.canvas_drawing(x_test[i], rng), "image/png", str(y_test[i]))
-             for i in range(40, 60)]
-    bad = hostile()
-    kinds = [("good", *g) for g in good] + [(kind, *spec, None) for kind, spec in bad.items()]
-    plan = [kinds[i % len(kinds)] if i % 2 else ("good", *good[i % len(good)]) for i in range(args.requests)]
-
+def run_plan(plan: list, concurrency: int, pythonpath: Path | None = None) -> tuple:
+    """Send ``plan`` to a fresh `digitcnn serve` (this tree's, or the one whose src/ is ``pythonpath``):
+    per kind, a Counter of statuses and the seconds of each answer; wrong answers to good requests,
+    the wall time and the server's peak resident memory (MB)."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)], cwd=ROOT,
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
+    server = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)],
+                              cwd=pythonpath.parent if pythonpath else ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    statuses, wrong, lock = collections.defaultdict(collections.Counter), [0], threading.Lock()
+    statuses, seconds = collections.defaultdict(collections.Counter), collections.defaultdict(list)
+    wrong, misread, lock = [0], set(), threading.Lock()
     queue = iter(plan)
     try:
         wait_ready(f"http://127.0.0.1:{port}", server)
@@ -100,7 +101,8 @@ def main() -> int:
                 if item is None:
                     return
                 kind, path, body, content_type, expected = item
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+                sent = time.perf_counter()
                 try:
                     connection.request("POST", path, body=body, headers={"Content-Type": content_type})
                     response = connection.getresponse()
@@ -109,15 +111,17 @@ def main() -> int:
                     if expected is not None and status == 200 and json.loads(payload)["digits"] != expected:
                         with lock:
                             wrong[0] += 1
+                            misread.add((expected, json.loads(payload)["digits"]))
                 except (OSError, http.client.HTTPException) as exc:
                     status = f"connection error ({type(exc).__name__})"
                 finally:
                     connection.close()
                 with lock:
                     statuses[kind][status] += 1
+                    seconds[kind].append(time.perf_counter() - sent)
 
         started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -127,14 +131,46 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    print(f"{args.requests} requests, {args.concurrency} at a time, in {wall:.1f} s; server peak RSS {peak:.0f} MB")
+    return statuses, seconds, wrong[0], wall, peak, misread
+
+
+def report(name: str, requests: int, concurrency: int, result: tuple) -> int:
+    """Print one server's run; the count of 5xx answers other than 503 and of wrong answers."""
+    statuses, seconds, wrong, wall, peak, misread = result
+    print(f"{name}: {requests} requests, {concurrency} at a time, in {wall:.1f} s; server peak RSS {peak:.0f} MB")
     server_errors = 0
     for kind, counter in statuses.items():
-        print(f"  {kind:<28} " + ", ".join(f"{status}: {count}" for status, count in sorted(counter.items(), key=str)))
+        answers = ", ".join(f"{status}: {count}" for status, count in sorted(counter.items(), key=str))
+        print(f"  {kind:<28} {answers:<34} median {statistics.median(seconds[kind]):6.2f} s, "
+              f"slowest {max(seconds[kind]):6.2f} s")
         server_errors += sum(count for status, count in counter.items() if isinstance(status, int) and status >= 500
                              and status != 503)
-    print(f"5xx other than 503 (busy): {server_errors}; wrong answers to good requests: {wrong[0]}")
-    return 1 if server_errors or wrong[0] else 0
+    print(f"  5xx other than 503 (busy): {server_errors}; wrong answers to good requests: {wrong}"
+          + (f" (expected, read: {sorted(misread)})" if misread else ""))
+    return server_errors + wrong
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--baseline-ref", help="also run the plan against this git revision's server")
+    args = parser.parse_args()
+    (_, _), (x_test, y_test) = data.load_mnist()
+    rng = np.random.default_rng(0)
+    good = [("/api/predict", png(Image.fromarray(x_test[i])), "image/png", str(y_test[i])) for i in range(40)]
+    good += [("/api/predict", synthetic.canvas_drawing(x_test[i], rng), "image/png", str(y_test[i]))
+             for i in range(40, 60)]
+    bad = hostile()
+    kinds = [("good", *g) for g in good] + [(kind, *spec, None) for kind, spec in bad.items()]
+    plan = [kinds[i // 2 % len(kinds)] if i % 2 else ("good", *good[i % len(good)]) for i in range(args.requests)]
+    failures = report("digitcnn", args.requests, args.concurrency, run_plan(plan, args.concurrency))
+    if args.baseline_ref:
+        with tempfile.TemporaryDirectory() as tmp:
+            previous = exported_tree(args.baseline_ref, Path(tmp)) / "src"
+            report(f"previous ({args.baseline_ref})", args.requests, args.concurrency,
+                   run_plan(plan, args.concurrency, previous))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
