@@ -61,14 +61,19 @@ def post(url: str, body: bytes, path="/api/predict", content_type="application/o
 
 
 def test_memory_of_one_request_is_bounded(live_server):
-    """Transparent images decode to 4 bytes a pixel: the hostile ones are refused from their
-    header, and a large legitimate one costs the server well under 300 MB."""
+    """Transparent images decode to 4 bytes a pixel, and a WebP whole at about 15 (a 36-megapixel
+    WebP of 38 bytes would cost 550 MB): the hostile ones are refused from their header, and a
+    large legitimate one costs the server well under 300 MB."""
     url, process = live_server
     post(url, transparent_drawing(200))  # warm: the first read loads what every read needs
     before = peak_rss_mb(process.pid)
     for hostile in (transparent_drawing(6300), huge_gif_screen()):
         status, answer = post(url, hostile)
         assert status == 400 and "transparency" in answer["error"] and "megapixels" in answer["error"]
+    webp = io.BytesIO()
+    Image.new("L", (6000, 6000), 255).save(webp, format="WEBP", lossless=True, method=0)
+    status, answer = post(url, webp.getvalue())
+    assert status == 400 and "WebP image of 6000x6000" in answer["error"] and "megapixels" in answer["error"]
     status, answer = post(url, transparent_drawing(3000))  # 9 megapixels, allowed
     assert status == 200 and answer["digits"] == "1"
     assert peak_rss_mb(process.pid) - before <= 300

@@ -41,6 +41,9 @@ MAX_PIXELS = 40_000_000  # refuse larger images: decompression bombs
 # Transparent images decode to 4 bytes a pixel, and a GIF's logical screen costs memory even when
 # its frame is 1x1: a lower limit keeps one request under about 100 MB. (Drawings are far smaller.)
 MAX_TRANSPARENT_PIXELS = 16_000_000
+# WebP has no reduced decode (a big JPEG is decoded at 1/2 to 1/8): libwebp and Pillow hold about
+# 15 bytes a pixel, 600 MB for a 40-megapixel WebP of 100 kB. The same limit as transparency.
+MAX_WEBP_PIXELS = 16_000_000
 # The formats decoded; no other Pillow plugin is ever tried (EPS would run Ghostscript on a host that has it).
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
 PNG_CHANNELS = {0: "L", 2: "RGB", 6: "RGBA"}  # the PNG colour types libspng decodes here (decode_png)
@@ -148,6 +151,9 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
             if transparent and width * height > MAX_TRANSPARENT_PIXELS:
                 raise ImageError(f"image with transparency of {width}x{height} pixels is over the limit of "
                                  f"{MAX_TRANSPARENT_PIXELS // 1_000_000} megapixels")
+            if image.format == "WEBP" and width * height > MAX_WEBP_PIXELS:
+                raise ImageError(f"WebP image of {width}x{height} pixels is over the limit of "
+                                 f"{MAX_WEBP_PIXELS // 1_000_000} megapixels for WebP")
             image.seek(0)
             if image.format == "PNG" and raw[24] == 8 and raw[25] in PNG_CHANNELS and max(width, height) <= ANALYSIS_MAX_SIDE:
                 pixels = decode_png(raw)
