@@ -7,11 +7,10 @@ hostile ones built here: an 11 MB body, an 11 MB JSON body on /api/predict-url, 
 transparent PNG (184 kB), a GIF with a 6300x6300 logical screen (45 bytes), a 41-megapixel PNG
 (a decompression bomb of 40 kB), a 36-megapixel WebP (38 bytes), a 1000x1000 PNG of random
 specks (92 kB, 40,000 marks), a truncated PNG, bytes that are no image, a URL to a private
-address, a URL of 5,000 characters.
-Reports, for this tree's server and, with --baseline-ref, the same plan against that revision's
-(src/ and models/ exported from git): the status codes per kind with the median and slowest
-answer, 5xx (must be 0), wrong answers to good requests (must be 0), and the server's peak
-resident memory.
+address, a URL of 5,000 characters. Reports, for this tree's server and, with --baseline-ref,
+the same plan against that revision's (src/ and models/ exported from git): the status codes per
+kind with the median and slowest answer, 5xx (must be 0), wrong answers to good requests (must be
+0; MNIST test image 4 is refused as not a digit), and the server's peak resident memory.
 """
 
 import argparse
@@ -85,8 +84,9 @@ def hostile() -> dict:
 
 def run_plan(plan: list, concurrency: int, pythonpath: Path | None = None) -> tuple:
     """Send ``plan`` to a fresh `digitcnn serve` (this tree's, or the one whose src/ is ``pythonpath``):
-    per kind, a Counter of statuses and the seconds of each answer; wrong answers to good requests,
-    the wall time and the server's peak resident memory (MB)."""
+    per kind, a Counter of statuses and the seconds of each answer; the count of wrong answers to
+    good requests, the wall time, the server's peak resident memory (MB) and the (expected, read)
+    pairs of the wrong answers."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
     server = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)],

@@ -42,7 +42,7 @@ MAX_PIXELS = 40_000_000  # refuse larger images: decompression bombs
 # its frame is 1x1: a lower limit keeps one request under about 100 MB. (Drawings are far smaller.)
 MAX_TRANSPARENT_PIXELS = 16_000_000
 # WebP has no reduced decode (a big JPEG is decoded at 1/2 to 1/8): libwebp and Pillow hold about
-# 15 bytes a pixel, 600 MB for a 40-megapixel WebP of 100 kB. The same limit as transparency.
+# 15 bytes a pixel, 600 MB for a 40-megapixel WebP of 100 kB; 16 megapixels, about 250 MB.
 MAX_WEBP_PIXELS = 16_000_000
 # The formats decoded; no other Pillow plugin is ever tried (EPS would run Ghostscript on a host that has it).
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
@@ -153,7 +153,7 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
                                  f"{MAX_TRANSPARENT_PIXELS // 1_000_000} megapixels")
             if image.format == "WEBP" and width * height > MAX_WEBP_PIXELS:
                 raise ImageError(f"WebP image of {width}x{height} pixels is over the limit of "
-                                 f"{MAX_WEBP_PIXELS // 1_000_000} megapixels for WebP")
+                                 f"{MAX_WEBP_PIXELS // 1_000_000} megapixels (a WebP is decoded whole)")
             image.seek(0)
             if image.format == "PNG" and raw[24] == 8 and raw[25] in PNG_CHANNELS and max(width, height) <= ANALYSIS_MAX_SIDE:
                 pixels = decode_png(raw)

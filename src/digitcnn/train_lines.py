@@ -92,8 +92,8 @@ def export_line_onnx(model, path: Path, check_lines: np.ndarray) -> float:
 
     The converter unrolls a Keras GRU into a loop of small operators, which ONNX Runtime runs about
     three times slower than its own GRU kernel, and writes a dilated Conv1D as some 60 operators that
-    reshape the sequence around a plain convolution (TensorFlow's SpaceToBatch), half the time of a
-    short line's read. So only the 2-D convolutions go through the converter; the Conv1D layers (as
+    reshape the sequence around a plain convolution (TensorFlow's SpaceToBatch; 4-7% of a short
+    line's read). So only the 2-D convolutions go through the converter; the Conv1D layers (as
     ONNX ``Conv`` with ``dilations``), the recurrent layers and the dense output are then written as
     ONNX operators from their weights (Keras's GRU, reset_after, is ONNX's with linear_before_reset=1;
     both order the gates z, r, h).
