@@ -5,12 +5,13 @@
 Each request is drawn from a mix: good ones (MNIST PNGs, canvas drawings) whose digit is known, and
 hostile ones built here: an 11 MB body, an 11 MB JSON body on /api/predict-url, a 6300x6300
 transparent PNG (184 kB), a GIF with a 6300x6300 logical screen (45 bytes), a 41-megapixel PNG
-(a decompression bomb of 40 kB), a 36-megapixel WebP (38 bytes), a 1000x1000 PNG of random
-specks (92 kB, 40,000 marks), a truncated PNG, bytes that are no image, a URL to a private
-address, a URL of 5,000 characters. Reports, for this tree's server and, with --baseline-ref,
-the same plan against that revision's (src/ and models/ exported from git): the status codes per
-kind with the median and slowest answer, 5xx (must be 0), wrong answers to good requests (must be
-0; MNIST test image 4 is refused as not a digit), and the server's peak resident memory.
+(a decompression bomb of 40 kB), a 36-megapixel WebP (38 bytes), an ICO holding a 64-megapixel
+PNG (250 kB), a 1000x1000 PNG of random specks (92 kB, 40,000 marks), a truncated PNG, bytes that
+are no image, a URL to a private address, a URL of 5,000 characters. Reports, for this tree's
+server and, with --baseline-ref, the same plan against that revision's (src/ and models/ exported
+from git): the status codes per kind with the median and slowest answer, 5xx (must be 0), wrong
+answers to good requests (must be 0; MNIST test image 4 is refused as not a digit), and the
+server's peak resident memory.
 """
 
 import argparse
@@ -20,6 +21,7 @@ import io
 import json
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -63,6 +65,8 @@ def hostile() -> dict:
     gif[6:10] = (6300).to_bytes(2, "little") + (6300).to_bytes(2, "little")
     webp = io.BytesIO()  # 38 bytes; decoded whole, about 15 bytes a pixel
     Image.new("L", (6000, 6000), 255).save(webp, format="WEBP", lossless=True, method=0)
+    inside = png(Image.new("RGBA", (8000, 8000), (0, 0, 0, 0)))  # 250 kB; Pillow decodes it as it opens the ICO
+    icon = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(inside), 22) + inside
     raw = ("application/octet-stream", "/api/predict")
     return {
         "11 MB body": (raw[1], b"\0" * (11 * 1024 * 1024), raw[0]),
@@ -72,6 +76,7 @@ def hostile() -> dict:
         "GIF 6300x6300 screen": (raw[1], bytes(gif), raw[0]),
         "41 MP bomb PNG": (raw[1], png(Image.new("L", (6500, 6400), 255)), raw[0]),
         "36 MP WebP": (raw[1], webp.getvalue(), raw[0]),
+        "ICO holding a 64 MP PNG": (raw[1], icon, raw[0]),
         "page of specks PNG": (raw[1], png(Image.fromarray(np.where(  # 40,000 marks, refused as too many
             np.random.default_rng(0).random((1000, 1000)) < 0.05, 0, 255).astype(np.uint8))), raw[0]),
         "truncated PNG": (raw[1], png(Image.new("L", (300, 300), 128))[:200], raw[0]),

@@ -261,6 +261,24 @@ def test_only_image_formats_are_decoded(reader):
     assert "NaN or infinite" in reader.read(out.getvalue()).error
 
 
+def test_an_icon_holding_a_huge_picture_is_refused_before_it_is_decoded(reader):
+    """An ICO entry holds a PNG or a bitmap that says its own size, and Pillow decodes it as it
+    opens the file: a 250 kB ICO holding an 8000x8000 PNG cost 250 MB. Its size is read from the
+    PNG's header first; an ICO as icons are made (up to 256x256) still reads."""
+    import struct
+
+    huge = io.BytesIO()
+    Image.new("RGBA", (8000, 8000), (0, 0, 0, 0)).save(huge, format="PNG")
+    entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(huge.getvalue()), 6 + 16)  # 0: "256" in a byte
+    assert "icon picture of 8000x8000 pixels" in reader.read(struct.pack("<HHH", 0, 1, 1) + entry + huge.getvalue()).error
+    digit = np.full((256, 256), 255, np.uint8)
+    digit[40:216, 120:144] = 0
+    for bitmap in ("png", "bmp"):
+        icon = io.BytesIO()
+        Image.fromarray(digit).convert("RGBA").save(icon, format="ICO", sizes=[(64, 64), (256, 256)], bitmap_format=bitmap)
+        assert reader.read(icon.getvalue()).digits == "1"
+
+
 def test_a_page_of_specks_is_refused_at_once(reader):
     """A 1000x1000 PNG of random specks (92 kB) is 40,000 marks, refused as too many; before,
     every pair of its leaning specks was tried as a date's slashes first, 220 s of one server

@@ -44,6 +44,10 @@ MAX_TRANSPARENT_PIXELS = 16_000_000
 # WebP has no reduced decode (a big JPEG is decoded at 1/2 to 1/8): libwebp and Pillow hold about
 # 15 bytes a pixel, 600 MB for a 40-megapixel WebP of 100 kB; 16 megapixels, about 250 MB.
 MAX_WEBP_PIXELS = 16_000_000
+# An ICO's pictures are at most 256x256 (its directory has a byte a side), but the PNG or bitmap an
+# entry holds says its own size, and Pillow decodes it as it opens the file, before any limit here
+# is read: a 250 kB ICO holding a 64-megapixel PNG took 250 MB.
+MAX_ICON_SIDE = 256
 # The formats decoded; no other Pillow plugin is ever tried (EPS would run Ghostscript on a host that has it).
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
 PNG_CHANNELS = {0: "L", 2: "RGB", 6: "RGBA"}  # the PNG colour types libspng decodes here (decode_png)
@@ -135,6 +139,8 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
     """
     if not raw:
         raise ImageError("empty input: 0 bytes")
+    if raw[:4] == b"\0\0\1\0":  # an ICO (Pillow's test): its pictures' sizes are checked first
+        check_icon(raw)
     try:
         with warnings.catch_warnings():
             # Pillow warns, and reads on, about damaged metadata (a TIFF tag past the file's end,
@@ -196,6 +202,25 @@ def decode_png(raw: bytes) -> np.ndarray | None:
         return pyspng.load(raw, PNG_CHANNELS[raw[25]])
     except RuntimeError:
         return None
+
+
+def check_icon(raw: bytes) -> None:
+    """Raise ImageError when a picture of the ICO ``raw`` is larger than MAX_ICON_SIDE a side, as
+    the PNG it holds says (its header) or the bitmap does (its info header, whose height counts
+    the picture and its mask)."""
+    for entry in range(int.from_bytes(raw[4:6], "little")):
+        offset = int.from_bytes(raw[18 + 16 * entry:22 + 16 * entry], "little")
+        data = raw[offset:offset + 24]
+        if len(data) < 24:
+            break  # (a truncated file: Pillow says what is wrong with it)
+        if data[:8] == b"\x89PNG\r\n\x1a\n":
+            width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        else:
+            width = abs(int.from_bytes(data[4:8], "little", signed=True))
+            height = abs(int.from_bytes(data[8:12], "little", signed=True)) // 2
+        if max(width, height) > MAX_ICON_SIDE:
+            raise ImageError(f"icon picture of {width}x{height} pixels: an ICO holds pictures of at most "
+                             f"{MAX_ICON_SIDE}x{MAX_ICON_SIDE}")
 
 
 def png_chunks(raw: bytes) -> set[bytes]:
