@@ -10,7 +10,7 @@ PNG (250 kB), a 1000x1000 PNG of random specks (92 kB, 40,000 marks), a truncate
 are no image, a URL to a private address, a URL of 5,000 characters. Reports, for this tree's
 server and, with --baseline-ref, the same plan against that revision's (src/ and models/ exported
 from git): the status codes per kind with the median and slowest answer, 5xx (must be 0), wrong
-answers to good requests (must be 0; MNIST test image 4 is refused as not a digit), and the
+answers to good requests (must be 0; MNIST test image 33, a 4, is refused as not a digit), and the
 server's peak resident memory.
 """
 

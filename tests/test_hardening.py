@@ -263,14 +263,30 @@ def test_only_image_formats_are_decoded(reader):
 
 def test_an_icon_holding_a_huge_picture_is_refused_before_it_is_decoded(reader):
     """An ICO entry holds a PNG or a bitmap that says its own size, and Pillow decodes it as it
-    opens the file: a 250 kB ICO holding an 8000x8000 PNG cost 250 MB. Its size is read from the
-    PNG's header first; an ICO as icons are made (up to 256x256) still reads."""
+    opens the file: a 250 kB ICO holding an 8000x8000 PNG cost 250 MB. Its size is read first, as
+    Pillow's PNG reader finds it (a review hid it after a private chunk, behind a small IHDR and
+    after an entry past the file's end); an ICO as icons are made (up to 256x256) still reads."""
     import struct
+    import zlib
 
     huge = io.BytesIO()
     Image.new("RGBA", (8000, 8000), (0, 0, 0, 0)).save(huge, format="PNG")
-    entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(huge.getvalue()), 6 + 16)  # 0: "256" in a byte
-    assert "icon picture of 8000x8000 pixels" in reader.read(struct.pack("<HHH", 0, 1, 1) + entry + huge.getvalue()).error
+    huge = huge.getvalue()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    small_header = chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 6, 0, 0, 0))
+    hidden = {  # the PNG's size where Pillow finds it, not in its first bytes
+        "after a private chunk": huge[:8] + chunk(b"prIv", bytes(8)) + huge[8:],
+        "after a small IHDR": huge[:8] + small_header + huge[8:],
+    }
+    for name, inside in {"plain": huge, **hidden}.items():
+        entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(inside), 6 + 16)  # 0: "256" in a byte
+        assert "icon picture of 8000x8000 pixels" in reader.read(struct.pack("<HHH", 0, 1, 1) + entry + inside).error, name
+    missing = struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, 40, 10**6)  # a first entry past the file's end
+    entry = struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(huge), 6 + 32)
+    assert "icon picture of 8000x8000 pixels" in reader.read(struct.pack("<HHH", 0, 1, 2) + missing + entry + huge).error
     digit = np.full((256, 256), 255, np.uint8)
     digit[40:216, 120:144] = 0
     for bitmap in ("png", "bmp"):

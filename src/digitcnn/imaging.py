@@ -33,7 +33,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 import pyspng
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from .errors import DigitcnnError
 
@@ -48,6 +48,7 @@ MAX_WEBP_PIXELS = 16_000_000
 # entry holds says its own size, and Pillow decodes it as it opens the file, before any limit here
 # is read: a 250 kB ICO holding a 64-megapixel PNG took 250 MB.
 MAX_ICON_SIDE = 256
+MAX_ICON_ENTRIES = 64  # an icon holds a few sizes (16 to 256 px, in a few colour depths)
 # The formats decoded; no other Pillow plugin is ever tried (EPS would run Ghostscript on a host that has it).
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM", "ICO")
 PNG_CHANNELS = {0: "L", 2: "RGB", 6: "RGBA"}  # the PNG colour types libspng decodes here (decode_png)
@@ -139,8 +140,6 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
     """
     if not raw:
         raise ImageError("empty input: 0 bytes")
-    if raw[:4] == b"\0\0\1\0":  # an ICO (Pillow's test): its pictures' sizes are checked first
-        check_icon(raw)
     try:
         with warnings.catch_warnings():
             # Pillow warns, and reads on, about damaged metadata (a TIFF tag past the file's end,
@@ -148,6 +147,8 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
             # would only print its source line under the CLI's answer and in a server's log.
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if raw[:4] == b"\0\0\1\0":  # an ICO (Pillow's test): its pictures' sizes are checked first
+                check_icon(raw)
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
             width, height = image.size
             if width * height > MAX_PIXELS:
@@ -206,15 +207,27 @@ def decode_png(raw: bytes) -> np.ndarray | None:
 
 def check_icon(raw: bytes) -> None:
     """Raise ImageError when a picture of the ICO ``raw`` is larger than MAX_ICON_SIDE a side, as
-    the PNG it holds says (its header) or the bitmap does (its info header, whose height counts
-    the picture and its mask)."""
-    for entry in range(int.from_bytes(raw[4:6], "little")):
+    Pillow would find it: a PNG's size from its chunks as Pillow's PNG reader walks them (the last
+    IHDR before the pixels), without decoding them; a bitmap's from its info header (a core header's
+    16-bit sides; the height counts the picture and its mask). A PNG entry that cannot be read so is
+    refused too (Pillow's ICO reader reads it the same way)."""
+    entries = int.from_bytes(raw[4:6], "little")
+    if entries > MAX_ICON_ENTRIES:
+        raise ImageError(f"an ICO of {entries} pictures, more than the {MAX_ICON_ENTRIES} read at most")
+    for entry in range(entries):
         offset = int.from_bytes(raw[18 + 16 * entry:22 + 16 * entry], "little")
+        if offset < 6 + 16 * entries:
+            raise ImageError("corrupt or truncated image (an ICO's picture inside its directory)")
         data = raw[offset:offset + 24]
         if len(data) < 24:
-            break  # (a truncated file: Pillow says what is wrong with it)
+            continue
         if data[:8] == b"\x89PNG\r\n\x1a\n":
-            width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+            try:
+                width, height = PngImagePlugin.PngImageFile(io.BytesIO(raw[offset:])).size
+            except Exception as exc:  # noqa: BLE001  (Pillow's PNG reader raises SyntaxError, OSError...)
+                raise ImageError(f"corrupt or truncated image (an ICO's PNG: {exc})") from None
+        elif int.from_bytes(data[:4], "little") == 12:  # BITMAPCOREHEADER
+            width, height = int.from_bytes(data[4:6], "little"), int.from_bytes(data[6:8], "little") // 2
         else:
             width = abs(int.from_bytes(data[4:8], "little", signed=True))
             height = abs(int.from_bytes(data[8:12], "little", signed=True)) // 2
