@@ -19,10 +19,8 @@ import collections
 import http.client
 import io
 import json
-import os
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from serve_load import exported_tree, free_port, wait_ready
+from serve_load import exported_tree, free_port, served
 
 from digitcnn import data, synthetic
 
@@ -93,15 +91,10 @@ def run_plan(plan: list, concurrency: int, pythonpath: Path | None = None) -> tu
     good requests, the wall time, the server's peak resident memory (MB) and the (expected, read)
     pairs of the wrong answers."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
-    server = subprocess.Popen([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)],
-                              cwd=pythonpath.parent if pythonpath else ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     statuses, seconds = collections.defaultdict(collections.Counter), collections.defaultdict(list)
     wrong, misread, lock = [0], set(), threading.Lock()
     queue = iter(plan)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", server)
+    with served([sys.executable, "-m", "digitcnn", "serve", "--port", str(port)], port, pythonpath) as server:
 
         def worker():
             while True:
@@ -117,10 +110,11 @@ def run_plan(plan: list, concurrency: int, pythonpath: Path | None = None) -> tu
                     response = connection.getresponse()
                     payload = response.read()
                     status = response.status
-                    if expected is not None and status == 200 and json.loads(payload)["digits"] != expected:
+                    read = json.loads(payload)["digits"] if expected is not None and status == 200 else expected
+                    if read != expected:
                         with lock:
                             wrong[0] += 1
-                            misread.add((expected, json.loads(payload)["digits"]))
+                            misread.add((expected, read))
                 except (OSError, http.client.HTTPException) as exc:
                     status = f"connection error ({type(exc).__name__})"
                 finally:
@@ -137,9 +131,6 @@ def run_plan(plan: list, concurrency: int, pythonpath: Path | None = None) -> tu
             thread.join()
         wall = time.perf_counter() - started
         peak = peak_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     return statuses, seconds, wrong[0], wall, peak, misread
 
 

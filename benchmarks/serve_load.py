@@ -15,6 +15,7 @@ Target for digitcnn on 2 cores with canvas PNGs: >= 500 requests/s, p99 <= 50 ms
 """
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -138,19 +139,28 @@ def load(port: int, bodies: list[bytes], expected: list[str], requests: int, con
             "p99_ms": 1000 * float(np.percentile(latencies, 99)), **failures}
 
 
-def run(name: str, command: list[str], port: int, bodies, expected, requests: int, concurrency: int,
-        pythonpath: Path | None = None) -> dict:
+@contextlib.contextmanager
+def served(command: list[str], port: int, pythonpath: Path | None = None):
+    """The server ``command`` (listening on ``port``) as a child process, once it answers /healthz;
+    this tree's, or the one whose src/ is ``pythonpath`` (run beside it, it finds its own models/).
+    Terminated on leaving."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
-    cwd = pythonpath.parent if pythonpath else ROOT  # the previous tree finds its own models/
+    cwd = pythonpath.parent if pythonpath else ROOT
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"http://127.0.0.1:{port}", process)
-        load(port, bodies, expected, min(200, requests), concurrency)  # warm-up
-        result = load(port, bodies, expected, requests, concurrency)
-        result["rss_mb"] = rss_mb(process.pid)
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def run(name: str, command: list[str], port: int, bodies, expected, requests: int, concurrency: int,
+        pythonpath: Path | None = None) -> dict:
+    with served(command, port, pythonpath) as process:
+        load(port, bodies, expected, min(200, requests), concurrency)  # warm-up
+        result = load(port, bodies, expected, requests, concurrency)
+        result["rss_mb"] = rss_mb(process.pid)
     print(f"{name:<28} {result['throughput']:>8.0f} req/s  p50 {result['p50_ms']:>6.1f} ms  "
           f"p99 {result['p99_ms']:>6.1f} ms  errors {result['errors']}  wrong {result['wrong']}  "
           f"server RSS {result['rss_mb']:.0f} MB", flush=True)

@@ -688,10 +688,10 @@ def find_ink(gray: np.ndarray, retry: bool = False) -> tuple[np.ndarray, np.ndar
     flat = remove_background(gray)
     strongest = float(flat.max())
     if retry:
-        has_ink = strongest >= MIN_CONTRAST and stands_out(gray, flat)
+        has_ink = strongest >= MIN_CONTRAST and stands_out(gray, flat, strongest)
     else:
         has_ink = strongest >= MIN_CONTRAST or (
-            strongest >= FAINT_CONTRAST and even_paper(gray) and stands_out(gray, flat))
+            strongest >= FAINT_CONTRAST and even_paper(gray) and stands_out(gray, flat, strongest))
     if not has_ink:
         mask = np.zeros(flat.shape, dtype=bool)
         return flat, mask, components(mask)
@@ -722,9 +722,9 @@ def even_paper(gray: np.ndarray) -> bool:
     return float(edge.max()) - float(edge.min()) <= ONE_SHADE
 
 
-def stands_out(gray: np.ndarray, flat: np.ndarray) -> bool:
+def stands_out(gray: np.ndarray, flat: np.ndarray, strongest: float) -> bool:
     """True when the strongest ink of ``flat`` (``find_ink``'s paper removed from ``gray``, both
-    (H, W) float32 in [0, 1]) is FAINT_NOISE times the paper's grain or more: writing, and not the
+    (H, W) float32 in [0, 1]; ``strongest`` its maximum) is FAINT_NOISE times the paper's grain or more: writing, and not the
     grain of a blank photo (a sensor's noise, its JPEG blocks), whose strongest, once the paper is
     removed, is 5-8 times its spread.
 
@@ -743,7 +743,7 @@ def stands_out(gray: np.ndarray, flat: np.ndarray) -> bool:
         values = flat.ravel()
         middle = percentile(values, 50)
         spread = (percentile(values, 75) - middle) / 0.6745
-    return float(flat.max()) - middle >= FAINT_NOISE * max(spread, 0.5 / 255)
+    return strongest - middle >= FAINT_NOISE * max(spread, 0.5 / 255)
 
 
 class Components(NamedTuple):
