@@ -9,6 +9,12 @@ one from scratch). Any Keras backend; it was run with JAX on a lent H100 (RESULT
 
     KERAS_BACKEND=jax python scripts/train_lines_stream.py --minutes 8 --out OUT
 
+The shipped reader continued (rebuilt from models/lines.onnx by scripts/line_model_from_onnx.py)
+beside a larger one from scratch, as the twenty-fifth session ran it on a lent H200:
+
+    KERAS_BACKEND=jax python scripts/train_lines_stream.py --init-from runs/lines-shipped/model.keras \
+        --models large --learning-rate 3e-4 --style mixed-writers --seed 12 --minutes 7.4 --out OUT
+
 Writes, for each model, OUT/<name>.keras (its best by validation exact match, on lines of MNIST
 *validation* digits), and OUT/history.json. Then, here (TensorFlow, for the ONNX export):
 
@@ -71,6 +77,7 @@ class StreamModel:
 MODELS = (
     StreamModel("continued", 5e-4, init_from="runs/lines-settle/model.keras"),  # the shipped one, further
     StreamModel("wide", 2e-3, features=96, recurrent_layers=2, recurrent_units=96),  # 2.9x its parameters
+    StreamModel("large", 2e-3, features=128, recurrent_layers=2, recurrent_units=128),  # 1.8x wide's
 )
 STYLE = "mixed"  # half general, half cheque-like lines (train_lines.TRAINING_STYLES); --style to change
 MARK_SHARE = 0.07  # lines that are marks, not numbers (read as nothing)
@@ -150,11 +157,11 @@ def main() -> int:
     parser.add_argument("--max-lines", type=int, default=MAX_LINES,
                         help="room for this many drawn lines, allocated at the start (6 KB each)")
     parser.add_argument("--limit", type=int, default=None, help="MNIST images per split (quick checks)")
-    parser.add_argument("--models", nargs="+", default=["wide"], choices=[m.name for m in MODELS],
+    parser.add_argument("--models", nargs="*", default=None, choices=[m.name for m in MODELS],
                         help="which of MODELS to train (several: side by side, each getting a share of the "
-                             "device; 'continued' needs runs/lines-settle)")
+                             "device; 'continued' needs runs/lines-settle); default wide, or none with --init-from")
     parser.add_argument("--init-from", type=Path, default=None,
-                        help="instead of MODELS, continue this .keras line reader (a second stage), as 'stage'")
+                        help="also continue this .keras line reader (a second stage), as 'stage', first")
     parser.add_argument("--learning-rate", type=float, default=5e-4, help="with --init-from: the peak rate")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the lines drawn and of the training")
     parser.add_argument("--style", default=STYLE, choices=sorted(TRAINING_STYLES),
@@ -166,8 +173,11 @@ def main() -> int:
         metrics = finish(args.finish, args.out, args.overwrite)
         print(f"{args.out}: synthetic test exact match {metrics['exact_match']:.2%}")
         return 0
-    specs = (StreamModel("stage", args.learning_rate, init_from=str(args.init_from.resolve())),) \
-        if args.init_from else tuple(m for m in MODELS if m.name in args.models)
+    chosen = args.models if args.models is not None else ([] if args.init_from else ["wide"])
+    specs = ((StreamModel("stage", args.learning_rate, init_from=str(args.init_from.resolve())),)
+             if args.init_from else ()) + tuple(m for m in MODELS if m.name in chosen)
+    if not specs:
+        parser.error("nothing to train: name --models or --init-from")
     args.out.mkdir(parents=True, exist_ok=True)
 
     _DIGITS.update(load_digits(LineConfig(limit=args.limit)))
@@ -215,7 +225,7 @@ def main() -> int:
     next_chunk = 0
     started = time.perf_counter()
     budget = args.minutes * 60
-    last_val = started
+    last_val = -math.inf  # the first validation before any step: where a continued model starts
     steps = 0
     while True:
         elapsed = time.perf_counter() - started
