@@ -125,6 +125,45 @@ def test_writer_conventions_mnist_lacks(mnist):
     assert lower >= 16, lower
 
 
+@pytest.mark.parametrize("kind", [",-", ".-", "~", "/", ",", "_"])
+def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
+    """Style mixed-closing: an amount closed as cheque writers close it, each mark drawn after the
+    last digit where it is written (a comma on the baseline, a tilde or a dash higher), and none of
+    it in the text."""
+    from digitcnn import linesynth
+    from digitcnn.linesynth import CHEQUE_CLOSING, DIGIT_HEIGHT, add_marks
+
+    (x_train, y_train), _ = mnist
+    monkeypatch.setattr(linesynth, "CLOSING_MARKS", (kind,))
+    style = dataclasses.replace(CHEQUE_CLOSING, closing_marks=1.0, dash_share=0.0, underline_share=0.0)
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        picks = rng.integers(0, len(x_train), 3)
+        ink, text = place_digits([x_train[i] for i in picks], [int(y_train[i]) for i in picks], rng, style, None)
+        assert text == "".join(str(int(y_train[i])) for i in picks)
+        pad = 3 * DIGIT_HEIGHT
+        marked = add_marks(ink, rng, style)
+        added = (marked > 0.3) & ~np.pad(ink > 0.05, ((0, 0), (pad, pad)))
+        rows, cols = np.nonzero(added)
+        last = pad + np.flatnonzero(ink.max(axis=0) > 0.3)[-1]
+        assert rows.size > 5 and cols.min() >= last - 3 and cols.max() <= last + 2 * DIGIT_HEIGHT, kind  # a pen's half
+        baseline, pieces = 2 * DIGIT_HEIGHT, cv2.connectedComponentsWithStats(added.astype(np.uint8))[2][1:]
+        if kind in (",", ",-", ".-"):  # on the baseline, first
+            first = pieces[np.argmin(pieces[:, cv2.CC_STAT_LEFT])]
+            assert abs(first[cv2.CC_STAT_TOP] + first[cv2.CC_STAT_HEIGHT] / 2 - baseline) < 0.3 * DIGIT_HEIGHT
+        if kind in (",-", ".-"):  # then a dash higher up, after it
+            dash = pieces[np.argmax(pieces[:, cv2.CC_STAT_LEFT])]
+            assert dash[cv2.CC_STAT_WIDTH] > dash[cv2.CC_STAT_HEIGHT] and dash[cv2.CC_STAT_TOP] < baseline - 8
+        if kind in ("~", "_"):  # a flat mark, a tilde at mid-height, a short dash low
+            assert np.ptp(cols) > np.ptp(rows)
+            assert (DIGIT_HEIGHT < rows.mean() < 1.7 * DIGIT_HEIGHT) if kind == "~" else rows.mean() > 1.55 * DIGIT_HEIGHT
+        if kind == "/":  # up to the right from the baseline
+            assert np.ptp(rows) >= 0.45 * DIGIT_HEIGHT and rows.max() <= baseline + 2
+            assert cols[rows == rows.min()].mean() > cols[rows == rows.max()].mean()
+    lines = [make_line(x_train, y_train, np.random.default_rng(k), style)[1] for k in range(20)]
+    assert all(set(text) <= set("0123456789.,' ") for text in lines)
+
+
 def test_the_digit_models_training_draws_the_conventions_on_their_digits_only(mnist, monkeypatch):
     """``augment.vary`` (the default model's writer variations) bars 7s and hooks 9s when asked,
     leaves other digits as they were, and draws nothing from the generator for a convention that is

@@ -27,7 +27,14 @@ from . import data
 from .artifacts import RunFolder, atomic_path, read_json, write_json, write_text
 from .augment import map_chunks
 from .config import LineConfig
-from .linesynth import CANVAS, CHEQUE, CHEQUE_WRITERS, LineStyle, make_line
+from .linesynth import (
+    CANVAS,
+    CHEQUE,
+    CHEQUE_CLOSING,
+    CHEQUE_WRITERS,
+    LineStyle,
+    make_line,
+)
 from .sequence import (
     CLASSES,
     LINE_HEIGHT,
@@ -261,7 +268,7 @@ def load_digits(config: LineConfig):
 
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
-                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS)}
+                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
