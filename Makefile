@@ -37,14 +37,18 @@ model: $(STAMP)
 ## (Keras's JAX backend there; any backend runs it), 14 of its 16 cores drawing 1 million lines meanwhile.
 ## The shipped run trained a second model beside it on the same GPU (RESULTS, eighth session), so
 ## alone it makes more steps in the same time: a rerun gives a comparable model, not the same one.
-## On 2 CPU cores that stage would take days; the second takes about 15 minutes. The shipped file was
-## written again by `python scripts/line_model_from_onnx.py --export models/lines.onnx` (its weights as
-## they were, its dilated Conv1D as one ONNX Conv: RESULTS, twenty-fourth session).
+## On 2 CPU cores that stage would take days; the second and the third take about 15 and 8 minutes.
+## The third continues the second's model rebuilt from its ONNX file (the file shipped from the
+## twenty-fourth session on, its dilated Conv1D as one ONNX Conv), with amounts closed by marks
+## other than dashes (RESULTS, twenty-fifth session).
 lines-model: $(STAMP)
 	$(BIN)/python scripts/train_lines_stream.py --models wide --minutes 7.4 --out runs/stream
 	$(BIN)/python scripts/train_lines_stream.py --finish runs/stream/wide.keras --out runs/lines-stream
 	$(BIN)/digitcnn train-lines --preset lines-writers --out runs/lines-writers --quiet
 	$(BIN)/python scripts/ship_line_model.py runs/lines-writers
+	$(BIN)/python scripts/line_model_from_onnx.py --onnx models/lines.onnx --out runs/lines-shipped
+	$(BIN)/digitcnn train-lines --preset lines-closing --out runs/lines-closing --quiet
+	$(BIN)/python scripts/ship_line_model.py runs/lines-closing
 
 ## lines-model-cpu: the line reader shipped before it, on 2 CPU cores only (about 3 hours): seven
 ## stages, each from the last one's model (config.LINE_PRESETS says what each draws). Its first three

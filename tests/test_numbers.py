@@ -125,7 +125,7 @@ def test_writer_conventions_mnist_lacks(mnist):
     assert lower >= 16, lower
 
 
-@pytest.mark.parametrize("kind", [",-", ".-", "~", "/", ",", "_"])
+@pytest.mark.parametrize("kind", [",-", ".-", "~", "_"])
 def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
     """Style mixed-closing: an amount closed as cheque writers close it, each mark drawn after the
     last digit where it is written (a comma on the baseline, a tilde or a dash higher), and none of
@@ -148,18 +148,15 @@ def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
         last = pad + np.flatnonzero(ink.max(axis=0) > 0.3)[-1]
         assert rows.size > 5 and cols.min() >= last - 3 and cols.max() <= last + 2 * DIGIT_HEIGHT, kind  # a pen's half
         baseline, pieces = 2 * DIGIT_HEIGHT, cv2.connectedComponentsWithStats(added.astype(np.uint8))[2][1:]
-        if kind in (",", ",-", ".-"):  # on the baseline, first
+        if kind in (",-", ".-"):  # on the baseline, first
             first = pieces[np.argmin(pieces[:, cv2.CC_STAT_LEFT])]
             assert abs(first[cv2.CC_STAT_TOP] + first[cv2.CC_STAT_HEIGHT] / 2 - baseline) < 0.3 * DIGIT_HEIGHT
-        if kind in (",-", ".-"):  # then a dash higher up, after it
+            # then a dash higher up, after it
             dash = pieces[np.argmax(pieces[:, cv2.CC_STAT_LEFT])]
             assert dash[cv2.CC_STAT_WIDTH] > dash[cv2.CC_STAT_HEIGHT] and dash[cv2.CC_STAT_TOP] < baseline - 8
         if kind in ("~", "_"):  # a flat mark, a tilde at mid-height, a short dash low
             assert np.ptp(cols) > np.ptp(rows)
             assert (DIGIT_HEIGHT < rows.mean() < 1.7 * DIGIT_HEIGHT) if kind == "~" else rows.mean() > 1.55 * DIGIT_HEIGHT
-        if kind == "/":  # up to the right from the baseline
-            assert np.ptp(rows) >= 0.45 * DIGIT_HEIGHT and rows.max() <= baseline + 2
-            assert cols[rows == rows.min()].mean() > cols[rows == rows.max()].mean()
     lines = [make_line(x_train, y_train, np.random.default_rng(k), style)[1] for k in range(20)]
     assert all(set(text) <= set("0123456789.,' ") for text in lines)
 

@@ -53,7 +53,7 @@ class LineStyle:
     long_one: float = 0.0  # 1s written as one long stroke, slanted more, reaching below the baseline
     hook_nine: float = 0.0  # 9s whose tail ends in a hook to the left
     cross_seven: float = 0.0  # 7s with a bar across the stem
-    closing_marks: float = 0.0  # numbers closed by a mark after them other than a dash: ",-" ".-" "~" "/" "," or a short low dash
+    closing_marks: float = 0.0  # numbers closed by a mark after them other than a dash: ",-" ".-" "~" or a short low dash
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -73,9 +73,11 @@ LINE_MARKS = tuple(k for k in KINDS if k not in ("dot", "dash", "underline"))  #
 CHEQUE = LineStyle(flag_one=0.7, flag_length=(0.3, 1.0), flag_angle=(25, 75), small_tail=0.3)
 # The same with the other conventions too (LineConfig.style "mixed-writers", the eighth stage).
 CHEQUE_WRITERS = dataclasses.replace(CHEQUE, long_one=0.35, hook_nine=0.35, cross_seven=0.25)
-# ... and amounts closed as cheque writers close them (",-", "~", "/"...: style "mixed-closing").
+# ... and amounts closed as cheque writers close them (",-", "~"...: style "mixed-closing").
 CHEQUE_CLOSING = dataclasses.replace(CHEQUE_WRITERS, closing_marks=0.4)
-CLOSING_MARKS = (",-", ".-", "~", "/", ",", "_")  # "_": a short dash low beside the last digit
+# "_" is a short dash low beside the last digit. Not "/" nor a lone ",": taught as closing marks, they
+# taught the reader to leave out a last 1 (RESULTS, twenty-fifth session).
+CLOSING_MARKS = (",-", ".-", "~", "_")
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -219,8 +221,8 @@ def add_marks(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) ->
 
 def closing_mark(canvas: np.ndarray, x: int, pen: int, rng: np.random.Generator) -> None:
     """One of CLOSING_MARKS drawn into the ink ``canvas`` from column ``x`` on (digits span rows
-    DIGIT_HEIGHT to twice that): a comma or a point on the baseline and a dash after it, a tilde or a
-    short dash, a slash from the baseline up, a lone comma."""
+    DIGIT_HEIGHT to twice that): a comma or a point on the baseline and a dash after it, a tilde at
+    mid-height or a short dash low."""
     kind = CLOSING_MARKS[int(rng.integers(0, len(CLOSING_MARKS)))]
 
     def put(mark: np.ndarray, left: int, top: int) -> int:
@@ -229,29 +231,22 @@ def closing_mark(canvas: np.ndarray, x: int, pen: int, rng: np.random.Generator)
         return left + mark.shape[1]
 
     baseline = 2 * DIGIT_HEIGHT
-    if kind in (",-", ".-", ","):
+    if kind in (",-", ".-"):
         first = _stroke(int(DIGIT_HEIGHT * rng.uniform(0.08, 0.16)), pen, rng.uniform(1.2, 2.5), rng) \
-            if kind != ".-" else _dot(max(3, int(pen * rng.uniform(1.0, 1.8))))  # a comma's tail down to the left
+            if kind == ",-" else _dot(max(3, int(pen * rng.uniform(1.0, 1.8))))  # a comma's tail down to the left
         x = put(first, x, baseline - int(DIGIT_HEIGHT * rng.uniform(0.0, 0.15)))
-        if kind == ",":
-            return
         kind, x = "-", x + int(DIGIT_HEIGHT * rng.uniform(0.0, 0.2))
     if kind in ("-", "_"):
         length = int(DIGIT_HEIGHT * (rng.uniform(0.3, 0.9) if kind == "-" else rng.uniform(0.2, 0.45)))
         middle = DIGIT_HEIGHT * (rng.uniform(1.35, 1.7) if kind == "-" else rng.uniform(1.65, 1.95))
         mark = _stroke(length, pen, rng.uniform(-0.15, 0.1), rng)
         put(mark, x, int(middle) - mark.shape[0] // 2)
-    elif kind == "~":
+    else:  # "~"
         length, amplitude = DIGIT_HEIGHT * rng.uniform(0.4, 1.0), DIGIT_HEIGHT * rng.uniform(0.06, 0.18)
         t = np.linspace(0, 2 * np.pi, 24)
         middle = DIGIT_HEIGHT * rng.uniform(1.2, 1.6)
         points = np.stack([x + t / (2 * np.pi) * length, middle - amplitude * np.sin(t)], 1)
         cv2.polylines(canvas, [points.round().astype(np.int32)], False, 1.0, pen, cv2.LINE_AA)
-    else:  # "/"
-        height = int(DIGIT_HEIGHT * rng.uniform(0.5, 1.0))
-        width = max(2, int(height * rng.uniform(0.4, 0.8)))
-        mark = _stroke(width, pen, height / width, rng)
-        put(mark, x, baseline - mark.shape[0])
 
 
 def _trim(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:
