@@ -38,15 +38,13 @@ model: $(STAMP)
 ## The shipped run trained a second model beside it on the same GPU (RESULTS, eighth session), so
 ## alone it makes more steps in the same time: a rerun gives a comparable model, not the same one.
 ## On 2 CPU cores that stage would take days; the second and the third take about 15 and 8 minutes.
-## The third continues the second's model rebuilt from its ONNX file (the file shipped from the
-## twenty-fourth session on, its dilated Conv1D as one ONNX Conv), with amounts closed by marks
-## other than dashes (RESULTS, twenty-fifth session).
+## The third continues the second's model rebuilt from its ONNX file, as the shipped one was, on
+## amounts closed by marks other than dashes too (RESULTS, twenty-fifth session).
 lines-model: $(STAMP)
 	$(BIN)/python scripts/train_lines_stream.py --models wide --minutes 7.4 --out runs/stream
 	$(BIN)/python scripts/train_lines_stream.py --finish runs/stream/wide.keras --out runs/lines-stream
 	$(BIN)/digitcnn train-lines --preset lines-writers --out runs/lines-writers --quiet
-	$(BIN)/python scripts/ship_line_model.py runs/lines-writers
-	$(BIN)/python scripts/line_model_from_onnx.py --onnx models/lines.onnx --out runs/lines-shipped
+	$(BIN)/python scripts/line_model_from_onnx.py --onnx runs/lines-writers/model.onnx --out runs/lines-shipped
 	$(BIN)/digitcnn train-lines --preset lines-closing --out runs/lines-closing --quiet
 	$(BIN)/python scripts/ship_line_model.py runs/lines-closing
 

@@ -12,7 +12,7 @@ one from scratch). Any Keras backend; it was run with JAX on a lent H100 (RESULT
 The shipped reader continued (rebuilt from models/lines.onnx by scripts/line_model_from_onnx.py)
 beside a larger one from scratch, as the twenty-fifth session ran it on a lent H200:
 
-    KERAS_BACKEND=jax python scripts/train_lines_stream.py --init-from runs/lines-shipped/model.keras \
+    KERAS_BACKEND=jax python scripts/train_lines_stream.py --init-from runs/lines-shipped \
         --models large --learning-rate 3e-4 --style mixed-writers --seed 12 --minutes 7.4 --out OUT
 
 Writes, for each model, OUT/<name>.keras (its best by validation exact match, on lines of MNIST
@@ -75,7 +75,7 @@ class StreamModel:
 
 # ---- every setting of the run ------------------------------------------------------------------
 MODELS = (
-    StreamModel("continued", 5e-4, init_from="runs/lines-settle/model.keras"),  # the shipped one, further
+    StreamModel("continued", 5e-4, init_from="runs/lines-settle/model.keras"),  # the reader shipped before the eighth session
     StreamModel("wide", 2e-3, features=96, recurrent_layers=2, recurrent_units=96),  # 2.9x its parameters
     StreamModel("large", 2e-3, features=128, recurrent_layers=2, recurrent_units=128),  # 1.8x wide's
 )
@@ -110,7 +110,8 @@ def learning_rate(peak: float, progress: float) -> float:
 def finish(keras_path: Path, out: Path, overwrite: bool = False) -> dict:
     """A run folder for one model of a finished stream run (``OUT/<name>.keras`` beside its history.json)."""
     stream = read_json(keras_path.parent / "history.json")
-    settings, name, records = stream["settings"], keras_path.stem, stream["validations"]
+    settings, name = stream["settings"], keras_path.stem
+    records = [r for r in stream["validations"] if r["steps"] > 0]  # (a continued model's start is no epoch)
     spec = next((m for m in settings["models"] if m["name"] == name), None)
     if spec is None or not records:
         raise SystemExit(f"{keras_path}: {keras_path.parent / 'history.json'} has no validated model {name!r} "
@@ -161,7 +162,8 @@ def main() -> int:
                         help="which of MODELS to train (several: side by side, each getting a share of the "
                              "device; 'continued' needs runs/lines-settle); default wide, or none with --init-from")
     parser.add_argument("--init-from", type=Path, default=None,
-                        help="also continue this .keras line reader (a second stage), as 'stage', first")
+                        help="also continue this line reader (a .keras file or a train-lines run folder: "
+                             "runs/lines-shipped continues the shipped one), as 'stage', first")
     parser.add_argument("--learning-rate", type=float, default=5e-4, help="with --init-from: the peak rate")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the lines drawn and of the training")
     parser.add_argument("--style", default=STYLE, choices=sorted(TRAINING_STYLES),
@@ -173,6 +175,10 @@ def main() -> int:
         metrics = finish(args.finish, args.out, args.overwrite)
         print(f"{args.out}: synthetic test exact match {metrics['exact_match']:.2%}")
         return 0
+    if args.init_from and args.init_from.is_dir():  # a train-lines run folder, as train-lines takes it
+        args.init_from = args.init_from / "model.keras"
+    if args.init_from and not args.init_from.is_file():
+        parser.error(f"--init-from {args.init_from}: no such .keras line reader")
     chosen = args.models if args.models is not None else ([] if args.init_from else ["wide"])
     specs = ((StreamModel("stage", args.learning_rate, init_from=str(args.init_from.resolve())),)
              if args.init_from else ()) + tuple(m for m in MODELS if m.name in chosen)
@@ -225,7 +231,8 @@ def main() -> int:
     next_chunk = 0
     started = time.perf_counter()
     budget = args.minutes * 60
-    last_val = -math.inf  # the first validation before any step: where a continued model starts
+    # a continued model is validated once before any step, where it starts (an epoch of none for --finish)
+    last_val = -math.inf if any(spec.init_from for spec in specs) else started
     steps = 0
     while True:
         elapsed = time.perf_counter() - started

@@ -157,8 +157,35 @@ def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
         if kind in ("~", "_"):  # a flat mark, a tilde at mid-height, a short dash low
             assert np.ptp(cols) > np.ptp(rows)
             assert (DIGIT_HEIGHT < rows.mean() < 1.7 * DIGIT_HEIGHT) if kind == "~" else rows.mean() > 1.55 * DIGIT_HEIGHT
-    lines = [make_line(x_train, y_train, np.random.default_rng(k), style)[1] for k in range(20)]
-    assert all(set(text) <= set("0123456789.,' ") for text in lines)
+    # after a closing dash, no other closing mark
+    drawn = []
+    monkeypatch.setattr(linesynth, "closing_mark", lambda *args: drawn.append(args))
+    for _ in range(10):
+        add_marks(ink, rng, dataclasses.replace(style, dash_share=1.0))
+    assert not drawn
+
+
+def test_closing_marks_are_taught_by_the_lines_closing_stage_and_drawn_from_no_generator_when_off():
+    """Style mixed-closing's cheque half closes amounts; at a share of 0, add_marks draws from the
+    generator exactly what it drew before the closing marks existed (so that every earlier style's
+    lines are the same), one draw fewer than at any share above 0."""
+    from digitcnn.config import LINE_PRESETS
+    from digitcnn.linesynth import CHEQUE_WRITERS, add_marks
+    from digitcnn.train_lines import TRAINING_STYLES
+
+    assert LINE_PRESETS["lines-closing"].style == "mixed-closing"
+    assert [s.closing_marks > 0 for s in TRAINING_STYLES["mixed-closing"]] == [False, True]
+    assert all(s.closing_marks == 0 for name, styles in TRAINING_STYLES.items() if name != "mixed-closing"
+               for s in styles)
+    ink = np.zeros((120, 200), np.float32)
+    ink[40:80, 20:180] = 1.0
+    for seed in range(20):
+        off, tiny = np.random.default_rng(seed), np.random.default_rng(seed)
+        plain = dataclasses.replace(CHEQUE_WRITERS, dash_share=0.0, underline_share=0.0)  # nothing drawn after
+        add_marks(ink, off, plain)
+        add_marks(ink, tiny, dataclasses.replace(plain, closing_marks=1e-12))  # one draw, never under the share
+        off.random()
+        assert off.bit_generator.state == tiny.bit_generator.state
 
 
 def test_the_digit_models_training_draws_the_conventions_on_their_digits_only(mnist, monkeypatch):

@@ -53,7 +53,7 @@ class LineStyle:
     long_one: float = 0.0  # 1s written as one long stroke, slanted more, reaching below the baseline
     hook_nine: float = 0.0  # 9s whose tail ends in a hook to the left
     cross_seven: float = 0.0  # 7s with a bar across the stem
-    closing_marks: float = 0.0  # numbers closed by a mark after them other than a dash: ",-" ".-" "~" or a short low dash
+    closing_marks: float = 0.0  # lines without a closing dash closed by another mark: ",-" ".-" "~" or a short low dash
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -182,7 +182,8 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
 
 
 def add_marks(canvas: np.ndarray, rng: np.random.Generator, style: LineStyle) -> np.ndarray:
-    """Leading and closing dashes and an underline, in the ink canvas (they are not in the text)."""
+    """Leading and closing dashes, other closing marks (``closing_mark``, when the line has no closing
+    dash) and an underline, in the ink canvas (they are not in the text)."""
     cols = np.flatnonzero(canvas.max(axis=0) > 0.3)
     if cols.size == 0:
         return canvas
@@ -232,8 +233,9 @@ def closing_mark(canvas: np.ndarray, x: int, pen: int, rng: np.random.Generator)
 
     baseline = 2 * DIGIT_HEIGHT
     if kind in (",-", ".-"):
+        # a comma rises to the right: its tail goes down to the left
         first = _stroke(int(DIGIT_HEIGHT * rng.uniform(0.08, 0.16)), pen, rng.uniform(1.2, 2.5), rng) \
-            if kind == ",-" else _dot(max(3, int(pen * rng.uniform(1.0, 1.8))))  # a comma's tail down to the left
+            if kind == ",-" else _dot(max(3, int(pen * rng.uniform(1.0, 1.8))))
         x = put(first, x, baseline - int(DIGIT_HEIGHT * rng.uniform(0.0, 0.15)))
         kind, x = "-", x + int(DIGIT_HEIGHT * rng.uniform(0.0, 0.2))
     if kind in ("-", "_"):
