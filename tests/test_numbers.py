@@ -691,6 +691,18 @@ def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_pat
     wide = np.zeros((2, LINE_HEIGHT, 96, 1), np.float32)
     assert session.run(None, {session.get_inputs()[0].name: wide})[0].shape == (2, 96 // DOWNSAMPLE, 11)
     assert not (out / "checkpoint").exists()
+    # shipped into a models folder: the model, its metrics and its card, written from the run
+    import subprocess
+    import sys
+
+    ship = Path(__file__).resolve().parent.parent / "scripts" / "ship_line_model.py"
+    shipped = subprocess.run([sys.executable, str(ship), str(out), "--to", str(tmp_path / "models")],
+                             check=False, capture_output=True, text=True, timeout=300)
+    assert shipped.returncode == 0, shipped.stderr
+    assert (tmp_path / "models" / "lines.onnx").read_bytes() == (out / "model.onnx").read_bytes()
+    card = (tmp_path / "models" / "LINES_CARD.md").read_text()
+    assert "preset `lines-tiny`" in card and "convolutions to 32 features" in card
+    assert f"**{metrics['exact_match']:.1%}**" in card and "from scratch" in card
     again = run_cli("train-lines", "--preset", "lines-tiny", "--out", str(out))
     assert again.returncode == 1 and "already holds a finished run" in again.stderr
     # a second stage, half of whose lines are marks that are not digits (empty CTC targets)
