@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from digitcnn.artifacts import RunFolder, write_bytes, write_text
 from digitcnn.sequence import CLASSES, DOWNSAMPLE, LINE_HEIGHT, load_line_session
+from digitcnn.train_lines import LOGIT_TOLERANCE
 
 
 def parameters(onnx_path: Path) -> int:
@@ -45,7 +46,7 @@ reads digit by digit instead.
 
 | | |
 |---|---|
-| file | `{name}` (ONNX Runtime, float32; {parameters(run.model_onnx):,} weights; checked against Keras to {metrics['onnx_max_abs_diff']:.1e}, within 1e-5 of the largest logit) |
+| file | `{name}` (ONNX Runtime, float32; {parameters(run.model_onnx):,} weights; checked against Keras to {metrics['onnx_max_abs_diff']:.1e}, within {LOGIT_TOLERANCE:g} of the largest logit) |
 | input | float32 (N, {LINE_HEIGHT}, W, 1) in [0, 1]: one line, light ink on black, digits about 24 px high, W a multiple of {DOWNSAMPLE} (`sequence.line_input`) |
 | output | float32 (N, W / {DOWNSAMPLE}, {CLASSES}) logits per {DOWNSAMPLE} columns: CTC's blank, then the digits 0-9; decoded greedily in NumPy (`sequence.decode`) |
 | architecture | convolutions to {config['features']} features, bidirectional GRU layers: {config['recurrent_layers']}, of {config['recurrent_units']} units each, dropout {config['dropout']} (`train_lines.build_line_model`) |

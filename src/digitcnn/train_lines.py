@@ -56,8 +56,10 @@ MAX_DIGITS = 16  # label length the training targets are padded to
 # with a new seed for its lines never trains on the digits an earlier stage validated on.
 SPLIT_SEED = 0
 # largest difference allowed between the exported model's logits and Keras's, as a share of the
-# largest logit (up to about 30: float32 sums in another order differ by some 1e-5 of it)
-LOGIT_TOLERANCE = 1e-5
+# largest logit (up to about 30). Float32 sums in another order differ by 1e-6 to 2e-5 of it:
+# TensorFlow's oneDNN kernels on an AMD EPYC gave 1.6e-5 (3.6e-6 with them off; RESULTS, twenty-fifth
+# session); an export that is wrong (a gate, a weight) is off by a tenth of it or more.
+LOGIT_TOLERANCE = 1e-4
 
 
 def build_line_model(config: LineConfig):
