@@ -8,7 +8,6 @@ written from the run's config.json and metrics.json, as MODEL_CARD.md is for the
 """
 
 import argparse
-import json
 import math
 import sys
 from datetime import date
@@ -17,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitcnn.artifacts import RunFolder, write_bytes, write_text
+from digitcnn.artifacts import RunFolder, read_json, write_bytes, write_text
 from digitcnn.sequence import CLASSES, DOWNSAMPLE, LINE_HEIGHT, load_line_session
 from digitcnn.train_lines import LOGIT_TOLERANCE
 
@@ -31,8 +30,8 @@ def parameters(onnx_path: Path) -> int:
 
 def card(run: RunFolder, name: str) -> str:
     """The line reader's card (Markdown) from a finished run folder."""
-    record = json.loads(run.config.read_text())
-    config, metrics = record["config"], json.loads(run.metrics.read_text())
+    record, metrics = read_json(run.config), read_json(run.metrics)
+    config = record["config"]
     per_style = ", ".join(f"{style} {m['exact_match']:.1%}" for style, m in metrics["test"].items())
     by_digits = "; ".join(f"{style} " + " / ".join(f"{share:.0%}" for share in m["by_digits"].values())
                           + f" for {min(m['by_digits'], key=int)}-{max(m['by_digits'], key=int)} digits"

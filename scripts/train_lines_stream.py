@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from digitcnn.artifacts import RunFolder, atomic_path, read_json, write_json
 from digitcnn.config import LineConfig
-from digitcnn.train import prepare_out_dir, write_run_record
+from digitcnn.train import TrainError, prepare_out_dir, write_run_record
 from digitcnn.train_lines import (
     MAX_DIGITS,
     TRAINING_STYLES,
@@ -55,6 +55,7 @@ from digitcnn.train_lines import (
     ctc_loss,
     exact_match,
     finish_line_run,
+    keras_file,
     load_digits,
     read_logits,
     training_styles,
@@ -175,10 +176,11 @@ def main() -> int:
         metrics = finish(args.finish, args.out, args.overwrite)
         print(f"{args.out}: synthetic test exact match {metrics['exact_match']:.2%}")
         return 0
-    if args.init_from and args.init_from.is_dir():  # a train-lines run folder, as train-lines takes it
-        args.init_from = args.init_from / "model.keras"
-    if args.init_from and not args.init_from.is_file():
-        parser.error(f"--init-from {args.init_from}: no such .keras line reader")
+    if args.init_from:  # a .keras file or a train-lines run folder, as train-lines takes it
+        try:
+            args.init_from = keras_file(args.init_from)
+        except TrainError as exc:
+            parser.error(str(exc))
     chosen = args.models if args.models is not None else ([] if args.init_from else ["wide"])
     specs = ((StreamModel("stage", args.learning_rate, init_from=str(args.init_from.resolve())),)
              if args.init_from else ()) + tuple(m for m in MODELS if m.name in chosen)

@@ -331,17 +331,22 @@ def render_line_report(metrics: dict, config: dict, curves: Path) -> str:
             f"ONNX export max difference from Keras {metrics['onnx_max_abs_diff']:.1e}.</p></body></html>\n")
 
 
+def keras_file(init_from: str | Path) -> Path:
+    """The .keras line reader that ``--init-from`` names: the file, or a train-lines run folder's
+    model.keras; TrainError when there is none."""
+    start = Path(init_from)
+    start = start / "model.keras" if start.is_dir() else start
+    if not start.is_file():
+        raise TrainError(f"--init-from {init_from}: no model.keras there (train the first stage first)")
+    return start
+
+
 def train_lines(config: LineConfig, out_dir: str | Path, verbose: int = 2, overwrite: bool = False,
                 log=print) -> dict:
     """Synthesize lines, train the line reader, export it to ONNX and evaluate it; return the metrics."""
     run = RunFolder(out_dir)
     epochs_done = prepare_out_dir(run, config, overwrite)
-    start = None
-    if config.init_from:
-        start = Path(config.init_from)
-        start = start / "model.keras" if start.is_dir() else start
-        if not start.is_file():
-            raise TrainError(f"--init-from {config.init_from}: no model.keras there (train the first stage first)")
+    start = keras_file(config.init_from) if config.init_from else None
 
     import keras
 
