@@ -125,57 +125,6 @@ def test_writer_conventions_mnist_lacks(mnist):
     assert lower >= 16, lower
 
 
-def _holes(ink: np.ndarray) -> list[float]:
-    """The rows (centres) of the paper enclosed by ink (ink > 0.5), top to bottom."""
-    count, _, stats, centres = cv2.connectedComponentsWithStats((ink <= 0.5).astype(np.uint8), connectivity=4)
-    outside = {i for i in range(1, count) if stats[i, cv2.CC_STAT_LEFT] == 0 or stats[i, cv2.CC_STAT_TOP] == 0}
-    return sorted(centres[i][1] for i in range(1, count) if i not in outside and stats[i, cv2.CC_STAT_AREA] >= 3)
-
-
-def test_nines_curled_into_a_loop_and_twos_with_a_looped_head(mnist):
-    """Style mixed-loops's conventions, drawn on MNIST digits: a 9's tail curled into a loop left of
-    its stem (a new hole below the 9's own), a 2 whose first stroke closes its head (a new hole in
-    its upper half); the digit and its label stay, and no other digit is touched."""
-    from digitcnn.augment import closed_two, curl_nine
-    from digitcnn.linesynth import CHEQUE_LOOPS, _room
-
-    (x_train, y_train), _ = mnist
-    rng = np.random.default_rng(6)
-    curled = looped = 0
-    for nine in x_train[y_train == 9][:20]:
-        plain = _room(nine)
-        before, after = _holes(plain), _holes(curl_nine(plain, rng))
-        rows, cols = np.nonzero(plain > 0.5)
-        added = np.nonzero((curl_nine(plain, rng) > 0.5) & (plain <= 0.5))
-        assert added[1].min() < cols[rows >= rows.max() - 3].min() - 2  # left of the tail's end
-        curled += len(after) == len(before) + 1 and after[-1] > rows.min() + 0.6 * np.ptp(rows)
-    for two in x_train[y_train == 2][:20]:
-        plain = _room(two)
-        before, after = _holes(plain), _holes(closed_two(plain, rng))
-        rows = np.flatnonzero(plain.max(axis=1) > 0.5)
-        looped += len(after) > len(before) and min(set(after) - set(before)) < rows[0] + 0.6 * np.ptp(rows)
-    assert curled >= 14 and looped >= 14, (curled, looped)
-    # in a line, apart: each convention adds its loop, and at a share of 0 draws nothing from the
-    # generator (every earlier style's lines stay as they were), one draw fewer than at any share above 0
-    style = dataclasses.replace(CHEQUE_LOOPS, touching_share=0.0, gap=(0.5, 0.6), flag_one=0.0, hook_nine=0.0,
-                                cross_seven=0.0, long_one=0.0, small_tail=0.0)
-    added = 0
-    for k in range(10):
-        glyphs = [x_train[np.flatnonzero(y_train == label)[k]] for label in (9, 2, 3)]
-        ink, text = place_digits(glyphs, [9, 2, 3], np.random.default_rng(k),
-                                 dataclasses.replace(style, curl_nine=1.0, closed_two=1.0), None)
-        plain, _ = place_digits(glyphs, [9, 2, 3], np.random.default_rng(k),
-                                dataclasses.replace(style, curl_nine=1e-12, closed_two=1e-12), None)
-        assert text == "923"
-        added += len(_holes(ink)) - len(_holes(plain))
-    assert added >= 10, added  # of 20 loops drawn (a small one fills with ink at 40 px: about 12)
-    off, tiny = np.random.default_rng(1), np.random.default_rng(1)
-    place_digits(glyphs, [9, 2, 3], off, dataclasses.replace(style, curl_nine=0.0, closed_two=0.0), None)
-    place_digits(glyphs, [9, 2, 3], tiny, dataclasses.replace(style, curl_nine=1e-12, closed_two=1e-12), None)
-    off.random(), off.random()
-    assert off.bit_generator.state == tiny.bit_generator.state
-
-
 @pytest.mark.parametrize("kind", [",-", ".-", "~", "_"])
 def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
     """Style mixed-closing: an amount closed as cheque writers close it, each mark drawn after the
@@ -226,8 +175,8 @@ def test_closing_marks_are_taught_by_the_lines_closing_stage_and_drawn_from_no_g
 
     assert LINE_PRESETS["lines-closing"].style == "mixed-closing"
     assert [s.closing_marks > 0 for s in TRAINING_STYLES["mixed-closing"]] == [False, True]
-    assert all(s.closing_marks == 0 for name, styles in TRAINING_STYLES.items()
-               if name not in ("mixed-closing", "mixed-loops") for s in styles)
+    assert all(s.closing_marks == 0 for name, styles in TRAINING_STYLES.items() if name != "mixed-closing"
+               for s in styles)
     ink = np.zeros((120, 200), np.float32)
     ink[40:80, 20:180] = 1.0
     for seed in range(20):

@@ -95,46 +95,6 @@ def hook_nine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def curl_nine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 9 whose tail curls up into a loop on the left of its stem, as many Latin American writers
-    end it (a hooked 9 taken further; MNIST has few): an ellipse from the stem's lowest ink, down, left
-    and up, most of the way round. ``image`` (H, W) float in [0, 1], ink bright, with room on the left."""
-    rows, cols = np.nonzero(image > 0.5)
-    if len(rows) == 0:
-        return image
-    bottom, height = int(rows.max()), int(rows.max() - rows.min())
-    x = int(np.median(cols[rows > bottom - max(2, height // 10)]))
-    radius = max(2, round(rng.uniform(0.1, 0.2) * height))
-    tall = max(2, round(radius * rng.uniform(0.8, 1.3)))
-    out = image.copy()
-    cv2.ellipse(out, (x - radius, bottom - tall), (radius, tall), rng.uniform(-20, 20), 0, rng.uniform(270, 350),
-                1.0, thickness=stroke_width(image), lineType=cv2.LINE_AA)
-    return out
-
-
-def closed_two(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 2 whose first stroke starts low inside its head, so that the head is a loop (as on many
-    cheques): a bent stroke from the head's leftmost ink to the middle of the diagonal. ``image``
-    (H, W) float in [0, 1], ink bright."""
-    rows, cols = np.nonzero(image > 0.5)
-    if len(rows) == 0:
-        return image
-    top, height = int(rows.min()), int(rows.max() - rows.min())
-    head = rows < top + 0.4 * height
-    start = int(np.argmin(cols[head]))
-    tip = (int(cols[head][start]), int(rows[head][start]))
-    y = top + round(rng.uniform(0.5, 0.7) * height)
-    across = cols[rows == y]
-    if across.size == 0:
-        return image
-    end = (int(across.mean()), y)
-    bend = (round((tip[0] + end[0]) / 2 - 0.05 * height), round((tip[1] + end[1]) / 2 + 0.1 * height))
-    out = image.copy()
-    cv2.polylines(out, [np.array([tip, bend, end], np.int32)], False, 1.0, thickness=stroke_width(image),
-                  lineType=cv2.LINE_AA)
-    return out
-
-
 def cross_seven(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A 7 with a bar across its stem, as most of Europe and Latin America writes it. ``image`` (H, W)
     float in [0, 1], ink bright."""

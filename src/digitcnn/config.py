@@ -116,9 +116,8 @@ class LineConfig:
     style: str = _setting("general", "synthesis style (linesynth): general, cheque (long-flagged 1s, "
                                      "smaller tails), mixed (half each), or mixed-writers (as mixed, the cheque "
                                      "half also with long 1s, hooked 9s and crossed 7s), or mixed-closing (as "
-                                     "mixed-writers, the cheque half also closed by marks other than dashes), or "
-                                     "mixed-loops (as mixed-closing, with 9s curled into a loop and 2s with a looped head)",
-                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing", "mixed-loops"))
+                                     "mixed-writers, the cheque half also closed by marks other than dashes)",
+                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing"))
     mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
                                       "shapes), read as nothing: outlier exposure")
     stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")
@@ -166,11 +165,6 @@ LINE_PRESETS = {
     "lines-closing": LineConfig(preset="lines-closing", style="mixed-closing", init_from="runs/lines-shipped",
                                 lines=60_000, epochs=1, learning_rate=2e-4, seed=15, mark_share=0.05,
                                 features=96, recurrent_layers=2, recurrent_units=96),
-    # one more epoch from it on 60,000 new lines whose cheque half also has 9s curled into a loop and 2s
-    # with a looped head (RESULTS, twenty-sixth session)
-    "lines-loops": LineConfig(preset="lines-loops", style="mixed-loops", init_from="runs/lines-closing",
-                              lines=60_000, epochs=1, learning_rate=2e-4, seed=20, mark_share=0.05,
-                              features=96, recurrent_layers=2, recurrent_units=96),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
                              features=32, recurrent_units=16, limit=1000),

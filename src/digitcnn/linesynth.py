@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .augment import closed_two, cross_seven, curl_nine, flag_one, hook_nine
+from .augment import cross_seven, flag_one, hook_nine
 from .nondigits import KINDS, mark_ink
 from .sequence import slant
 from .synthetic import crop_to_ink
@@ -54,8 +54,6 @@ class LineStyle:
     hook_nine: float = 0.0  # 9s whose tail ends in a hook to the left
     cross_seven: float = 0.0  # 7s with a bar across the stem
     closing_marks: float = 0.0  # lines without a closing dash closed by another mark: ",-" ".-" "~" or a short low dash
-    curl_nine: float = 0.0  # 9s not hooked whose tail curls up into a loop left of the stem
-    closed_two: float = 0.0  # 2s whose head is a loop: the stroke starts low inside it
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -80,9 +78,6 @@ CHEQUE_CLOSING = dataclasses.replace(CHEQUE_WRITERS, closing_marks=0.4)
 # "_" is a short dash low beside the last digit. Not "/" nor a lone ",": taught as closing marks, they
 # taught the reader to leave out a last 1 (RESULTS, twenty-fifth session).
 CLOSING_MARKS = (",-", ".-", "~", "_")
-# ... and 9s curled into a loop, 2s with a looped head (style "mixed-loops"): the development cheques'
-# commonest misreadings after the flagged 1s were 9 read as 8 and 2 read as 9, written so
-CHEQUE_LOOPS = dataclasses.replace(CHEQUE_CLOSING, curl_nine=0.35, closed_two=0.25)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -158,12 +153,8 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
             digit = flag_one(_room(digit, below=0, left=56), rng, style.flag_length, style.flag_angle)
         elif label == 9 and style.hook_nine and rng.random() < style.hook_nine:
             digit = hook_nine(_room(digit), rng)
-        elif label == 9 and style.curl_nine and rng.random() < style.curl_nine:
-            digit = curl_nine(_room(digit), rng)
         elif label == 7 and style.cross_seven and rng.random() < style.cross_seven:
             digit = cross_seven(_room(digit), rng)
-        elif label == 2 and style.closed_two and rng.random() < style.closed_two:
-            digit = closed_two(_room(digit), rng)
         height = round(DIGIT_HEIGHT * rng.uniform(0.65, 1.1) * (tail if index else 1.0))
         body = height  # where the digit sits: a long 1 reaches below the others' baseline
         if label == 1 and style.long_one and rng.random() < style.long_one:

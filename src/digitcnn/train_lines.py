@@ -31,7 +31,6 @@ from .linesynth import (
     CANVAS,
     CHEQUE,
     CHEQUE_CLOSING,
-    CHEQUE_LOOPS,
     CHEQUE_WRITERS,
     LineStyle,
     make_line,
@@ -271,8 +270,7 @@ def load_digits(config: LineConfig):
 
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
-                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING),
-                   "mixed-loops": (LineStyle(), CHEQUE_LOOPS)}
+                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
