@@ -222,6 +222,17 @@ def test_cli_human_json_and_exit_codes(tmp_path, mnist_test, run_cli):
     assert Image.open(tmp_path / "seen" / saved[0]).size == (28, 28)
 
 
+def test_cli_says_a_folder_has_no_file_and_refuses_two_line_readers(tmp_path, run_cli):
+    """An empty folder (or one of subfolders only) is an error on its line, exit 1, not silence;
+    --line-model and --no-line-reader together are a usage error."""
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    result = run_cli("predict", tmp_path / "empty")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.strip() == f"{tmp_path / 'empty'}: error: a folder with no file in it (its subfolders are not read)"
+    result = run_cli("predict", tmp_path / "x.png", "--line-model", tmp_path, "--no-line-reader")
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
 def test_cli_reads_stdin(mnist_test, run_cli):
     x_test, y_test = mnist_test
     result = run_cli("predict", "-", "--json", stdin_bytes=png_bytes(paper_digit(x_test[4])))

@@ -238,6 +238,10 @@ def test_quantize_refuses_what_is_not_a_model(tmp_path, root, run_cli):
     result = run_cli("quantize", "--model", tmp_path / "bad.onnx")
     assert result.returncode == 1 and "not a loadable ONNX model" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "bad.int8.onnx").exists()
+    # the shipped int8 model is no float32 one: said so, nothing written
+    result = run_cli("quantize", "--model", root / "models" / "digitcnn.onnx", "--out", tmp_path)
+    assert result.returncode == 1 and "already quantized" in result.stderr and "digitcnn-float32.onnx" in result.stderr
+    assert "Traceback" not in result.stderr and "WARNING" not in result.stderr and not list(tmp_path.glob("*.int8*"))
     (tmp_path / "a-file").write_text("")
     result = run_cli("quantize", "--model", root / "models" / "digitcnn-float32.onnx", "--out", tmp_path / "a-file")
     assert result.returncode == 1 and "not a folder" in result.stderr and "Traceback" not in result.stderr

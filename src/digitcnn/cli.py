@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("evaluate", help="recompute the metrics, figures and report of a model with ONNX Runtime")
     p.add_argument("--model", type=Path, required=True, help="a run folder or a .onnx file")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path,
+                   help="folder of the MNIST IDX files to test on (default: the copy shipped with the package)")
     p.add_argument("--limit", type=positive_int, help="evaluate a stratified subset of N test images")
     p.add_argument("--real-dir", type=Path, metavar="DIR",
                    help="also measure accuracy and calibration on real handwriting in DIR (photo/, drawn/, tiny/, "
@@ -111,14 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list K candidates per digit (the JSON lists 3 unless told)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per input")
     p.add_argument("--save-preprocessed", type=Path, metavar="DIR", help="write the 28x28 images the model saw")
-    p.add_argument("--line-model", type=Path, metavar="RUN_DIR_OR_ONNX",
-                   help="the line reader, a .onnx file or a train-lines run folder (default: the pretrained one)")
-    p.add_argument("--no-line-reader", action="store_true",
-                   help="read every mark with the digit model alone (the pipeline before the line reader)")
+    line_reader = p.add_mutually_exclusive_group()
+    line_reader.add_argument("--line-model", type=Path, metavar="RUN_DIR_OR_ONNX",
+                             help="the line reader, a .onnx file or a train-lines run folder (default: the "
+                                  "pretrained one)")
+    line_reader.add_argument("--no-line-reader", action="store_true",
+                             help="read every mark with the digit model alone (the pipeline before the line reader)")
 
     p = commands.add_parser("serve", help="serve the web page and the HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port_number, default=8000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=port_number, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--model", type=Path, help="a .onnx file or a run folder (default: the pretrained model)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--allow-private-urls", action="store_true",
@@ -145,19 +149,27 @@ def run_serve(args) -> int:
     return 0
 
 
-def expand_inputs(inputs: list[str]) -> list[str]:
-    """Folders become their files (sorted, hidden ones skipped); everything else stays as given."""
+def is_folder(item: str) -> bool:
+    """True when the input ``item`` names a folder (not stdin's "-", nor a URL)."""
     from .fetch import is_url
 
+    try:
+        return item != "-" and not is_url(item) and Path(item).is_dir()
+    except OSError:  # an unreadable path, a name too long: reading the item says why, on its line
+        return False
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Folders become their files (sorted; hidden files and subfolders skipped); everything else, and
+    a folder with no file in it, stays as given (``run_predict`` says it has none)."""
     expanded = []
     for item in inputs:
-        path = Path(item)
         try:
-            folder = item != "-" and not is_url(item) and path.is_dir()
-            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if folder else None
-        except OSError:  # an unreadable folder, a name too long: reading the item says why, on its line
+            files = sorted(p for p in Path(item).iterdir()
+                           if p.is_file() and not p.name.startswith(".")) if is_folder(item) else None
+        except OSError:  # an unreadable folder: reading the item says why, on its line
             files = None
-        expanded.extend(map(str, files) if files is not None else [item])
+        expanded.extend(map(str, files) if files else [item])
     return expanded
 
 
@@ -221,6 +233,8 @@ def run_predict(args) -> int:
     failures = 0
     for index, item in enumerate(expand_inputs(args.inputs)):
         try:
+            if is_folder(item):  # (expand_inputs leaves only folders with no file)
+                raise ImageError("a folder with no file in it (its subfolders are not read)")
             result = reader.read(read_stdin(MAX_BYTES) if item == "-" else item, strict=True)
             result.input = item
         except ImageError as exc:

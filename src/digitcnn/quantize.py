@@ -31,6 +31,7 @@ CHECK_IMAGES = 5000
 # Share of held-out images on which the int8 model must give the float32 model's class.
 MIN_AGREEMENT = 0.995
 FLOAT_OPS = ("Softmax",)
+QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger")
 
 
 class QuantizeError(DigitcnnError, RuntimeError):
@@ -78,6 +79,9 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
             check_images = data.preprocess(x_train[CALIBRATION_IMAGES:CALIBRATION_IMAGES + CHECK_IMAGES])
     float_session = load_session(source)
     input_name = float_session.get_inputs()[0].name
+    if any(node.op_type in QUANTIZED_OPS for node in onnx.load(str(source)).graph.node):
+        raise QuantizeError(f"{source}: already quantized (it has int8 operators); quantize its float32 "
+                            "version (a run folder's model.onnx; models/digitcnn-float32.onnx for the pretrained one)")
 
     with tempfile.TemporaryDirectory() as tmp, atomic_path(out_path) as target:
         prepared = Path(tmp) / "prepared.onnx"
