@@ -293,6 +293,11 @@ def test_read_batch_agrees_with_read(reader, mnist_test):
     assert np.mean([r.digits == str(y) for r, y in zip(batch, y_test[:50])]) >= 0.98
     blank_and_digit = np.stack([np.zeros((28, 28), np.uint8), x_test[0]])
     assert [r.digits for r in reader.read_batch(blank_and_digit)] == ["", str(y_test[0])]
+    # An MNIST-like input is one line of writing, as any picture is, alone or in a batch.
+    for result in (single, batch[-1]):
+        assert [(line.digits, line.reader) for line in result.lines] == [(result.digits, "digit")]
+    blank = np.zeros((1, 28, 28), np.uint8)
+    assert reader.read(blank[0]).lines == [] == reader.read_batch(blank)[0].lines
     # Each result is its own: changing one (a caller annotating boxes, say) leaves the others alone.
     batch[0].predictions[0].box[2] = 99
     assert batch[1].predictions[0].box == [0, 0, 28, 28]

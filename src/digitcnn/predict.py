@@ -210,6 +210,16 @@ def written(digits: str, separators: list[str]) -> str:
     return "".join(d + s for d, s in zip(digits, [*separators, ""]))
 
 
+FRAME_BOX = [0, 0, 28, 28]  # an MNIST-like input's digit: the frame the model saw, as it is
+
+
+def one_line(result: ReadResult) -> ReadResult:
+    """An MNIST-like input's reading (``result``) with its digit, if any, as the picture's one line."""
+    if result.predictions:
+        result.lines = [LineReading(result.digits, result.text, result.confidence, list(FRAME_BOX), "digit")]
+    return result
+
+
 class DigitReader:
     """Reads the digits in images with an ONNX model, loaded once.
 
@@ -242,7 +252,7 @@ class DigitReader:
             image = load_source(source, fetch)
             page = analyse(image)
             if page.frame is not None:
-                result = self.read_frames(name, page.frame[np.newaxis, :, :, np.newaxis], [[0, 0, 28, 28]])
+                result = self.read_frame(name, page)
             else:
                 result = self.read_page(name, page)
         except ImageError as exc:
@@ -251,6 +261,11 @@ class DigitReader:
             return ReadResult.failed(name, str(exc))
         result.source = image
         return result
+
+    def read_frame(self, name: str, page: Page) -> ReadResult:
+        """An MNIST-like 28x28 input (``page.frame``), read as it is: one digit, or a mark that is no
+        digit; a digit read is one line, as on any page."""
+        return one_line(self.read_frames(name, page.frame[np.newaxis, :, :, np.newaxis], [list(FRAME_BOX)]))
 
     def read_frames(self, name: str, frames: np.ndarray, boxes: list) -> ReadResult:
         """Digit by digit: MNIST frames (K, 28, 28, 1) to the digit model, marks that are no digit set apart."""
@@ -465,10 +480,9 @@ class DigitReader:
         if images.shape[1:] == (28, 28):
             fast = np.flatnonzero(mnist_like(scaled))
             proba = predict_proba(self.session, scaled[fast][..., np.newaxis])
-            box = [0, 0, 28, 28]
-            kept, rejected = self.split_rejected(proba, [box] * len(fast))
-            for i, digit in zip(fast[kept].tolist(), self.digit_predictions(proba[kept, :10], [box] * len(kept))):
-                results[i] = ReadResult.read(f"<image {i}>", [digit])
+            kept, rejected = self.split_rejected(proba, [FRAME_BOX] * len(fast))
+            for i, digit in zip(fast[kept].tolist(), self.digit_predictions(proba[kept, :10], [FRAME_BOX] * len(kept))):
+                results[i] = one_line(ReadResult.read(f"<image {i}>", [digit]))
             for i, mark in zip(np.setdiff1d(fast, fast[kept]).tolist(), rejected):
                 results[i] = ReadResult.read(f"<image {i}>", [], rejected=[mark])
         for i, result in enumerate(results):
