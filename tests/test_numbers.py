@@ -339,6 +339,27 @@ def test_separators_are_read_by_their_shape_and_place(name, marks, expected):
     assert separator_pieces(stats, labels) == used == (set(labels.tolist()) - digits if expected else set())
 
 
+@pytest.mark.parametrize("read, expected", [
+    ("100.0", "1.000"),  # one mark, one group: moved where the groups part
+    ("1000 0", "10 000"),
+    ("1.2345", "12.345"),
+    ("10.9.5", "1095"),  # two marks for one group: left out
+    ("1'7.9'07", "17907"),  # marks of two kinds: left out
+    ("1.990", "1.990"), ("10,000", "10,000"), ("1.000.000", "1.000.000"), ("10000", "10000"),  # as written
+    ("1.234,50", "1.234,50"), ("12.50", "12.50"),  # two decimals after the last mark
+    ("2.5", "2.5"), ("10.9", "10.9"),  # three digits or fewer: as read
+    ("12:30", "12:30"), ("1-2345", "1-2345"),  # a time, a range: as read
+])
+def test_thousands_marks_read_between_the_wrong_digits_are_moved_or_left_out(read, expected):
+    """The line reader places a mark between the wrong digits when its steps for them are off
+    ("1.000.-" read "100.0" on a real cheque): text sets off groups of three, or shows no mark."""
+    from digitcnn.predict import written
+
+    digits = "".join(c for c in read if c.isdigit())
+    separators = ["" if nxt.isdigit() else nxt for c, nxt in zip(read, read[1:]) if c.isdigit()]
+    assert written(digits, separators) == expected
+
+
 def test_two_digits_far_apart_have_a_space_between_them():
     mask = np.zeros((100, 400), bool)
     mask[20:80, 10:50] = mask[20:80, 300:340] = True  # two digits 60 px tall, 250 px apart

@@ -202,12 +202,41 @@ def is_date(text: str) -> bool:
             and (len(year) == 2 or (len(year) == 4 and year[:2] in ("19", "20"))))
 
 
+THOUSANDS = (".", ",", "'", " ")  # the separators that group a number's digits by three
+
+
+def grouped(digits: str, separators: list[str]) -> list[str]:
+    """``separators`` (one per pair of ``digits``, "" for none) as a number of 4+ digits has them:
+    thousands marks (THOUSANDS) set off groups of three from the right, and a last "." or ","
+    may set off two decimals ("1.234,50", "12.50"). Marks anywhere else come from the line reader
+    placing a mark between the wrong digits (it marks a digit at one or two steps, not over its
+    width): as many marks of one kind as the number has groups are moved to where the groups part
+    ("100.0" -> "1.000"); others are left out ("10.9.5" -> "1095"). Numbers of 1-3 digits, and
+    numbers with another separator (":" "/" "-": a time, a date, a range), keep theirs as read."""
+    at = [i for i, mark in enumerate(separators) if mark]
+    count = len(digits)
+    if count < 4 or not at or any(separators[i] not in THOUSANDS for i in at):
+        return separators
+    decimal = at[-1] == count - 3 and separators[at[-1]] in (".", ",")
+    whole = count - 2 if decimal else count  # the digits before the decimals
+    marks = at[:-1] if decimal else at
+    if all((whole - 1 - i) % 3 == 0 for i in marks):
+        return separators
+    fixed = [""] * len(separators)
+    if decimal:
+        fixed[count - 3] = separators[count - 3]
+    if len({separators[i] for i in marks}) == 1 and len(marks) == (whole - 1) // 3:
+        for i in range(whole - 4, -1, -3):
+            fixed[i] = separators[marks[0]]
+    return fixed
+
+
 def written(digits: str, separators: list[str]) -> str:
-    """The digits with the separators between them, as written: ("1990", [".", "", ""]) -> "1.990";
-    separators of another count (another reading of the line) are left out."""
+    """The digits with the separators between them, as written (``grouped``): ("1990", [".", "",
+    ""]) -> "1.990"; separators of another count (another reading of the line) are left out."""
     if len(separators) != max(0, len(digits) - 1):
         return digits
-    return "".join(d + s for d, s in zip(digits, [*separators, ""]))
+    return "".join(d + s for d, s in zip(digits, [*grouped(digits, separators), ""]))
 
 
 FRAME_BOX = [0, 0, 28, 28]  # an MNIST-like input's digit: the frame the model saw, as it is
