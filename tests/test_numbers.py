@@ -531,6 +531,23 @@ def test_a_number_with_a_separator_keeps_it_in_text(reader, number_ink):
     assert result.digits == "1990" and result.text == "1.990"
 
 
+def test_a_small_digit_beside_a_long_one_leaves_no_space(reader, number_ink):
+    """Digits evenly spaced, a 0 written small and a 4 reaching far below the others (as some hands
+    write them): the small 0 is one of the digits, not paper, so no space opens beside it."""
+    heights = {"2": 100, "0": 62, "4": 170}
+    parts = [cv2.resize(number_ink(d, overlap=0, k=k), None, fx=heights[d] / 100, fy=heights[d] / 100)
+             for k, d in enumerate("2024")]
+    gap = 16
+    page = np.zeros((180, sum(p.shape[1] for p in parts) + gap * 3), np.float32)
+    x = 0
+    for part in parts:
+        top = 100 - part.shape[0] if part.shape[0] <= 100 else 0  # on the baseline; the 4 hangs below
+        page[top:top + part.shape[0], x:x + part.shape[1]] = part
+        x += part.shape[1] + gap
+    result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 50)))
+    assert result.digits == "2024" and result.text == "2024", result.text
+
+
 @pytest.mark.parametrize("separator", [",", "'", ":", "-"])
 def test_a_separator_is_no_digit_to_either_reader(reader, number_ink, separator):
     """A drawn comma or apostrophe looks like a sure 1 to the digit model, a dash like nothing:

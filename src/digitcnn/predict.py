@@ -49,11 +49,13 @@ from .results import (
     RejectedMark,
 )
 from .sequence import (
+    SEPARATOR_HEIGHT,
     Line,
     apart_ends,
     date_slashes,
     digit_spans,
     find_lines,
+    line_kinds,
     load_line_session,
     read_ink,
     read_separators,
@@ -425,8 +427,12 @@ class DigitReader:
                                            - left)) for label in slashes)
         spans = [(left + int(kept[min(a, len(kept) - 1)]), left + int(kept[min(b, len(kept)) - 1]) + 1)
                  for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px, cuts)]
-        heights = stats[line.labels, cv2.CC_STAT_HEIGHT]
-        body = np.isin(pieces, np.setdiff1d(line.labels[heights >= 0.5 * heights.max()], list(slashes)))
+        # the digits' pieces: no separator's shape, at least SEPARATOR_HEIGHT of the digits' height (a
+        # small 0 beside a 4 reaching far down is one, and the gap beside it no space)
+        kinds, _, body_height = line_kinds(stats, line.labels)
+        digit_pieces = [label for label, kind in kinds.items()
+                        if not kind and stats[label, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * body_height]
+        body = np.isin(pieces, np.setdiff1d(digit_pieces, list(slashes)))
         separators, separator_marks = read_separators(stats, line.labels, spans, body)
         predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
