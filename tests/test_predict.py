@@ -231,6 +231,9 @@ def test_cli_says_a_folder_has_no_file_and_refuses_two_line_readers(tmp_path, ru
     assert result.stdout.strip() == f"{tmp_path / 'empty'}: error: a folder with no file in it (its subfolders are not read)"
     result = run_cli("predict", tmp_path / "x.png", "--line-model", tmp_path, "--no-line-reader")
     assert result.returncode == 2 and "not allowed with argument" in result.stderr
+    # a URL's error names it once
+    result = run_cli("predict", "ftp://example.org/x.png")
+    assert result.stdout.strip() == "ftp://example.org/x.png: error: only http and https URLs are fetched, not ftp"
 
 
 def test_cli_reads_stdin(mnist_test, run_cli):

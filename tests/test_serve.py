@@ -31,6 +31,19 @@ def test_page_and_health(client):
     assert "/api/predict" in client.get("/openapi.json").json()["paths"]
 
 
+def test_the_api_schema_says_what_the_server_does(client):
+    """The API page's "Try it out" can upload a file; no route documents FastAPI's 422 (a request
+    that fails validation is answered 400), nor an upload the URL fetches' 503."""
+    schema = client.get("/openapi.json").json()
+    upload = schema["paths"]["/api/predict"]["post"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["image"] == {"type": "string", "format": "binary"} and form["required"] == ["image"]
+    assert "application/octet-stream" in upload["requestBody"]["content"]
+    assert "503" not in upload["responses"] and "503" in schema["paths"]["/api/predict-url"]["post"]["responses"]
+    assert not [path for path, ops in schema["paths"].items() for op in ops.values() if "422" in op["responses"]]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
 def test_model_card(client):
     card = client.get("/api/model").json()
     assert card["name"] == "digitcnn.onnx" and card["input_size"] == [28, 28, 1]
@@ -58,6 +71,7 @@ def test_predict_errors_are_4xx_json(client):
         ({"content": png(np.random.default_rng(0).integers(0, 255, (99, 99), dtype=np.uint8))[:3000]}, 400,
          "corrupt or truncated"),
         ({"files": {"other": ("x.png", b"123", "image/png")}}, 400, "no file field named 'image'"),
+        ({"files": {"image": ("x.png", b"", "image/png")}}, 400, "the multipart field 'image' is an empty file"),
         ({"content": b"\0" * (10 * 1024 * 1024 + 70_000)}, 413, "over the limit"),
     ]
     for kwargs, status, message in cases:
@@ -76,7 +90,8 @@ def test_predict_url_bad_requests(client):
                           ({"url": 5}, "url")):
         answer = client.post("/api/predict-url", json=body)
         assert answer.status_code == 400 and message in answer.json()["error"]
-    assert client.post("/api/predict-url", content=b"{not json").status_code == 400
+    answer = client.post("/api/predict-url", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["error"].startswith("invalid request: the body is not JSON")
 
 
 def test_ssrf_guard_refuses_private_hosts(client, image_server):

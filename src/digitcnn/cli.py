@@ -187,7 +187,8 @@ def format_result(result, top_k: int, show_runners_up: bool) -> str:
     """One ReadResult as the human-readable lines of ``digitcnn predict``: the number as written
     (with its separators); a picture with several lines of writing gets a line each."""
     if result.error:
-        return f"{result.input}: error: {result.error}"
+        said = result.error.removeprefix(f"{result.input}: ")  # a URL's errors name it (after redirects, the last)
+        return f"{result.input}: error: {said}"
     if not result.predictions:
         return f"{result.input}: {result.message}"
     if len(result.lines) > 1:

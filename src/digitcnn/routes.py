@@ -34,6 +34,13 @@ ERROR_RESPONSES = {status: {"model": ErrorMessage, "description": description}
                    for status, description in ((400, "a bad image, URL or request"),
                                                (408, "the body took too long to arrive"), (413, "body over 10 MB"),
                                                (415, "not an image"), (503, "too many URL fetches in flight"))}
+UPLOAD_ERRORS = {status: response for status, response in ERROR_RESPONSES.items() if status != 503}
+# /api/predict reads its body itself (a multipart field or raw bytes), so FastAPI cannot infer it:
+# described here, the API page's "Try it out" can send a file.
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["image"],
+                                       "properties": {"image": {"type": "string", "format": "binary"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -82,7 +89,7 @@ async def page():
 
 
 @router.post("/api/predict", summary="Read the digits in an uploaded image", response_model=ReadResult,
-             responses=ERROR_RESPONSES)
+             responses=UPLOAD_ERRORS, openapi_extra=UPLOAD_BODY)
 async def predict(request: Request, include_images: bool = False):
     """Send the image as a multipart file field named ``image``, or as the raw request body.
     ``include_images=true`` adds the 28x28 images the model saw and the picture read, as PNG data URLs."""
@@ -95,6 +102,8 @@ async def predict(request: Request, include_images: bool = False):
                 return error(400, "the multipart body has no file field named 'image'")
             body = await upload.read()
             name = upload.filename or "<upload>"
+            if not body:
+                return error(400, "the multipart field 'image' is an empty file")
     if len(body) > request.app.state.max_bytes:
         raise BodyTooLarge()
     if not body:
