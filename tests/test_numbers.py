@@ -5,6 +5,7 @@ training digits only), drawn as a canvas or a pen on paper draws them.
 """
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -356,7 +357,7 @@ def test_thousands_marks_read_between_the_wrong_digits_are_moved_or_left_out(rea
     from digitcnn.predict import written
 
     digits = "".join(c for c in read if c.isdigit())
-    separators = ["" if nxt.isdigit() else nxt for c, nxt in zip(read, read[1:]) if c.isdigit()]
+    separators = ["" if nxt.isdigit() else nxt for c, nxt in itertools.pairwise(read) if c.isdigit()]
     assert written(digits, separators) == expected
 
 
