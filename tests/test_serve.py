@@ -48,6 +48,10 @@ def test_model_card(client):
     card = client.get("/api/model").json()
     assert card["name"] == "digitcnn.onnx" and card["input_size"] == [28, 28, 1]
     assert card["test_accuracy"] >= 0.99 and card["version"]
+    from digitcnn.models import REFUSE_ABOVE
+
+    assert card["not_a_digit"] == {"output": 10, "refused_above": REFUSE_ABOVE}  # the shipped model's 11th class
+    assert "and not a digit" in client.get("/model").text
 
 
 def test_predict_raw_body_and_multipart(client, mnist_test):

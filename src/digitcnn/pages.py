@@ -67,7 +67,9 @@ def _model_card_html(card: dict, metrics: dict) -> str:
         ("Test accuracy", f"{_percent(card.get('test_accuracy'))} on {card.get('test_size') or '?'} MNIST test images"),
         ("Input", ("a 28x28 grey image (light ink on black, the digit centred in a 20x20 box); "
                    "pictures are brought to that form before they are read")),
-        ("Classes", ", ".join(str(c) for c in card.get("classes", []))),
+        ("Classes", ", ".join(str(c) for c in card.get("classes", []))
+         + (f", and not a digit: a mark whose probability of it is over {card['not_a_digit']['refused_above']:g} "
+            "is refused (listed under rejected, not read)" if card.get("not_a_digit") else "")),
         ("Runs on", card.get("runtime")),
         ("digitcnn version", card.get("version")),
     ]
@@ -75,7 +77,8 @@ def _model_card_html(card: dict, metrics: dict) -> str:
     if line_reader:
         scores = ", ".join(f"{k} {_percent(v)}" for k, v in line_reader.get("synthetic_exact_match", {}).items())
         facts.append(("Line reader", (f"{line_reader.get('name')}: numbers read whole (touching digits, separators); "
-                                     f"exact match on synthetic numbers of MNIST test digits: {scores or 'not measured'}")))
+                                     f"exact match of the line model alone on synthetic numbers of MNIST test digits: "
+                                     f"{scores or 'not measured'}")))
     if metrics.get("trained_with"):
         facts.append(("Trained with", metrics["trained_with"]))
     rows = "".join(f"<dt>{esc(str(k))}</dt><dd>{esc(str(v))}</dd>" for k, v in facts if v is not None)

@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__
 from .errors import DigitcnnError
 from .fetch import MAX_BYTES
-from .models import INPUT_SHAPE
+from .models import INPUT_SHAPE, NOT_A_DIGIT, REFUSE_ABOVE
 from .predict import DigitReader
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -137,6 +137,9 @@ def model_card(reader: DigitReader) -> dict:
         "test_size": metrics.get("test_size"),
         "input_size": list(INPUT_SHAPE),
         "classes": list(range(10)),
+        # models trained with marks that are not digits have an eleventh output: such marks are refused
+        "not_a_digit": ({"output": NOT_A_DIGIT, "refused_above": REFUSE_ABOVE}
+                        if reader.session.get_outputs()[0].shape[-1] > NOT_A_DIGIT else None),
         "version": __version__,
         "runtime": "onnxruntime",
         "line_reader": line_reader,
