@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a preset, export it to ONNX, evaluate it, write a report",
                             description="Every setting of config.TrainConfig has a flag; a flag left out keeps "
                                         "the preset's value (defaults shown: fast | accurate | baseline).")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="fast")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="fast",
+                   help="the settings to start from (default fast; accurate is the pretrained model's)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/PRESET)")
     for name, kind, meta in flags():
         if name == "preset":
@@ -75,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "synthetic numbers, export it to ONNX, write a report",
                             description="Every setting of config.LineConfig has a flag; a flag left out keeps "
                                         "the preset's value (defaults shown: lines | lines-cheque | lines-tiny).")
-    p.add_argument("--preset", choices=sorted(LINE_PRESETS), default="lines")
+    p.add_argument("--preset", choices=sorted(LINE_PRESETS), default="lines",
+                   help="the settings to start from (default lines; config.LINE_PRESETS says what each stage "
+                        "draws and which stage it continues)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/PRESET)")
     for name, kind, meta in flags(LineConfig):
         if name == "preset":
