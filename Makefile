@@ -39,14 +39,19 @@ model: $(STAMP)
 ## alone it makes more steps in the same time: a rerun gives a comparable model, not the same one.
 ## On 2 CPU cores that stage would take days; the second and the third take about 15 and 8 minutes.
 ## The third continues the second's model rebuilt from its ONNX file, as the shipped one was, on
-## amounts closed by marks other than dashes too (RESULTS, twenty-fifth session).
+## amounts closed by marks other than dashes too (RESULTS, twenty-fifth session). The fourth continues
+## the third on round amounts ("25.000"), twice with two seeds (8 minutes each), and the shipped
+## model is the mean of the two runs' weights (RESULTS, twenty-sixth session).
 lines-model: $(STAMP)
 	$(BIN)/python scripts/train_lines_stream.py --models wide --minutes 7.4 --out runs/stream
 	$(BIN)/python scripts/train_lines_stream.py --finish runs/stream/wide.keras --out runs/lines-stream
 	$(BIN)/digitcnn train-lines --preset lines-writers --out runs/lines-writers --quiet
 	$(BIN)/python scripts/line_model_from_onnx.py --onnx runs/lines-writers/model.onnx --out runs/lines-shipped
 	$(BIN)/digitcnn train-lines --preset lines-closing --out runs/lines-closing --quiet
-	$(BIN)/python scripts/ship_line_model.py runs/lines-closing
+	$(BIN)/digitcnn train-lines --preset lines-round --out runs/lines-round --quiet
+	$(BIN)/digitcnn train-lines --preset lines-round --seed 21 --out runs/lines-round-s21 --quiet
+	$(BIN)/python scripts/average_line_models.py runs/lines-round runs/lines-round-s21 --out runs/lines-round-avg
+	$(BIN)/python scripts/ship_line_model.py runs/lines-round-avg
 
 ## lines-model-cpu: the line reader shipped before it, on 2 CPU cores only (about 3 hours): seven
 ## stages, each from the last one's model (config.LINE_PRESETS says what each draws). Its first three

@@ -37,6 +37,9 @@ def card(run: RunFolder, name: str) -> str:
                           + f" for {min(m['by_digits'], key=int)}-{max(m['by_digits'], key=int)} digits"
                           for style, m in metrics["test"].items())
     start = f"continuing `{config['init_from']}` (the stage before)" if config.get("init_from") else "from scratch"
+    if record.get("averaged_from"):  # scripts/average_line_models.py: the mean of several seeds' runs
+        seeds = ", ".join(str(member["seed"]) for member in record["averaged_from"])
+        start += f"; the mean of the weights of {len(record['averaged_from'])} such runs, seeds {seeds}"
     return f"""# digitcnn line reader
 
 The model that reads a whole line of writing (a number, touching digits and all) for `digitcnn

@@ -126,6 +126,51 @@ def test_writer_conventions_mnist_lacks(mnist):
     assert lower >= 16, lower
 
 
+def _holes(ink: np.ndarray) -> list[float]:
+    """The rows (centres) of the paper enclosed by ink (ink > 0.5), top to bottom."""
+    count, _, stats, centres = cv2.connectedComponentsWithStats((ink <= 0.5).astype(np.uint8), connectivity=4)
+    outside = {i for i in range(1, count) if stats[i, cv2.CC_STAT_LEFT] == 0 or stats[i, cv2.CC_STAT_TOP] == 0}
+    return sorted(centres[i][1] for i in range(1, count) if i not in outside and stats[i, cv2.CC_STAT_AREA] >= 3)
+
+
+def test_round_amounts_end_in_zeros_some_written_as_a_chain_of_loops(mnist):
+    """Style mixed-round: a share of the numbers of four digits or more end in "000" or "00", as
+    amounts of money do, some of them written as a chain of quick loops; at a share of 0 nothing is
+    drawn from the generator, one draw fewer than at any share above 0."""
+    from digitcnn.config import LINE_PRESETS
+    from digitcnn.linesynth import (
+        CHEQUE_ROUND,
+        CHEQUE_WRITERS,
+        looped_zero,
+        round_amount,
+    )
+    from digitcnn.train_lines import TRAINING_STYLES
+
+    assert LINE_PRESETS["lines-round"].style == "mixed-round" and LINE_PRESETS["lines-round"].init_from == "runs/lines-closing"
+    assert [name for name, styles in TRAINING_STYLES.items() if any(s.round_amounts for s in styles)] == ["mixed-round"]
+
+    (x_train, y_train), _ = mnist
+    style = dataclasses.replace(CHEQUE_ROUND, round_amounts=1.0, digits=(4, 7), separator_share=0.0)
+    rng = np.random.default_rng(7)
+    texts = [make_line(x_train, y_train, rng, style)[1] for _ in range(40)]
+    assert all(text.endswith("00") and 4 <= len(text) <= 7 for text in texts), texts
+    assert 0.5 < np.mean([text.endswith("000") for text in texts]) < 0.95
+    for seed in range(10):
+        zero = looped_zero(np.random.default_rng(seed))
+        assert zero.shape == (28, 28) and zero.dtype == np.uint8
+        assert len(_holes(zero.astype(np.float32) / 255)) == 1  # a loop
+    glyphs, labels = [x_train[i] for i in range(5)], [int(y_train[i]) for i in range(5)]
+    for share, draws in ((0.0, 0), (1e-12, 1)):
+        off, counted = np.random.default_rng(1), np.random.default_rng(1)
+        kept_glyphs, kept_labels = list(glyphs), list(labels)
+        round_amount(kept_glyphs, kept_labels, x_train, y_train, counted,
+                     dataclasses.replace(CHEQUE_WRITERS, round_amounts=share))
+        for _ in range(draws):
+            off.random()
+        assert off.bit_generator.state == counted.bit_generator.state
+        assert kept_labels == labels and all(a is b for a, b in zip(kept_glyphs, glyphs))
+
+
 @pytest.mark.parametrize("kind", [",-", ".-", "~", "_"])
 def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
     """Style mixed-closing: an amount closed as cheque writers close it, each mark drawn after the
@@ -176,8 +221,8 @@ def test_closing_marks_are_taught_by_the_lines_closing_stage_and_drawn_from_no_g
 
     assert LINE_PRESETS["lines-closing"].style == "mixed-closing"
     assert [s.closing_marks > 0 for s in TRAINING_STYLES["mixed-closing"]] == [False, True]
-    assert all(s.closing_marks == 0 for name, styles in TRAINING_STYLES.items() if name != "mixed-closing"
-               for s in styles)
+    assert all(s.closing_marks == 0 for name, styles in TRAINING_STYLES.items()
+               if name not in ("mixed-closing", "mixed-round") for s in styles)
     ink = np.zeros((120, 200), np.float32)
     ink[40:80, 20:180] = 1.0
     for seed in range(20):
@@ -752,6 +797,30 @@ def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_pat
     assert np.isfinite(json.loads((tmp_path / "second" / "history.json").read_text())["loss"]).all()
     config = json.loads((tmp_path / "second" / "config.json").read_text())["config"]
     assert config["init_from"] == str(out) and config["style"] == "mixed-writers" and config["mark_share"] == 0.5
+    # the same stage with another seed, and the mean of the two runs' weights: a run folder too
+    twin = run_cli("train-lines", "--preset", "lines-tiny", "--lines", "256", "--seed", "1",
+                   "--out", str(tmp_path / "twin"), "--quiet")
+    assert twin.returncode == 0, twin.stderr
+    average = Path(__file__).resolve().parent.parent / "scripts" / "average_line_models.py"
+    mixed = subprocess.run([sys.executable, str(average), str(out), str(tmp_path / "second"), "--out",
+                            str(tmp_path / "nope")], check=False, capture_output=True, text=True, timeout=300)
+    assert mixed.returncode == 1 and "no run of" in mixed.stderr and not (tmp_path / "nope").exists()
+    averaged = subprocess.run([sys.executable, str(average), str(out), str(tmp_path / "twin"), "--out",
+                               str(tmp_path / "mean")], check=False, capture_output=True, text=True, timeout=300)
+    assert averaged.returncode == 0, averaged.stderr[-2000:]
+    import keras
+
+    members = [keras.models.load_model(path / "model.keras", compile=False).get_weights()
+               for path in (out, tmp_path / "twin")]
+    mean = keras.models.load_model(tmp_path / "mean" / "model.keras", compile=False).get_weights()
+    assert all(np.allclose(m, (a + b) / 2, atol=1e-6) for m, a, b in zip(mean, *members))
+    assert not np.allclose(members[0][0], members[1][0])
+    record = json.loads((tmp_path / "mean" / "config.json").read_text())
+    assert [m["seed"] for m in record["averaged_from"]] == [0, 1]
+    assert json.loads((tmp_path / "mean" / "metrics.json").read_text())["onnx_max_abs_diff"] <= 1e-4
+    subprocess.run([sys.executable, str(ship), str(tmp_path / "mean"), "--to", str(tmp_path / "models")],
+                   check=True, capture_output=True, timeout=300)
+    assert "the mean of the weights of 2 such runs, seeds 0, 1" in (tmp_path / "models" / "LINES_CARD.md").read_text()
 
 
 @pytest.mark.slow

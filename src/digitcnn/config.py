@@ -116,8 +116,10 @@ class LineConfig:
     style: str = _setting("general", "synthesis style (linesynth): general, cheque (long-flagged 1s, "
                                      "smaller tails), mixed (half each), or mixed-writers (as mixed, the cheque "
                                      "half also with long 1s, hooked 9s and crossed 7s), or mixed-closing (as "
-                                     "mixed-writers, the cheque half also closed by marks other than dashes)",
-                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing"))
+                                     "mixed-writers, the cheque half also closed by marks other than dashes), or "
+                                     "mixed-round (as mixed-closing, a third of the cheque half's amounts round: "
+                                     "ending in 000 or 00, half of those written as a chain of quick loops)",
+                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing", "mixed-round"))
     mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
                                       "shapes), read as nothing: outlier exposure")
     stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")
@@ -165,6 +167,12 @@ LINE_PRESETS = {
     "lines-closing": LineConfig(preset="lines-closing", style="mixed-closing", init_from="runs/lines-shipped",
                                 lines=60_000, epochs=1, learning_rate=2e-4, seed=15, mark_share=0.05,
                                 features=96, recurrent_layers=2, recurrent_units=96),
+    # one more epoch from it on 60,000 new lines whose cheque half also has round amounts; the shipped
+    # reader is the mean of the weights of this run and one with --seed 21
+    # (scripts/average_line_models.py; RESULTS, twenty-sixth session)
+    "lines-round": LineConfig(preset="lines-round", style="mixed-round", init_from="runs/lines-closing",
+                              lines=60_000, epochs=1, learning_rate=2e-4, seed=20, mark_share=0.05,
+                              features=96, recurrent_layers=2, recurrent_units=96),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,
                              features=32, recurrent_units=16, limit=1000),

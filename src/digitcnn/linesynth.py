@@ -54,6 +54,8 @@ class LineStyle:
     hook_nine: float = 0.0  # 9s whose tail ends in a hook to the left
     cross_seven: float = 0.0  # 7s with a bar across the stem
     closing_marks: float = 0.0  # lines without a closing dash closed by another mark: ",-" ".-" "~" or a short low dash
+    round_amounts: float = 0.0  # numbers of 4+ digits ending in "000" (or "00"), as amounts of money often do
+    looped_zeros: float = 0.0  # of those, the share whose last zeros are a chain of fast loops (``looped_zero``)
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -78,6 +80,9 @@ CHEQUE_CLOSING = dataclasses.replace(CHEQUE_WRITERS, closing_marks=0.4)
 # "_" is a short dash low beside the last digit. Not "/" nor a lone ",": taught as closing marks, they
 # taught the reader to leave out a last 1 (RESULTS, twenty-fifth session).
 CLOSING_MARKS = (",-", ".-", "~", "_")
+# ... and round amounts, "25.000" (style "mixed-round"): random digits end in "000" once in a
+# thousand numbers, a cheque's amount once in six, often written as a quick chain of small loops
+CHEQUE_ROUND = dataclasses.replace(CHEQUE_CLOSING, round_amounts=0.35, looped_zeros=0.5)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -126,6 +131,39 @@ def separator_mark(separator: str, pen: int, rng: np.random.Generator) -> tuple[
         return _stroke(int(DIGIT_HEIGHT * rng.uniform(0.15, 0.3)), pen, rng.uniform(-2.5, -1.2), rng), \
             rng.uniform(-0.1, 0.1)
     return np.zeros((1, int(DIGIT_HEIGHT * rng.uniform(0.3, 0.6))), np.float32), 0.5  # a space
+
+
+def looped_zero(rng: np.random.Generator) -> np.ndarray:
+    """A 0 written fast in a chain of them (the "000" closing an amount): a loop, often flat or
+    leaning, with a stroke out of its top to the right that joins the next. uint8 (28, 28), ink
+    bright, as an MNIST digit."""
+    big = np.zeros((56, 56), np.float32)
+    height = rng.uniform(24, 40)
+    width = height * rng.uniform(0.6, 1.3)
+    centre = (26, 30)
+    cv2.ellipse(big, centre, (round(width / 2), round(height / 2)), rng.uniform(-25, 10), 0, 360, 1.0,
+                thickness=int(rng.integers(3, 6)), lineType=cv2.LINE_AA)
+    if rng.random() < 0.7:
+        start = (round(centre[0] + width * 0.25), round(centre[1] - height * rng.uniform(0.3, 0.5)))
+        cv2.line(big, start, (55, round(centre[1] - height * rng.uniform(0.0, 0.5))), 1.0,
+                 thickness=int(rng.integers(3, 5)), lineType=cv2.LINE_AA)
+    return np.round(cv2.resize(big, (28, 28), interpolation=cv2.INTER_AREA).clip(0, 1) * 255).astype(np.uint8)
+
+
+def round_amount(glyphs: list[np.ndarray], texts: list[int], images: np.ndarray, labels: np.ndarray,
+                 rng: np.random.Generator, style: LineStyle) -> None:
+    """For a share of the numbers of 4+ digits (``style.round_amounts``), make the last three
+    digits (or two) zeros, in place: MNIST's, or for ``style.looped_zeros`` of them a chain of
+    ``looped_zero``. No draw at all when the share is 0: sets drawn before it stay as they were."""
+    count = len(glyphs)
+    if not style.round_amounts or count < 4 or rng.random() >= style.round_amounts:
+        return
+    zeros = 3 if rng.random() < 0.7 else 2
+    looped = rng.random() < style.looped_zeros
+    pool = np.flatnonzero(labels == 0)
+    for k in range(count - zeros, count):
+        glyphs[k] = looped_zero(rng) if looped else images[int(rng.choice(pool))]
+        texts[k] = 0
 
 
 def line_marks(count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -336,6 +374,7 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     if count >= 4 and rng.random() < style.separator_share:
         separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]
     glyphs, texts = [images[i] for i in picks], [int(labels[i]) for i in picks]
+    round_amount(glyphs, texts, images, labels, rng, style)
     if style.stray_share and rng.random() < style.stray_share:
         stray, at = line_marks(1, rng)[0], int(rng.integers(0, 2)) * count
         glyphs.insert(at, stray)

@@ -31,6 +31,7 @@ from .linesynth import (
     CANVAS,
     CHEQUE,
     CHEQUE_CLOSING,
+    CHEQUE_ROUND,
     CHEQUE_WRITERS,
     LineStyle,
     make_line,
@@ -270,7 +271,8 @@ def load_digits(config: LineConfig):
 
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
-                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING)}
+                   "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING),
+                   "mixed-round": (LineStyle(), CHEQUE_ROUND)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
