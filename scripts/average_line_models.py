@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -37,8 +39,6 @@ from digitcnn.train_lines import (
 
 def average_weights(models) -> list:
     """The element-wise mean of the weights of Keras ``models`` of one architecture."""
-    import numpy as np
-
     shapes = [[w.shape for w in m.get_weights()] for m in models]
     if any(s != shapes[0] for s in shapes):
         raise SystemExit("the models differ in architecture: expected runs of one preset")
@@ -67,7 +67,6 @@ def main() -> int:
                              f"its {', '.join(differ)} differ")
 
     import keras
-    import numpy as np
 
     models = [keras.models.load_model(run.model_keras, custom_objects={"ctc_loss": ctc_loss}, compile=False)
               for run in runs]
@@ -87,9 +86,9 @@ def main() -> int:
     members = [{"run": str(run.path), "seed": read_json(run.config)["config"]["seed"]} for run in runs]
     write_json(out.config, {**record, "averaged_from": members})
     metrics = finish_line_run(averaged, out, config, digits, as_float(x_val[:64]), history)
-    members = ", ".join(f"{max(h['val_exact']):.2%}" for h in histories)
+    each = ", ".join(f"{max(h['val_exact']):.2%}" for h in histories)
     print(f"{out.path}: the mean of {len(runs)} runs' weights; validation exact match {val_exact:.2%} "
-          f"(members {members}); synthetic test {metrics['exact_match']:.2%}")
+          f"(members {each}); synthetic test {metrics['exact_match']:.2%}")
     return 0
 
 

@@ -71,17 +71,17 @@ def quantize(model: str | Path, out_path: str | Path, calibration: np.ndarray | 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     source = resolve_model_path(model)
+    float_session = load_session(source)  # (refuses what is no loadable model, in its own words)
+    input_name = float_session.get_inputs()[0].name
+    if any(node.op_type in QUANTIZED_OPS for node in onnx.load(str(source)).graph.node):
+        raise QuantizeError(f"{source}: already quantized (it has int8 operators); quantize its float32 "
+                            "version (a run folder's model.onnx; models/digitcnn-float32.onnx for the pretrained one)")
     if calibration is None or check_images is None:
         (x_train, _), _ = data.load_mnist(data_dir)  # MNIST's training order is already mixed
         if calibration is None:
             calibration = data.preprocess(x_train[:CALIBRATION_IMAGES])
         if check_images is None:
             check_images = data.preprocess(x_train[CALIBRATION_IMAGES:CALIBRATION_IMAGES + CHECK_IMAGES])
-    float_session = load_session(source)
-    input_name = float_session.get_inputs()[0].name
-    if any(node.op_type in QUANTIZED_OPS for node in onnx.load(str(source)).graph.node):
-        raise QuantizeError(f"{source}: already quantized (it has int8 operators); quantize its float32 "
-                            "version (a run folder's model.onnx; models/digitcnn-float32.onnx for the pretrained one)")
 
     with tempfile.TemporaryDirectory() as tmp, atomic_path(out_path) as target:
         prepared = Path(tmp) / "prepared.onnx"
