@@ -577,6 +577,30 @@ def test_a_number_with_a_separator_keeps_it_in_text(reader, number_ink):
     assert result.digits == "1990" and result.text == "1.990"
 
 
+@pytest.mark.parametrize("kind", ["star", "cross", "box", "triangle", "arrow"])
+def test_a_mark_before_a_number_is_rejected_and_outside_its_digits_boxes(reader, number_ink, kind):
+    """A mark as tall as the digits before them, which the line reader reads no digit in and the
+    digit model refuses, is listed in rejected, and no digit's box reaches over it (the first
+    digit's box took it in when the line reader's reading stood)."""
+    from digitcnn import nondigits
+
+    mark = nondigits.mark_ink(kind, np.random.default_rng(0)).astype(np.float32) / 255
+    rows, cols = np.nonzero(mark > 0.3)
+    mark = mark[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    mark = cv2.resize(mark, (round(mark.shape[1] * 100 / mark.shape[0]), 100))
+    parts = [mark, number_ink("5", overlap=0), number_ink("7", overlap=0)]
+    page = np.zeros((100, sum(part.shape[1] for part in parts) + 60), np.float32)
+    x = 0
+    for part in parts:
+        page[:, x:x + part.shape[1]] = part
+        x += part.shape[1] + 30
+    result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 90)))
+    assert result.digits == "57"
+    (rejected,) = result.rejected
+    first = result.predictions[0].box
+    assert rejected.box[0] + rejected.box[2] <= first[0] and first[0] >= 40 + mark.shape[1] - 2
+
+
 def test_a_small_digit_beside_a_long_one_leaves_no_space(reader, number_ink):
     """Digits evenly spaced, a 0 written small and a 4 reaching far below the others (as some hands
     write them): the small 0 is one of the digits, not paper, so no space opens beside it."""

@@ -53,6 +53,7 @@ from .sequence import (
     Line,
     apart_ends,
     date_slashes,
+    digit_centres,
     digit_spans,
     find_lines,
     line_kinds,
@@ -432,7 +433,11 @@ class DigitReader:
         kinds, _, body_height = line_kinds(stats, line.labels)
         digit_pieces = [label for label, kind in kinds.items()
                         if not kind and stats[label, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * body_height]
-        body = np.isin(pieces, np.setdiff1d(digit_pieces, list(slashes)))
+        # a tall mark the line reader read no digit in (a letter before the number), refused by the
+        # digit model, is no part of the digits' boxes and is listed as rejected
+        peaks = [left + int(kept[min(max(int(c), 0), len(kept) - 1)]) for c in digit_centres(decoded, columns_per_px)]
+        passed, passed_marks = self.passed_over(page, pieces, stats, digit_pieces, peaks, body_height)
+        body = np.isin(pieces, np.setdiff1d(digit_pieces, [*slashes, *passed]))
         separators, separator_marks = read_separators(stats, line.labels, spans, body)
         predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
@@ -451,9 +456,26 @@ class DigitReader:
             predictions.append(DigitPrediction(digit.digit, digit.probability,
                                                [Candidate(d, probabilities[d]) for d in order],
                                                probabilities, page.file_box(*box)))
-        rejected = self.marks_left_out(page, pieces, stats, line, boxes, separator_marks)
+        rejected = passed_marks + self.marks_left_out(page, pieces, stats, line, boxes, separator_marks | set(passed))
         result = ReadResult.read("", predictions, np.stack(frames)[..., np.newaxis] if frames else None, rejected)
         return result, separators
+
+    def passed_over(self, page: Page, pieces, stats, labels: list[int], peaks: list[int],
+                    body_height: float) -> tuple[list[int], list[RejectedMark]]:
+        """Of a line's tall pieces ``labels``, those no digit the line reader read peaks in or near
+        (a quarter of the digits' height, ``peaks`` its digits' columns) that the digit model refuses
+        as "not a digit": their labels, and their RejectedMarks. A piece it reads as a digit stays."""
+        margin = 0.25 * body_height
+        alone = [label for label in labels
+                 if not any(stats[label, cv2.CC_STAT_LEFT] - margin <= peak
+                            < stats[label, cv2.CC_STAT_LEFT] + stats[label, cv2.CC_STAT_WIDTH] + margin
+                            for peak in peaks)]
+        if not alone:
+            return [], []
+        frames, boxes = mark_frames(page, [pieces == label for label in alone])
+        kept, rejected = self.split_rejected(predict_proba(self.session, frames), boxes)
+        refused = [label for i, label in enumerate(alone) if i not in kept]
+        return refused, rejected
 
     def marks_left_out(self, page: Page, pieces, stats, line: Line, boxes: list, separators: set) -> list[RejectedMark]:
         """Marks of a line that the line reader passed over (beside every digit, no separator: a dash,

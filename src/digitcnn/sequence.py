@@ -416,13 +416,19 @@ def apart_ends(stats: np.ndarray, line: Line) -> tuple[Line, list[np.ndarray]]:
     return Line(kept, marks_box(stats[kept])), groups[:first] + groups[last:]
 
 
+def digit_centres(digits: list[DecodedDigit], columns_per_px: float) -> list[float]:
+    """The column of each digit's CTC peak in the line the reader was shown (before ``columns_per_px``
+    scaled it), from the line's left edge."""
+    return [((d.steps[0] + d.steps[1] + 1) / 2 * DOWNSAMPLE - LINE_MARGIN) / columns_per_px for d in digits]
+
+
 def digit_spans(digits: list[DecodedDigit], box: tuple[int, int, int, int], columns_per_px: float,
                 cuts: tuple[float, ...] = ()) -> list[tuple[int, int]]:
     """Each digit's columns [left, right) in the mask: from halfway to the previous digit's peak
     to halfway to the next (CTC marks a digit at one or two steps, not over its width), or at a
     column of ``cuts`` between the two peaks (where a date's slash stood)."""
     _, _, left, right = box
-    centres = [left + ((d.steps[0] + d.steps[1] + 1) / 2 * DOWNSAMPLE - LINE_MARGIN) / columns_per_px for d in digits]
+    centres = [left + centre for centre in digit_centres(digits, columns_per_px)]
     edges = [left] + [round(next((cut for cut in cuts if a < cut < b), (a + b) / 2))
                       for a, b in itertools.pairwise(centres)] + [right]
     return [(int(edges[i]), int(max(edges[i] + 1, edges[i + 1]))) for i in range(len(digits))]
