@@ -41,7 +41,8 @@ model: $(STAMP)
 ## The third continues the second's model rebuilt from its ONNX file, as the shipped one was, on
 ## amounts closed by marks other than dashes too (RESULTS, twenty-fifth session). The fourth continues
 ## the third on round amounts ("25.000"), twice with two seeds (8 minutes each), and the shipped
-## model is the mean of the two runs' weights (RESULTS, twenty-sixth session).
+## model is the mean of the two runs' weights, its probabilities calibrated by a temperature fitted on
+## synthetic validation lines (RESULTS, twenty-sixth session).
 lines-model: $(STAMP)
 	$(BIN)/python scripts/train_lines_stream.py --models wide --minutes 7.4 --out runs/stream
 	$(BIN)/python scripts/train_lines_stream.py --finish runs/stream/wide.keras --out runs/lines-stream
@@ -51,6 +52,7 @@ lines-model: $(STAMP)
 	$(BIN)/digitcnn train-lines --preset lines-round --out runs/lines-round --quiet
 	$(BIN)/digitcnn train-lines --preset lines-round --seed 21 --out runs/lines-round-s21 --quiet
 	$(BIN)/python scripts/average_line_models.py runs/lines-round runs/lines-round-s21 --out runs/lines-round-avg
+	$(BIN)/python scripts/fit_line_temperature.py runs/lines-round-avg
 	$(BIN)/python scripts/ship_line_model.py runs/lines-round-avg
 
 ## lines-model-cpu: the line reader shipped before it, on 2 CPU cores only (about 3 hours): seven

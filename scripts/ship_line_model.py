@@ -40,6 +40,9 @@ def card(run: RunFolder, name: str) -> str:
     if record.get("averaged_from"):  # scripts/average_line_models.py: the mean of several seeds' runs
         seeds = ", ".join(str(member["seed"]) for member in record["averaged_from"])
         start += f"; the mean of the weights of {len(record['averaged_from'])} such runs, seeds {seeds}"
+    calibration = (f"its probabilities softened by a temperature of {metrics['temperature']:.3f}, fitted on "
+                   f"{metrics['temperature_lines']:,} synthetic validation lines (`scripts/fit_line_temperature.py`)"
+                   if "temperature" in metrics else "none: its raw probabilities")
     return f"""# digitcnn line reader
 
 The model that reads a whole line of writing (a number, touching digits and all) for `digitcnn
@@ -57,6 +60,7 @@ reads digit by digit instead.
 | synthetic test exact match | **{metrics['exact_match']:.1%}** over {sum(m['lines'] for m in metrics['test'].values()):,} lines ({per_style}) |
 | by number length | {by_digits} |
 | validation exact match | {metrics['validation_exact_match']:.1%} (best epoch {metrics['best_epoch']}) |
+| calibration | {calibration} |
 | trained with | `digitcnn train-lines` on {record['machine']['cpus']} CPU cores ({record['machine']['platform']}); {metrics['train_seconds'] / 60:.1f} min of training in this stage |
 | versions | {', '.join(f'{k} {v}' for k, v in record['versions'].items())} |
 | made | {date.today().isoformat()} |

@@ -556,6 +556,26 @@ def test_numbers_written_at_a_tilt_are_read_level_too(reader, mnist, monkeypatch
     assert levelled > as_written, (as_written, levelled)
 
 
+def test_a_number_read_whole_has_calibrated_probabilities(reader, touching_number):
+    """The line reader's probabilities are softened by its temperature (shipped beside it) once its
+    reading is chosen; the reading itself, chosen on the raw ones, is the same."""
+    from digitcnn.calibrate import soften
+    from digitcnn.predict import DigitReader
+
+    assert reader.line_temperature > 1.0  # fitted: the raw ones are too sure
+    raw = DigitReader(line_model=reader.line_model_path)
+    raw.line_temperature = 1.0
+    png = canvas_png(touching_number("47"))
+    soft, sure = reader.read(png), raw.read(png)
+    assert soft.digits == sure.digits == "47" and [line.reader for line in soft.lines] == ["line"]
+    for calibrated, plain in zip(soft.predictions, sure.predictions):
+        full = np.array([1 - sum(plain.probabilities), *plain.probabilities])
+        expected = soften(full[np.newaxis], reader.line_temperature)[0, 1:]
+        np.testing.assert_allclose(calibrated.probabilities, expected, rtol=1e-5, atol=1e-7)
+        assert calibrated.probability == calibrated.probabilities[calibrated.digit] < plain.probability
+    assert soft.confidence == min(p.probability for p in soft.predictions) == soft.lines[0].confidence
+
+
 @pytest.mark.parametrize("number", ["10", "23", "47", "58"])
 def test_touching_pairs_drawn_on_the_canvas_are_read(reader, number, touching_number):
     result = reader.read(canvas_png(touching_number(number)))
@@ -842,9 +862,21 @@ def test_line_reader_trains_end_to_end_and_refuses_to_overwrite(run_cli, tmp_pat
     record = json.loads((tmp_path / "mean" / "config.json").read_text())
     assert [m["seed"] for m in record["averaged_from"]] == [0, 1]
     assert json.loads((tmp_path / "mean" / "metrics.json").read_text())["onnx_max_abs_diff"] <= 1e-4
+    # its temperature, fitted on synthetic validation lines, travels with it into the models folder
+    fit = Path(__file__).resolve().parent.parent / "scripts" / "fit_line_temperature.py"
+    fitted = subprocess.run([sys.executable, str(fit), str(tmp_path / "mean"), "--preset", "lines-tiny", "--lines", "128"],
+                            check=False, capture_output=True, text=True, timeout=300)
+    assert fitted.returncode == 0, fitted.stderr[-2000:]
+    temperature = json.loads((tmp_path / "mean" / "metrics.json").read_text())["temperature"]
+    assert 0.5 <= temperature <= 3.0
     subprocess.run([sys.executable, str(ship), str(tmp_path / "mean"), "--to", str(tmp_path / "models")],
                    check=True, capture_output=True, timeout=300)
-    assert "the mean of the weights of 2 such runs, seeds 0, 1" in (tmp_path / "models" / "LINES_CARD.md").read_text()
+    card = (tmp_path / "models" / "LINES_CARD.md").read_text()
+    assert "the mean of the weights of 2 such runs, seeds 0, 1" in card and f"temperature of {temperature:.3f}" in card
+    from digitcnn.sequence import line_temperature
+
+    assert line_temperature(tmp_path / "models" / "lines.onnx") == temperature == line_temperature(tmp_path / "mean" / "model.onnx")
+    assert line_temperature(tmp_path / "twin" / "model.onnx") == 1.0  # none fitted
 
 
 @pytest.mark.slow

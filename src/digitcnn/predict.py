@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .calibrate import soften
 from .fetch import MAX_BYTES, fetch_url, is_url
 from .imaging import (
     MAX_DIGITS,
@@ -57,6 +58,7 @@ from .sequence import (
     digit_spans,
     find_lines,
     line_kinds,
+    line_temperature,
     load_line_session,
     read_ink,
     read_separators,
@@ -271,6 +273,7 @@ class DigitReader:
         self.line_model_path = (default_model_path(LINE_MODEL_NAME) if line_model is None
                                 else resolve_model_path(line_model) if line_model is not False else None)
         self.line_session = load_line_session(self.line_model_path, threads) if self.line_model_path else None
+        self.line_temperature = line_temperature(self.line_model_path) if self.line_model_path else 1.0
 
     def read(self, source, fetch=None, strict: bool = False) -> ReadResult:
         """Read one image; return its ReadResult (the fields of ``digitcnn predict --json``).
@@ -362,9 +365,25 @@ class DigitReader:
         # (a third of a canvas read) only when they are the answer.
         if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
                                             min((d.probability for d in decoding[0]), default=0.0), 1):
-            return self.choose(by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding, slashes),
-                               len(marks))
+            result, text, reader = self.choose(
+                by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding, slashes), len(marks))
+            return (self.calibrated_line(result) if reader == "line" else result), text, reader
         return by_marks, by_marks.digits, "digit"
+
+    def calibrated_line(self, result: ReadResult) -> ReadResult:
+        """The line reader's reading (``result``) with its digits' probabilities calibrated: softened
+        by the line reader's temperature (``sequence.line_temperature``), CTC's blank among the
+        classes. The reading rules (``line_wins``) compare the raw ones, chosen with them."""
+        if self.line_temperature == 1.0:
+            return result
+        predictions = []
+        for prediction in result.predictions:
+            raw = np.array([max(0.0, 1.0 - sum(prediction.probabilities)), *prediction.probabilities])
+            soft = soften(raw[np.newaxis], self.line_temperature)[0, 1:].tolist()  # (blank first, dropped)
+            order = np.argsort(-np.array(soft), kind="stable")[:self.top_k].tolist()
+            predictions.append(DigitPrediction(prediction.digit, soft[prediction.digit],
+                                               [Candidate(d, soft[d]) for d in order], soft, prediction.box))
+        return ReadResult.read(result.input, predictions, result.frames, result.rejected)
 
     @staticmethod
     def choose(by_marks: ReadResult, whole: tuple, marks: int) -> tuple:

@@ -19,7 +19,9 @@ blanks. A digit's probability is its best step's, and its box spans the steps of
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -141,6 +143,17 @@ def load_line_session(path, threads: int | None = None):
         raise ModelError(f"{path}: expected a line reader, input (N, {LINE_HEIGHT}, W, 1) and output "
                          f"(N, W/{DOWNSAMPLE}, {CLASSES}), got {shape_in} and {shape_out}")
     return session
+
+
+def line_temperature(model_path: str | Path) -> float:
+    """The temperature that calibrates a line reader's probabilities (``scripts/fit_line_temperature.py``),
+    from the metrics beside its file (models/lines-metrics.json, or its run folder's metrics.json);
+    1.0 when none was fitted."""
+    for name in ("lines-metrics.json", "metrics.json"):
+        path = Path(model_path).parent / name
+        if path.is_file():
+            return float(json.loads(path.read_text()).get("temperature", 1.0))
+    return 1.0
 
 
 def line_logits(session, batch: np.ndarray) -> np.ndarray:
