@@ -449,7 +449,8 @@ class DigitReader:
                  for a, b in digit_spans(decoded, (0, bottom - top, 0, len(kept)), columns_per_px, cuts)]
         # the digits' pieces: no separator's shape, at least SEPARATOR_HEIGHT of the digits' height (a
         # small 0 beside a 4 reaching far down is one, and the gap beside it no space)
-        kinds, _, body_height = line_kinds(stats, line.labels)
+        line_pieces = line_kinds(stats, line.labels)
+        kinds, _, body_height = line_pieces
         digit_pieces = [label for label, kind in kinds.items()
                         if not kind and stats[label, cv2.CC_STAT_HEIGHT] >= SEPARATOR_HEIGHT * body_height]
         # a tall mark the line reader read no digit in (a letter before the number), refused by the
@@ -457,7 +458,7 @@ class DigitReader:
         peaks = [left + int(kept[min(max(int(c), 0), len(kept) - 1)]) for c in digit_centres(decoded, columns_per_px)]
         passed, passed_marks = self.passed_over(page, pieces, stats, digit_pieces, peaks, body_height)
         body = np.isin(pieces, np.setdiff1d(digit_pieces, [*slashes, *passed]))
-        separators, separator_marks = read_separators(stats, line.labels, spans, body)
+        separators, separator_marks = read_separators(stats, line.labels, spans, body, line_pieces)
         predictions, frames, boxes = [], [], []
         for digit, (a, b) in zip(decoded, spans):
             digit_mask = body[top:bottom, a:b]  # the digit's columns of the line, cropped: no page-sized copies

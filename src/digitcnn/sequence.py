@@ -19,13 +19,13 @@ blanks. A digit's probability is its best step's, and its box spans the steps of
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .artifacts import read_json
 from .imaging import (
     Components,
     at_edge,
@@ -152,7 +152,7 @@ def line_temperature(model_path: str | Path) -> float:
     for name in ("lines-metrics.json", "metrics.json"):
         path = Path(model_path).parent / name
         if path.is_file():
-            return float(json.loads(path.read_text()).get("temperature", 1.0))
+            return float(read_json(path).get("temperature", 1.0))
     return 1.0
 
 
@@ -574,16 +574,17 @@ def separator_pieces(stats: np.ndarray, labels: np.ndarray) -> set[int]:
 
 
 def read_separators(stats: np.ndarray, labels: np.ndarray, spans: list[tuple[int, int]],
-                    body: np.ndarray) -> tuple[list[str], set[int]]:
+                    body: np.ndarray, kinds: tuple | None = None) -> tuple[list[str], set[int]]:
     """What stands between each pair of digits whose columns are ``spans``: "" or a separator
     (". , ' : -" from the marks between them, ``separator_marks``, or a space), and the labels of
     the marks read as separators. With no mark, a gap of paper between the digits' ink (``body``,
     bool (H, W), the tall marks) that is wide for their height and twice the number's usual gap,
-    or FAR_GAP of their height whatever the others, is a space.
+    or FAR_GAP of their height whatever the others, is a space. ``kinds``: ``line_kinds``' answer
+    when the caller has it.
     """
     if len(spans) < 2:
         return [], set()
-    found, used, body_height = separator_marks(stats, labels, spans)
+    found, used, body_height = separator_marks(stats, labels, spans, kinds)
     inked = body.any(axis=0)
     gaps = []
     for i in range(len(spans) - 1):
