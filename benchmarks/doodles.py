@@ -1,5 +1,5 @@
 """Doodles of kinds that no model here trained on, drawn on the web page's canvas: how many are
-answered with no digit, per kind and per model, in one run.
+answered with no digit, per kind and per model, in one run; then letters, and words.
 
     python benchmarks/doodles.py [--count 30] [--models A.onnx B.onnx ...] [--baseline-ref REF]
 
@@ -10,13 +10,16 @@ zigzag, a check mark half an arrow), each with a finger-sized pen (8-17 px), and
 ``nondigits.DOODLES`` (no model here trains on them), drawn 240 px with their own pen. Each is
 turned up to 15 degrees, scaled 0.8-1.1x and placed anywhere on a white 560x280 canvas, then read
 whole by ``DigitReader`` (its preprocessing, both models and its reading rules). Seeded: every
-model reads the same pictures.
+model reads the same pictures. Words (``WORDS``, common ones, some written only with letters shaped
+like digits: "zoo", "Bob") are read by this revision with and without its rule that a line of
+letters the digit model refuses is a word (``predict.is_word``).
 """
 
 import argparse
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -25,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from PIL import Image, ImageDraw, ImageFont
 from serve_load import exported_tree
 
-from digitcnn import DigitReader, nondigits
+from digitcnn import DigitReader, nondigits, predict
 
 CENTRE = 140  # doodles are drawn on a 280x280 square, then placed on the canvas
 
@@ -164,6 +168,44 @@ def letters(fonts: tuple[str | None, ...], seed: int = 71_000) -> dict[str, list
     return pictures
 
 
+WORDS = ("hello", "name", "date", "total", "yes", "no", "ok", "cat", "dog", "sun", "love", "test", "Hi", "One",
+         "zoo", "go", "Bob", "tree", "house", "paper", "world", "happy", "we", "me", "and", "the", "box", "pen",
+         "sum", "Ana")
+
+
+def word_png(word: str, font: str, rng: np.random.Generator) -> bytes:
+    """``word`` written in ``font`` (a path) across the web page's 560x280 canvas, 80-120 px, turned
+    up to 8 degrees: PNG bytes."""
+    size = int(rng.integers(80, 121))
+    face = ImageFont.truetype(font, size)
+    left, _, right, _ = face.getbbox(word, anchor="mm")
+    if right - left > 500:  # a long word in a wide hand: smaller, to fit
+        face = ImageFont.truetype(font, int(size * 500 / (right - left)))
+    page = Image.new("L", (560, 280), 255)
+    ImageDraw.Draw(page).text((280 + rng.uniform(-20, 20), 140 + rng.uniform(-20, 20)), word, fill=0, font=face,
+                              anchor="mm")
+    page = page.rotate(rng.uniform(-8, 8), resample=Image.BILINEAR, fillcolor=255)
+    return cv2.imencode(".png", np.asarray(page))[1].tobytes()
+
+
+def words(fonts: tuple[str, ...], seed: int = 72_000) -> dict[str, list[bytes]]:
+    """Every one of ``WORDS`` in each of ``fonts`` installed, each font from its own seed."""
+    return {Path(font).stem: [word_png(word, font, rng) for word in WORDS]
+            for k, font in enumerate(fonts) if font in nondigits.installed(fonts)
+            for rng in [np.random.default_rng(seed + k)]}
+
+
+class WithoutWordRule:
+    """A DigitReader that reads every line of letters as a number, as it did before ``predict.is_word``."""
+
+    def __init__(self, reader: DigitReader):
+        self.reader = reader
+
+    def read(self, picture: bytes):
+        with mock.patch.object(predict, "is_word", lambda by_marks: False):
+            return self.reader.read(picture)
+
+
 def doodles(count: int, seed: int = 70_000) -> dict[str, list[bytes]]:
     """``count`` pictures of every kind, each kind from its own seed."""
     return {name: [doodle_png(draw, rng) for _ in range(count)]
@@ -190,13 +232,20 @@ def main() -> int:
         no_digit_table(held_out, readers)
         print("\nthe same in the fonts the letters are trained in (nondigits.LETTER_FONTS and Pillow's)")
         no_digit_table(trained, readers)
+        shipped = readers["digitcnn"]
+        word_readers = {"digitcnn": shipped, "without the word rule": WithoutWordRule(shipped)}
+        print(f"\n{len(WORDS)} words (WORDS) in the held-out fonts, read by this revision with and without "
+              "its word rule: answered no digit")
+        no_digit_table(words(nondigits.HELD_OUT_FONTS), word_readers)
+        print("\nthe same in the fonts the letters are trained in")
+        no_digit_table(words(nondigits.LETTER_FONTS), word_readers)
         if len(held_out) < len(nondigits.HELD_OUT_FONTS):
             print(f"\nonly {len(held_out)} of {len(nondigits.HELD_OUT_FONTS)} held-out fonts are installed "
                   f"(apt-get install {' '.join(nondigits.HELD_OUT_PACKAGES)})")
     return 0
 
 
-def no_digit_table(pictures: dict[str, list[bytes]], readers: dict[str, DigitReader]) -> None:
+def no_digit_table(pictures: dict[str, list[bytes]], readers: dict) -> None:
     """Print, per kind of picture and per reader, the share read whole as no digit, and over all."""
     widths = {name: max(22, len(name) + 2) for name in readers}
     first = max([11] + [len(kind) + 2 for kind in pictures])

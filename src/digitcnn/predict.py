@@ -81,6 +81,29 @@ JOINED_LINE = 0.2
 # in 10,000 is, a wide 2 or 5): the digit model's answer for it is refused (a stretched ring is no 0),
 # and the line reader says whether it is touching digits.
 WIDE_DIGIT = 2.0
+# A line is a word, not a number, when the digit model refuses at least WORD_LETTERS of its marks of a
+# letter's size and more of them than it reads as digits ("sun": an s read as a sure 5 between a u and
+# an n it refuses). A letter's size: no wider than WIDE_DIGIT times its height (joined digits of a fast
+# amount and dashes are wider) and at least LETTER_HEIGHT of the tallest mark's (dots and commas are less).
+WORD_LETTERS = 2
+LETTER_HEIGHT = 0.4
+
+
+def is_word(by_marks: ReadResult) -> bool:
+    """True when a line's marks read digit by digit (``by_marks``) are mostly letters the digit
+    model refuses (``WORD_LETTERS``, ``LETTER_HEIGHT``): writing, not a number."""
+    tallest = max((mark.box[3] for mark in [*by_marks.predictions, *by_marks.rejected]), default=0)
+    letters = [mark for mark in by_marks.rejected
+               if mark.box[2] <= WIDE_DIGIT * mark.box[3] and mark.box[3] >= LETTER_HEIGHT * tallest]
+    return len(letters) >= WORD_LETTERS and len(letters) > len(by_marks.predictions)
+
+
+def as_word(by_marks: ReadResult) -> ReadResult:
+    """A word's marks (``is_word``) read as no digit: those the digit model read as digits are
+    listed with the others as marks that are not digits (with its "not a digit" probability)."""
+    letters = [RejectedMark(max(0.0, 1.0 - sum(p.probabilities)), p.box) for p in by_marks.predictions]
+    marks = sorted([*letters, *by_marks.rejected], key=lambda mark: mark.box[0])
+    return ReadResult.read(by_marks.input, [], None, marks)
 
 
 def source_name(source) -> str:
@@ -357,9 +380,14 @@ class DigitReader:
         top, bottom, left, right = line.box
         if self.line_session is None or not (len(marks) > 1 or (
                 len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
-            return by_marks, by_marks.digits, "digit"
+            return (as_word(by_marks), "", "digit") if is_word(by_marks) else (by_marks, by_marks.digits, "digit")
         # the line reader never learned a date's slashes (it reads a 1): it is shown the digits alone
         decoding = self.decode_line(page, line, line_mask & ~np.isin(pieces, list(slashes)) if slashes else line_mask)
+        # a word: the digit model refuses most of its letters, and the line reader (which learned to
+        # read nothing in words) reads no more digits in it; digits joined in a fast amount are refused
+        # by the digit model too, but the line reader reads them
+        if is_word(by_marks) and len(decoding[0]) <= len(by_marks.predictions):
+            return as_word(by_marks), "", "digit"
         # One mark: its digit model reading stands unless the line reader surely reads two or
         # more digits in it, which its decoding alone tells; the line's digits are framed
         # (a third of a canvas read) only when they are the answer.
