@@ -147,8 +147,7 @@ def test_round_amounts_end_in_zeros_some_written_as_a_chain_of_loops(mnist):
     from digitcnn.train_lines import TRAINING_STYLES
 
     assert LINE_PRESETS["lines-round"].style == "mixed-round" and LINE_PRESETS["lines-round"].init_from == "runs/lines-closing"
-    rounding = [name for name, styles in TRAINING_STYLES.items() if any(s.round_amounts for s in styles)]
-    assert rounding == ["mixed-round", "mixed-amounts"]
+    assert [name for name, styles in TRAINING_STYLES.items() if any(s.round_amounts for s in styles)] == ["mixed-round"]
 
     (x_train, y_train), _ = mnist
     style = dataclasses.replace(CHEQUE_ROUND, round_amounts=1.0, digits=(4, 7), separator_share=0.0)
@@ -170,40 +169,6 @@ def test_round_amounts_end_in_zeros_some_written_as_a_chain_of_loops(mnist):
             off.random()
         assert off.bit_generator.state == counted.bit_generator.state
         assert kept_labels == labels and all(a is b for a, b in zip(kept_glyphs, glyphs))
-
-
-def test_amounts_are_led_by_their_digits_as_amounts_are(mnist):
-    """Style mixed-amounts: a share of the numbers start with a digit drawn by Benford's law (a 1
-    in 30% of them, never a 0); the other digits stay uniform; at a share of 0 nothing is drawn."""
-    from digitcnn.config import LINE_PRESETS
-    from digitcnn.linesynth import (
-        AMOUNT_LEADS,
-        CHEQUE_AMOUNTS,
-        CHEQUE_ROUND,
-        amount_lead,
-    )
-    from digitcnn.train_lines import TRAINING_STYLES
-
-    assert LINE_PRESETS["lines-amounts"].style == "mixed-amounts"
-    assert [name for name, styles in TRAINING_STYLES.items() if any(s.amount_leads for s in styles)] == ["mixed-amounts"]
-    assert np.isclose(AMOUNT_LEADS.sum(), 1.0)
-    (x_train, y_train), _ = mnist
-    style = dataclasses.replace(CHEQUE_AMOUNTS, amount_leads=1.0, round_amounts=0.0, digits=(2, 4),
-                                separator_share=0.0, dash_share=0.0)
-    rng = np.random.default_rng(3)
-    texts = [make_line(x_train, y_train, rng, style)[1] for _ in range(300)]
-    leads = np.array([int(text[0]) for text in texts])
-    assert 0 not in leads
-    assert 0.22 < np.mean(leads == 1) < 0.38 and np.mean(leads == 9) < 0.1, np.bincount(leads, minlength=10)
-    assert 0.05 < np.mean([text[1] == "0" for text in texts]) < 0.16  # the second digit is any digit
-    picks = np.arange(5)
-    for share, draws in ((0.0, 0), (1e-12, 1)):
-        off, counted = np.random.default_rng(1), np.random.default_rng(1)
-        kept = picks.copy()
-        amount_lead(kept, y_train, counted, dataclasses.replace(CHEQUE_ROUND, amount_leads=share))
-        for _ in range(draws):
-            off.random()
-        assert off.bit_generator.state == counted.bit_generator.state and (kept == picks).all()
 
 
 @pytest.mark.parametrize("kind", [",-", ".-", "~", "_"])
@@ -257,7 +222,7 @@ def test_closing_marks_are_taught_by_the_lines_closing_stage_and_drawn_from_no_g
     assert LINE_PRESETS["lines-closing"].style == "mixed-closing"
     assert [s.closing_marks > 0 for s in TRAINING_STYLES["mixed-closing"]] == [False, True]
     assert all(s.closing_marks == 0 for name, styles in TRAINING_STYLES.items()
-               if name not in ("mixed-closing", "mixed-round", "mixed-amounts") for s in styles)
+               if name not in ("mixed-closing", "mixed-round") for s in styles)
     ink = np.zeros((120, 200), np.float32)
     ink[40:80, 20:180] = 1.0
     for seed in range(20):

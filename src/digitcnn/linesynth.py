@@ -56,7 +56,6 @@ class LineStyle:
     closing_marks: float = 0.0  # lines without a closing dash closed by another mark: ",-" ".-" "~" or a short low dash
     round_amounts: float = 0.0  # numbers of 4+ digits ending in "000" (or "00"), as amounts of money often do
     looped_zeros: float = 0.0  # of those, the share whose last zeros are a chain of fast loops (``looped_zero``)
-    amount_leads: float = 0.0  # numbers whose first digit is drawn as amounts' first digits are (``amount_lead``)
     slant: tuple[float, float] = (-0.35, 0.35)  # shear
     line_height: tuple[int, int] = (24, 72)  # px of the final image's digits
     edge_share: float = 0.3  # crops that end right at the first or last digit's ink
@@ -84,11 +83,6 @@ CLOSING_MARKS = (",-", ".-", "~", "_")
 # ... and round amounts, "25.000" (style "mixed-round"): random digits end in "000" once in a
 # thousand numbers, a cheque's amount once in six, often written as a quick chain of small loops
 CHEQUE_ROUND = dataclasses.replace(CHEQUE_CLOSING, round_amounts=0.35, looped_zeros=0.5)
-# ... and amounts' first digits as amounts have them (style "mixed-amounts"): a 1 in 30% of them, a 7
-# in 6%, never a 0 (Benford's law), where random digits lead with each digit in 10%. Fast writers' 1s
-# and 7s look alike; a reader that never saw the first digit of an amount be a 1 more often cannot
-# lean that way when a stroke could be either.
-CHEQUE_AMOUNTS = dataclasses.replace(CHEQUE_ROUND, amount_leads=0.75)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -170,20 +164,6 @@ def round_amount(glyphs: list[np.ndarray], texts: list[int], images: np.ndarray,
     for k in range(count - zeros, count):
         glyphs[k] = looped_zero(rng) if looped else images[int(rng.choice(pool))]
         texts[k] = 0
-
-
-# The first digits of amounts of money (Benford's law): P(d) = log10(1 + 1/d), d = 1..9.
-AMOUNT_LEADS = np.log10(1 + 1 / np.arange(1, 10))
-
-
-def amount_lead(picks: np.ndarray, labels: np.ndarray, rng: np.random.Generator, style: LineStyle) -> None:
-    """For a share of the numbers (``style.amount_leads``), pick their first digit, in place in
-    ``picks`` (indices into ``labels``), as amounts' first digits fall (``AMOUNT_LEADS``). No draw at
-    all when the share is 0: sets drawn before it stay as they were."""
-    if not style.amount_leads or rng.random() >= style.amount_leads:
-        return
-    lead = int(rng.choice(9, p=AMOUNT_LEADS)) + 1
-    picks[0] = int(rng.choice(np.flatnonzero(labels == lead)))
 
 
 def line_marks(count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -390,7 +370,6 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
         return finish_line(ink, rng, style), text
     count = int(rng.integers(style.digits[0], style.digits[1] + 1))
     picks = rng.integers(0, len(images), count)
-    amount_lead(picks, labels, rng, style)
     separator = None
     if count >= 4 and rng.random() < style.separator_share:
         separator = SEPARATORS[int(rng.integers(0, len(SEPARATORS)))]

@@ -30,7 +30,6 @@ from .config import LineConfig
 from .linesynth import (
     CANVAS,
     CHEQUE,
-    CHEQUE_AMOUNTS,
     CHEQUE_CLOSING,
     CHEQUE_ROUND,
     CHEQUE_WRITERS,
@@ -273,7 +272,7 @@ def load_digits(config: LineConfig):
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING),
-                   "mixed-round": (LineStyle(), CHEQUE_ROUND), "mixed-amounts": (LineStyle(), CHEQUE_AMOUNTS)}
+                   "mixed-round": (LineStyle(), CHEQUE_ROUND)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
