@@ -33,6 +33,7 @@ from .linesynth import (
     CHEQUE_CLOSING,
     CHEQUE_ROUND,
     CHEQUE_WRITERS,
+    WORD_SHARE,
     LineStyle,
     make_line,
 )
@@ -272,7 +273,8 @@ def load_digits(config: LineConfig):
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING),
-                   "mixed-round": (LineStyle(), CHEQUE_ROUND)}
+                   "mixed-round": (LineStyle(), CHEQUE_ROUND),
+                   "mixed-words": (LineStyle(word_share=WORD_SHARE), dataclasses.replace(CHEQUE_ROUND, word_share=WORD_SHARE))}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
