@@ -82,10 +82,12 @@ JOINED_LINE = 0.2
 # and the line reader says whether it is touching digits.
 WIDE_DIGIT = 2.0
 # A line is a word, not a number, when the digit model refuses at least WORD_LETTERS of its marks of a
-# letter's size and more of them than it reads as digits ("sun": an s read as a sure 5 between a u and
-# an n it refuses). A letter's size: no wider than WIDE_DIGIT times its height (joined digits of a fast
-# amount and dashes are wider) and at least LETTER_HEIGHT of the tallest mark's (dots and commas are less).
-WORD_LETTERS = 2
+# letter's size and more of them than it reads as digits ("date": an a read as a sure 0 beside a d, a t
+# and an e it refuses), and the line reader reads no more digits in it. A letter's size: no wider than
+# WIDE_DIGIT times its height (dashes are wider) and at least LETTER_HEIGHT of the tallest mark's (dots
+# and commas are less). Three letters, because a unit after a number has one or two ("5cm", "7pm",
+# "2nd"): with two, a third of such units in handwriting fonts lost their number (RESULTS, twenty-seventh session).
+WORD_LETTERS = 3
 LETTER_HEIGHT = 0.4
 
 
@@ -384,8 +386,8 @@ class DigitReader:
         # the line reader never learned a date's slashes (it reads a 1): it is shown the digits alone
         decoding = self.decode_line(page, line, line_mask & ~np.isin(pieces, list(slashes)) if slashes else line_mask)
         # a word: the digit model refuses most of its letters, and the line reader (which learned to
-        # read nothing in words) reads no more digits in it; digits joined in a fast amount are refused
-        # by the digit model too, but the line reader reads them
+        # read nothing in words) reads no more digits in it; digits joined in a fast amount, which the
+        # digit model refuses too, the line reader reads
         if is_word(by_marks) and len(decoding[0]) <= len(by_marks.predictions):
             return as_word(by_marks), "", "digit"
         # One mark: its digit model reading stands unless the line reader surely reads two or
