@@ -171,35 +171,6 @@ def test_round_amounts_end_in_zeros_some_written_as_a_chain_of_loops(mnist):
         assert kept_labels == labels and all(a is b for a, b in zip(kept_glyphs, glyphs))
 
 
-def test_word_lines_are_words_in_handwriting_fonts_read_as_nothing(mnist):
-    """Style mixed-words: a share of the lines are a word (most of its letters shaped like no digit)
-    in a handwriting font, whose text is ""; at a share of 0 nothing is drawn from the generator."""
-    from digitcnn.config import LINE_PRESETS
-    from digitcnn.linesynth import CHEQUE_ROUND, WORD_SHARE
-    from digitcnn.nondigits import LETTERS, random_word, word_ink
-    from digitcnn.train_lines import TRAINING_STYLES
-
-    assert LINE_PRESETS["lines-words"].style == "mixed-words"
-    assert [s.word_share for s in TRAINING_STYLES["mixed-words"]] == [WORD_SHARE, WORD_SHARE]
-    assert all(s.word_share == 0 for name, styles in TRAINING_STYLES.items() if name != "mixed-words" for s in styles)
-    rng = np.random.default_rng(2)
-    words = [random_word(rng) for _ in range(200)]
-    assert all(2 <= len(w) <= 7 and 2 * sum(c in LETTERS for c in w.lower()) >= len(w) for w in words)
-    assert 0.1 < np.mean([w[0].isupper() for w in words]) < 0.4
-    ink = word_ink("hello", None, 60)
-    assert ink.dtype == np.uint8 and ink.shape[1] > 2 * ink.shape[0] and ink[:, 0].any() and ink[0].any()
-    (x_train, y_train), _ = mnist
-    lines = [make_line(x_train, y_train, rng, LineStyle(word_share=1.0)) for _ in range(5)]
-    assert all(text == "" and gray.dtype == np.uint8 and (gray < 128).any() for gray, text in lines)
-    # a share above 0 draws once per line, a share of 0 never: the lines drawn before stay as they were
-    off, on = np.random.default_rng(4), np.random.default_rng(4)
-    off.random()
-    before = make_line(x_train, y_train, off, CHEQUE_ROUND)
-    after = make_line(x_train, y_train, on, dataclasses.replace(CHEQUE_ROUND, word_share=1e-12))
-    assert before[1] == after[1] and np.array_equal(before[0], after[0])
-    assert off.bit_generator.state == on.bit_generator.state
-
-
 @pytest.mark.parametrize("kind", [",-", ".-", "~", "_"])
 def test_amounts_closed_by_marks_other_than_dashes(mnist, monkeypatch, kind):
     """Style mixed-closing: an amount closed as cheque writers close it, each mark drawn after the

@@ -118,11 +118,8 @@ class LineConfig:
                                      "half also with long 1s, hooked 9s and crossed 7s), or mixed-closing (as "
                                      "mixed-writers, the cheque half also closed by marks other than dashes), or "
                                      "mixed-round (as mixed-closing, a third of the cheque half's amounts round: "
-                                     "ending in 000 or 00, half of those written as a chain of quick loops), or "
-                                     "mixed-words (as mixed-round, a twentieth of the lines a word in a "
-                                     "handwriting font, read as nothing)",
-                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing", "mixed-round",
-                           "mixed-words"))
+                                     "ending in 000 or 00, half of those written as a chain of quick loops)",
+                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing", "mixed-round"))
     mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
                                       "shapes), read as nothing: outlier exposure")
     stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")
@@ -175,11 +172,6 @@ LINE_PRESETS = {
     # (scripts/average_line_models.py; RESULTS, twenty-sixth session)
     "lines-round": LineConfig(preset="lines-round", style="mixed-round", init_from="runs/lines-closing",
                               lines=60_000, epochs=1, learning_rate=2e-4, seed=20, mark_share=0.05,
-                              features=96, recurrent_layers=2, recurrent_units=96),
-    # one more epoch from the shipped reader (the mean of lines-round's two seeds) on 60,000 new lines, a
-    # twentieth of them words in handwriting fonts, read as nothing (RESULTS, twenty-seventh session)
-    "lines-words": LineConfig(preset="lines-words", style="mixed-words", init_from="runs/lines-round-avg",
-                              lines=60_000, epochs=1, learning_rate=2e-4, seed=22, mark_share=0.05,
                               features=96, recurrent_layers=2, recurrent_units=96),
     # the end-to-end check of CI: a few hundred lines, one epoch, a small model
     "lines-tiny": LineConfig(preset="lines-tiny", lines=512, val_lines=64, test_lines=64, epochs=1,

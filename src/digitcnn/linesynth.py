@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .augment import cross_seven, flag_one, hook_nine
-from .nondigits import KINDS, LETTER_FONTS, installed, mark_ink, random_word, word_ink
+from .nondigits import KINDS, mark_ink
 from .sequence import slant
 from .synthetic import crop_to_ink
 
@@ -66,8 +66,6 @@ class LineStyle:
     # read nothing in a scribble or a word rather than the digits they look most like.
     mark_share: float = 0.0
     stray_share: float = 0.0
-    # ... and lines that are a word in a handwriting font (``word_line``; text ""): "hello" is no 5610
-    word_share: float = 0.0
 
 
 SEPARATORS = (".", ",", "'", " ")
@@ -86,8 +84,6 @@ CLOSING_MARKS = (",-", ".-", "~", "_")
 # thousand numbers, a cheque's amount once in six, often written as a quick chain of small loops
 CHEQUE_ROUND = dataclasses.replace(CHEQUE_CLOSING, round_amounts=0.35, looped_zeros=0.5)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
-# ... and, in both halves, a twentieth of the lines a word (style "mixed-words")
-WORD_SHARE = 0.05
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
 
@@ -173,19 +169,6 @@ def round_amount(glyphs: list[np.ndarray], texts: list[int], images: np.ndarray,
 def line_marks(count: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``count`` marks that are not digits, of LINE_MARKS' kinds, as drawn: uint8 (96, 96) each."""
     return [mark_ink(LINE_MARKS[int(kind)], rng) for kind in rng.integers(0, len(LINE_MARKS), count)]
-
-
-def word_line(rng: np.random.Generator) -> np.ndarray:
-    """A word (``nondigits.random_word``) in one of the handwriting fonts installed of
-    ``nondigits.LETTER_FONTS`` or Pillow's, its letters about as tall as digits, on a float32 ink
-    canvas as ``place_digits`` makes."""
-    fonts = (None, *installed(LETTER_FONTS))
-    word, font = random_word(rng), fonts[int(rng.integers(len(fonts)))]
-    ink = word_ink(word, font, int(DIGIT_HEIGHT * rng.uniform(1.2, 1.8))).astype(np.float32) / 255
-    canvas = np.zeros((max(3 * DIGIT_HEIGHT, ink.shape[0] + 2 * DIGIT_HEIGHT), ink.shape[1] + 2 * DIGIT_HEIGHT),
-                      np.float32)
-    canvas[DIGIT_HEIGHT:DIGIT_HEIGHT + ink.shape[0], DIGIT_HEIGHT:DIGIT_HEIGHT + ink.shape[1]] = ink
-    return canvas
 
 
 def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.random.Generator, style: LineStyle,
@@ -381,8 +364,6 @@ def make_line(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
     the separators written (``"1.990"``, ``"10 000"``); dashes, underlines and marks that are not
     digits are not text (a line of letters or scribbles reads ``""``).
     """
-    if style.word_share and rng.random() < style.word_share:  # (no draw at all when 0, as the marks below)
-        return finish_line(word_line(rng), rng, style), ""
     if style.mark_share and rng.random() < style.mark_share:  # (no draw at all when 0: sets stay as they were)
         marks = line_marks(int(rng.integers(1, 5)), rng)
         ink, text = place_digits(marks, [None] * len(marks), rng, style, None)

@@ -90,32 +90,6 @@ def letter_ink(letter: str, font: str | None, size: int) -> np.ndarray:
     return _glyph_ink(letter, None if font is not None and letter in lacking(font) else font, size)
 
 
-# Words for the line reader's outlier exposure (linesynth.LineStyle.word_share): lower-case letters,
-# at least half of them of LETTERS (shaped like no digit); the others may be (o, l, s, z, g...), as
-# in real words. A word of digit-shaped letters alone ("zoo") is left out: it is a number's shape.
-WORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-def random_word(rng: np.random.Generator) -> str:
-    """2-7 letters of WORD_LETTERS, at least half of them of LETTERS; a capital first one in a quarter."""
-    while True:
-        word = "".join(rng.choice(list(WORD_LETTERS), int(rng.integers(2, 8))))
-        if 2 * sum(letter in LETTERS for letter in word) >= len(word):
-            return word.capitalize() if rng.random() < 0.25 else word
-
-
-def word_ink(word: str, font: str | None, size: int) -> np.ndarray:
-    """``word`` written in ``font`` (a path; None: Pillow's own) at ``size`` px, cropped to its ink:
-    uint8 (H, W), ink 255 on 0."""
-    face = _font(font, size)
-    left, top, right, bottom = face.getbbox(word)
-    image = Image.new("L", (right - left + 8, bottom - top + 8), 0)
-    ImageDraw.Draw(image).text((4 - left, 4 - top), word, fill=255, font=face)
-    ink = np.asarray(image)
-    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    return ink[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1].copy() if rows.size else ink.copy()
-
-
 def _glyph_ink(letter: str, font: str | None, size: int) -> np.ndarray:
     image = Image.new("L", (SIDE, SIDE), 0)
     left, top, right, bottom = _font(font, size).getbbox(letter, anchor="mm")

@@ -33,7 +33,6 @@ from .linesynth import (
     CHEQUE_CLOSING,
     CHEQUE_ROUND,
     CHEQUE_WRITERS,
-    WORD_SHARE,
     LineStyle,
     make_line,
 )
@@ -273,8 +272,7 @@ def load_digits(config: LineConfig):
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING),
-                   "mixed-round": (LineStyle(), CHEQUE_ROUND),
-                   "mixed-words": (LineStyle(word_share=WORD_SHARE), dataclasses.replace(CHEQUE_ROUND, word_share=WORD_SHARE))}
+                   "mixed-round": (LineStyle(), CHEQUE_ROUND)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
