@@ -709,16 +709,12 @@ def test_every_kind_of_mark_is_drawn_in_the_mnist_convention():
         assert (marks.reshape(len(marks), -1).max(axis=1) > 0.5).all()  # every mark has ink
 
 
-def test_letters_are_drawn_in_handwriting_fonts_and_refused():
-    """The letters the default model trains on as marks come in the handwriting fonts of Debian
-    packages as well as Pillow's (nondigits.LETTER_FONTS; .ci/run installs them, and under CI=true
-    one missing is a failure). Each draws every letter, a letter it lacks in Pillow's font; and the
-    shipped model answers no digit to most letters drawn in them (a model that saw Pillow's font
-    alone refused 80% of these, the shipped one 95%)."""
+def letter_fonts() -> tuple[str, ...]:
+    """nondigits.LETTER_FONTS, all installed (.ci/run installs them): a test fails without one under
+    CI=true, and is skipped elsewhere."""
     import os
 
-    from digitcnn import DigitReader
-    from digitcnn.nondigits import LETTER_FONTS, LETTERS, installed, lacking, letter_ink
+    from digitcnn.nondigits import LETTER_FONTS, installed
 
     fonts = installed(LETTER_FONTS)
     if len(fonts) < len(LETTER_FONTS):
@@ -726,6 +722,19 @@ def test_letters_are_drawn_in_handwriting_fonts_and_refused():
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+    return fonts
+
+
+def test_letters_are_drawn_in_handwriting_fonts_and_refused():
+    """The letters the default model trains on as marks come in the handwriting fonts of Debian
+    packages as well as Pillow's (nondigits.LETTER_FONTS; .ci/run installs them, and under CI=true
+    one missing is a failure). Each draws every letter, a letter it lacks in Pillow's font; and the
+    shipped model answers no digit to most letters drawn in them (a model that saw Pillow's font
+    alone refused 80% of these, the shipped one 95%)."""
+    from digitcnn import DigitReader
+    from digitcnn.nondigits import LETTERS, lacking, letter_ink
+
+    fonts = letter_fonts()
     assert lacking(fonts[0]) == "<>"  # fonts-bwht's hands have no angle brackets: Pillow's are drawn
     assert np.array_equal(letter_ink("<", fonts[0], 64), letter_ink("<", None, 64))
     reader, answers = DigitReader(line_model=False), []
@@ -779,20 +788,13 @@ def test_words_in_handwriting_fonts_are_no_number():
     a number ("date" was a sure 0); a number with its unit reads as it did. Measured when written: 59
     of these 80 words read as no digit, 47 without the rule (benchmarks/doodles.py measures more
     words, in the held-out hands too)."""
-    import os
     import sys
     from pathlib import Path
     from unittest import mock
 
     from digitcnn import DigitReader, predict
-    from digitcnn.nondigits import LETTER_FONTS, installed
 
-    fonts = installed(LETTER_FONTS)
-    if len(fonts) < len(LETTER_FONTS):
-        message = f"{len(LETTER_FONTS) - len(fonts)} handwriting fonts missing (apt-get install, .ci/run)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    fonts = letter_fonts()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     from doodles import word_png
 
