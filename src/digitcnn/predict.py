@@ -86,7 +86,8 @@ WIDE_DIGIT = 2.0
 # and an e it refuses), and the line reader reads no more digits in it. A letter's size: no wider than
 # WIDE_DIGIT times its height (dashes are wider) and at least LETTER_HEIGHT of the tallest mark's (dots
 # and commas are less). Three letters, because a unit after a number has one or two ("5cm", "7pm",
-# "2nd"): with two, a third of such units in handwriting fonts lost their number (RESULTS, twenty-seventh session).
+# "2nd"): with two, 56 of 304 numbers with a unit in handwriting fonts lost their number (RESULTS,
+# twenty-seventh session).
 WORD_LETTERS = 3
 LETTER_HEIGHT = 0.4
 
