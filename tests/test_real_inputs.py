@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from digitcnn.imaging import (
+    ANALYSIS_MAX_SIDE,
     PAGE_SPAN,
+    analyse,
     components,
     dark_border,
     decode_image,
@@ -120,6 +122,36 @@ def test_thin_pen_on_a_large_photo_is_read(reader, digit):
     x, y, w, h = result.predictions[0].box
     # in the file's pixels, not in those of the reduced picture that was analysed
     assert 1000 <= x and 1000 <= y and x + w <= 1100 + strokes.shape[1] + 8 and h > 600
+
+
+def test_a_small_number_on_a_big_photo_is_read_from_a_larger_copy(reader, mnist_test, monkeypatch):
+    """Four digits 35 px tall on a 4000x3000 JPEG are 9 px in the 1024-px copy analysed first:
+    such small writing is read again from a copy twice as large (predict.closer_look), and its
+    boxes are in the file's pixels. A number written large is read once."""
+    from digitcnn import predict
+
+    x_test, y_test = mnist_test
+    rng = np.random.default_rng(5)
+    looks = []
+    monkeypatch.setattr(predict, "analyse", lambda image, *size: looks.append(size) or analyse(image, *size))
+    right = 0
+    for first in range(0, 24, 4):
+        page = np.full((3000, 4000), 225.0, np.float32) + rng.normal(0, 4, (3000, 4000)).astype(np.float32)
+        for i in range(4):
+            write_digit(page, x_test[first + i], 2000 + 32 * i, 1500, 35)
+        looks.clear()
+        result = reader.read(encode(page.clip(0, 255).astype(np.uint8), format="JPEG", quality=90))
+        right += result.digits == "".join(str(d) for d in y_test[first:first + 4])
+        assert looks == [(), (2 * ANALYSIS_MAX_SIDE,)]
+        x, y, w, h = result.lines[0].box
+        assert 1960 <= x and x + w <= 2140 and 1490 <= y and y + h <= 1545, result.lines[0].box
+    assert right >= 5
+    page = np.full((3000, 4000), 225.0, np.float32)
+    for i in range(2):
+        write_digit(page, x_test[i], 1800 + 300 * i, 1200, 350)
+    looks.clear()
+    assert reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits == f"{y_test[0]}{y_test[1]}"
+    assert looks == [()]
 
 
 def notebook_page(digit: np.ndarray, paper: str) -> np.ndarray:

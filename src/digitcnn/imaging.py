@@ -130,13 +130,14 @@ class NotAnImageError(ImageError):
     """The bytes are no image format that Pillow knows."""
 
 
-def decode_image(raw: bytes) -> Image.Image | np.ndarray:
+def decode_image(raw: bytes, max_side: int = ANALYSIS_MAX_SIDE) -> Image.Image | np.ndarray:
     """Decode image bytes: a Pillow image, first frame of an animation, EXIF orientation applied;
     or, for a plain 8-bit PNG no larger than the analysis needs (a canvas drawing), the uint8 array
     of ``decode_png``.
 
-    A JPEG larger than the analysis needs is decoded reduced, in grayscale; ``info[FILE_SIZE]``
-    holds the size in the file, so that boxes are still given in the pixels of the original image.
+    A JPEG larger than the analysis needs (``max_side`` px) is decoded reduced, in grayscale;
+    ``info[FILE_SIZE]`` holds the size in the file, so that boxes are still given in the pixels of
+    the original image.
     """
     if not raw:
         raise ImageError("empty input: 0 bytes")
@@ -162,16 +163,16 @@ def decode_image(raw: bytes) -> Image.Image | np.ndarray:
                 raise ImageError(f"WebP image of {width}x{height} pixels is over the limit of "
                                  f"{MAX_WEBP_PIXELS // 1_000_000} megapixels (a WebP is decoded whole)")
             image.seek(0)
-            if image.format == "PNG" and raw[24] == 8 and raw[25] in PNG_CHANNELS and max(width, height) <= ANALYSIS_MAX_SIDE:
+            if image.format == "PNG" and raw[24] == 8 and raw[25] in PNG_CHANNELS and max(width, height) <= max_side:
                 pixels = decode_png(raw)
                 if pixels is not None:  # (else Pillow decodes it, and says what is wrong with it)
                     return pixels
-            if image.format in ("JPEG", "MPO") and max(width, height) > ANALYSIS_MAX_SIDE:
+            if image.format in ("JPEG", "MPO") and max(width, height) > max_side:
                 # Decode a big photo at 1/2, 1/4 or 1/8 of its size, straight from the JPEG's
                 # coefficients: a 12-megapixel phone photo decodes 10x quicker in a tenth the memory.
                 # (draft picks the smallest scale still at least the size asked: ask a little
                 # under the analysis size, so that a 4000x3000 photo decodes at 1000x750.)
-                shrink = 0.9 * ANALYSIS_MAX_SIDE / max(width, height)
+                shrink = 0.9 * max_side / max(width, height)
                 image.draft("L", (max(1, round(width * shrink)), max(1, round(height * shrink))))
             image.load()
             decoded = image.size
@@ -303,15 +304,15 @@ def over_background(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return gray.astype(np.float32) * weight * np.float32(1 / 255)
 
 
-def reduce_image(image: Image.Image) -> Image.Image:
-    """Shrink a Pillow image whose longest side exceeds ANALYSIS_MAX_SIDE, before any pixel is
+def reduce_image(image: Image.Image, max_side: int = ANALYSIS_MAX_SIDE) -> Image.Image:
+    """Shrink a Pillow image whose longest side exceeds ``max_side``, before any pixel is
     converted (a 40-megapixel image as float RGBA would be 640 MB). Callers measure scales from
     sizes (image_to_digits, per axis), so none is returned.
     """
     longest = max(image.size)
-    if longest <= ANALYSIS_MAX_SIDE:
+    if longest <= max_side:
         return image
-    factor = -(-longest // ANALYSIS_MAX_SIDE)
+    factor = -(-longest // max_side)
     if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # a palette: pick pixels, convert the few left
         return image.resize((max(1, image.size[0] // factor), max(1, image.size[1] // factor)),
                             Image.Resampling.NEAREST)
@@ -334,10 +335,10 @@ def _shrink(gray: np.ndarray, scale: float, exact: bool = False) -> np.ndarray:
     return blocks if (blocks.shape[1], blocks.shape[0]) == size else cv2.resize(blocks, size, interpolation=cv2.INTER_AREA)
 
 
-def reduce_for_analysis(gray: np.ndarray) -> np.ndarray:
-    """Shrink a float image (H, W) whose longest side exceeds ANALYSIS_MAX_SIDE."""
+def reduce_for_analysis(gray: np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> np.ndarray:
+    """Shrink a float image (H, W) whose longest side exceeds ``max_side``."""
     longest = max(gray.shape)
-    return gray if longest <= ANALYSIS_MAX_SIDE else _shrink(gray, ANALYSIS_MAX_SIDE / longest)
+    return gray if longest <= max_side else _shrink(gray, max_side / longest)
 
 
 def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Components]:
@@ -1324,18 +1325,18 @@ class Page:
         return [left, top, max(1, min(round(w / sx), width - left)), max(1, min(round(h / sy), height - top))]
 
 
-def analyse(image: Image.Image | np.ndarray) -> Page:
-    """Decode-side reductions, grey levels, paper removal and the ink mask of one image (see the
-    module's steps); an MNIST-like 28x28 input is kept as it is, in ``Page.frame``."""
+def analyse(image: Image.Image | np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> Page:
+    """Decode-side reductions (to ``max_side`` px), grey levels, paper removal and the ink mask of
+    one image (see the module's steps); an MNIST-like 28x28 input is kept as it is, in ``Page.frame``."""
     if isinstance(image, np.ndarray):
         gray = array_to_gray(image)
         full = (gray.shape[1], gray.shape[0])
         if is_mnist_like(gray):
             return Page(gray, gray, gray > 0.5, full, (1.0, 1.0), frame=gray.astype(np.float32))
-        analysed = reduce_for_analysis(gray)
+        analysed = reduce_for_analysis(gray, max_side)
     else:
         full = image.info.get(FILE_SIZE, image.size)
-        analysed = to_gray(reduce_image(image))
+        analysed = to_gray(reduce_image(image, max_side))
         if is_mnist_like(analysed) and full == (28, 28):
             return Page(analysed, analysed, analysed > 0.5, full, (1.0, 1.0), frame=analysed.astype(np.float32))
     analysed, ink, mask, marks = working_ink(sheet_alone(analysed))

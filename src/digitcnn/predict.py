@@ -24,6 +24,8 @@ import numpy as np
 from .calibrate import soften
 from .fetch import MAX_BYTES, fetch_url, is_url
 from .imaging import (
+    ANALYSIS_MAX_SIDE,
+    FILE_SIZE,
     MAX_DIGITS,
     ImageError,
     Page,
@@ -159,25 +161,77 @@ def read_stream(stream, max_bytes: int = MAX_BYTES) -> bytes:
 
 
 def load_source(source, fetch=None):
-    """A path, URL, bytes, binary file object, PIL image or NumPy array -> a PIL image or a NumPy
-    array. A file object is read from where it stands, at most MAX_BYTES."""
+    """A path, URL, bytes, binary file object, PIL image or NumPy array -> its bytes (``decoded``
+    makes the picture of them), or the PIL image or NumPy array as given. A file object is read
+    from where it stands, at most MAX_BYTES."""
     from PIL import Image
 
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(source))
+        return bytes(source)
     if callable(getattr(source, "read", None)):  # an open file, io.BytesIO, an upload
-        return decode_image(read_stream(source))
-    if isinstance(source, Image.Image):
-        return source
-    if isinstance(source, np.ndarray):
+        return read_stream(source)
+    if isinstance(source, (Image.Image, np.ndarray)):
         return source
     if isinstance(source, (str, Path)):
         text = str(source)
-        if is_url(text):
-            return decode_image((fetch or fetch_url)(text))
-        return decode_image(read_file(text))
+        return (fetch or fetch_url)(text) if is_url(text) else read_file(text)
     raise ImageError(f"cannot read an image from a {type(source).__name__}; expected a path, URL, "
                      "bytes, binary file object, PIL image or NumPy array")
+
+
+def decoded(loaded, max_side: int = ANALYSIS_MAX_SIDE):
+    """``load_source``'s answer as a picture: bytes decoded (a big JPEG at about ``max_side`` px),
+    a PIL image or NumPy array as it is."""
+    return decode_image(loaded, max_side) if isinstance(loaded, bytes) else loaded
+
+
+# Writing under SMALL_WRITING px tall where a big picture was analysed (at most ANALYSIS_MAX_SIDE
+# px wide) is read again from a copy CLOSER times as large, around it (AROUND times its height each
+# side): four digits 35 px tall on a 4000x3000 photo are 9 px in the first copy, and were read
+# right 16 times in 20 (20 in 20 from the larger copy; RESULTS, twenty-seventh session). Only then:
+# a 12 MP photo is decoded a second time, and only the part around the writing is analysed again.
+SMALL_WRITING = 16
+CLOSER = 2
+AROUND = 3
+
+
+def closer_look(page: Page, result: ReadResult) -> tuple[int, list[int]] | None:
+    """For a picture reduced for its first look (``page``) whose lines read (``result``) came out
+    under SMALL_WRITING px tall there: the size to decode it at again, and the part of it to read
+    again ([x, y, w, h] in file pixels); None when it needs no second look (nothing read, a picture
+    not reduced, writing large enough)."""
+    width, height = page.size
+    if max(width, height) <= ANALYSIS_MAX_SIDE or not result.lines:
+        return None
+    tallest = max(line.box[3] for line in result.lines)
+    if tallest * ANALYSIS_MAX_SIDE / max(width, height) >= SMALL_WRITING:
+        return None
+    margin = AROUND * tallest
+    left = max(0, min(line.box[0] for line in result.lines) - margin)
+    top = max(0, min(line.box[1] for line in result.lines) - margin)
+    right = min(width, max(line.box[0] + line.box[2] for line in result.lines) + margin)
+    bottom = min(height, max(line.box[1] + line.box[3] for line in result.lines) + margin)
+    return CLOSER * ANALYSIS_MAX_SIDE, [left, top, right - left, bottom - top]
+
+
+def part_of(image, box: list[int], size: tuple[int, int]):
+    """The part ``box`` ([x, y, w, h] in the pixels of a file of ``size``) of its decoded picture
+    ``image`` (a PIL image or an array, maybe decoded reduced), whose boxes are then the box's pixels."""
+    x, y, w, h = box
+    if isinstance(image, np.ndarray):  # (an array's pixels are the file's)
+        return image[y:y + h, x:x + w]
+    sx, sy = image.size[0] / size[0], image.size[1] / size[1]
+    part = image.crop((round(x * sx), round(y * sy), round((x + w) * sx), round((y + h) * sy)))
+    part.info[FILE_SIZE] = (w, h)
+    return part
+
+
+def moved(result: ReadResult, dx: int, dy: int) -> ReadResult:
+    """``result``, read in a part of a picture that starts at (``dx``, ``dy``), with its boxes in the
+    whole picture's pixels."""
+    for item in (*result.predictions, *result.rejected, *result.lines):
+        item.box = [item.box[0] + dx, item.box[1] + dy, *item.box[2:]]
+    return result
 
 
 def without_separators(marks: list[np.ndarray], pieces: np.ndarray, stats: np.ndarray,
@@ -310,12 +364,19 @@ class DigitReader:
         """
         name = source_name(source)
         try:
-            image = load_source(source, fetch)
+            loaded = load_source(source, fetch)
+            image = decoded(loaded)
             page = analyse(image)
             if page.frame is not None:
                 result = self.read_frame(name, page)
             else:
                 result = self.read_page(name, page)
+                closer = closer_look(page, result)
+                if closer:  # small writing on a big picture: read again, around it, from a larger copy
+                    side, (x, y, w, h) = closer
+                    part = part_of(decoded(loaded, side), [x, y, w, h], page.size)
+                    closer_result = moved(self.read_page(name, analyse(part, side)), x, y)
+                    result = closer_result if closer_result.lines else result  # (nothing read: the first stands)
         except ImageError as exc:
             if strict:
                 raise
