@@ -15,6 +15,7 @@ from PIL import Image
 from digitcnn.imaging import (
     ANALYSIS_MAX_SIDE,
     PAGE_SPAN,
+    ImageError,
     analyse,
     components,
     dark_border,
@@ -140,7 +141,8 @@ def test_a_small_number_on_a_big_photo_is_read_from_a_larger_copy(reader, mnist_
         for i in range(4):
             write_digit(page, x_test[first + i], 2000 + 32 * i, 1500, 35)
         looks.clear()
-        result = reader.read(encode(page.clip(0, 255).astype(np.uint8), format="JPEG", quality=90))
+        raw = encode(page.clip(0, 255).astype(np.uint8), format="JPEG", quality=90)
+        result = reader.read(raw)
         right += result.digits == "".join(str(d) for d in y_test[first:first + 4])
         assert looks == [(), (2 * ANALYSIS_MAX_SIDE,)]
         x, y, w, h = result.lines[0].box
@@ -152,6 +154,18 @@ def test_a_small_number_on_a_big_photo_is_read_from_a_larger_copy(reader, mnist_
     looks.clear()
     assert reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits == f"{y_test[0]}{y_test[1]}"
     assert looks == [()]
+    # a second look refused (say, more lines than are read at most) leaves the first look's answer
+    first_look, reads = reader.read_page, []
+
+    def refused_again(name, page):
+        reads.append(name)
+        if len(reads) == 2:
+            raise ImageError("11 lines of writing found, more than the 10 read at most")
+        return first_look(name, page)
+
+    monkeypatch.setattr(reader, "read_page", refused_again)
+    answer = reader.read(raw)
+    assert answer.error is None and answer.digits and len(reads) == 2
 
 
 def notebook_page(digit: np.ndarray, paper: str) -> np.ndarray:

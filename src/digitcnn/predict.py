@@ -373,16 +373,24 @@ class DigitReader:
                 result = self.read_page(name, page)
                 closer = closer_look(page, result)
                 if closer:  # small writing on a big picture: read again, around it, from a larger copy
-                    side, (x, y, w, h) = closer
-                    part = part_of(decoded(loaded, side), [x, y, w, h], page.size)
-                    closer_result = moved(self.read_page(name, analyse(part, side)), x, y)
-                    result = closer_result if closer_result.lines else result  # (nothing read: the first stands)
+                    result = self.read_closer(name, loaded, page, result, *closer)
         except ImageError as exc:
             if strict:
                 raise
             return ReadResult.failed(name, str(exc))
         result.source = image
         return result
+
+    def read_closer(self, name: str, loaded, page: Page, result: ReadResult, side: int, box: list[int]) -> ReadResult:
+        """The part ``box`` of a picture (``loaded``, ``load_source``'s) decoded to ``side`` px and
+        read again (``closer_look``), its boxes in the file's pixels; the first look's ``result`` when
+        the second reads nothing or is refused (more lines or digits than are read at most)."""
+        try:
+            part = part_of(decoded(loaded, side), box, page.size)
+            again = moved(self.read_page(name, analyse(part, side)), box[0], box[1])
+        except ImageError:
+            return result
+        return again if again.lines else result
 
     def read_frame(self, name: str, page: Page) -> ReadResult:
         """An MNIST-like 28x28 input (``page.frame``), read as it is: one digit, or a mark that is no
