@@ -16,6 +16,7 @@ from digitcnn.imaging import (
     ANALYSIS_MAX_SIDE,
     PAGE_SPAN,
     ImageError,
+    Page,
     analyse,
     components,
     dark_border,
@@ -166,6 +167,24 @@ def test_a_small_number_on_a_big_photo_is_read_from_a_larger_copy(reader, mnist_
     monkeypatch.setattr(reader, "read_page", refused_again)
     answer = reader.read(raw)
     assert answer.error is None and answer.digits and len(reads) == 2
+
+
+@pytest.mark.parametrize("scale, boxes, expected", [
+    (0.25, [[2000, 1500, 130, 35]], [1895, 1395, 340, 245]),  # small writing, the part around it
+    (0.25, [[2000, 1500, 130, 35], [500, 2000, 300, 200]], None),  # a line large enough
+    (0.6, [[2000, 1500, 130, 20]], None),  # a copy under twice smaller: no room to look closer
+    (0.25, [[100, 100, 130, 35], [3700, 2800, 130, 35]], None),  # writing here and there: the whole picture
+])
+def test_a_second_look_is_taken_at_small_writing_in_one_place(scale, boxes, expected):
+    """predict.closer_look: lines under SMALL_WRITING px in the copy read (Page.scale), in a copy at
+    least CLOSER times smaller than the file, and in a part at most PART_SHARE of the picture."""
+    from digitcnn.predict import CLOSER, closer_look
+    from digitcnn.results import LineReading, ReadResult
+
+    page = Page(np.zeros((750, 1000), np.float32), None, None, (4000, 3000), (scale, scale))
+    result = ReadResult.read("", [], lines=[LineReading("12", "12", 0.9, box, "line") for box in boxes])
+    look = closer_look(page, result)
+    assert look == (None if expected is None else (CLOSER * ANALYSIS_MAX_SIDE, expected))
 
 
 def notebook_page(digit: np.ndarray, paper: str) -> np.ndarray:

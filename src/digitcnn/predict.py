@@ -185,32 +185,38 @@ def decoded(loaded, max_side: int = ANALYSIS_MAX_SIDE):
     return decode_image(loaded, max_side) if isinstance(loaded, bytes) else loaded
 
 
-# Writing under SMALL_WRITING px tall where a big picture was analysed (at most ANALYSIS_MAX_SIDE
-# px wide) is read again from a copy CLOSER times as large, around it (AROUND times its height each
-# side): four digits 35 px tall on a 4000x3000 photo are 9 px in the first copy, and were read
-# right 16 times in 20 (20 in 20 from the larger copy; RESULTS, twenty-seventh session). Only then:
-# a 12 MP photo is decoded a second time, and only the part around the writing is analysed again.
+# Writing under SMALL_WRITING px tall where a picture was read (its working copy: a big picture's is
+# at most ANALYSIS_MAX_SIDE px wide, smaller still beside large ink), in a copy at least CLOSER times
+# smaller than the file, is read again from a copy CLOSER times as large, around it (AROUND times its
+# height each side): four digits 35 px tall on a 4000x3000 photo are 9 px in the first copy, and
+# were read right 16 times in 20 (20 in 20 from the larger copy; RESULTS, twenty-seventh session).
+# Only then, and only when that part is at most PART_SHARE of the picture (small writing here and
+# there is no number written small): the picture is decoded a second time, the part analysed again.
 SMALL_WRITING = 16
 CLOSER = 2
 AROUND = 3
+PART_SHARE = 0.5
 
 
 def closer_look(page: Page, result: ReadResult) -> tuple[int, list[int]] | None:
     """For a picture reduced for its first look (``page``) whose lines read (``result``) came out
     under SMALL_WRITING px tall there: the size to decode it at again, and the part of it to read
     again ([x, y, w, h] in file pixels); None when it needs no second look (nothing read, a picture
-    not reduced, writing large enough)."""
+    not reduced, writing large enough, or spread over the picture)."""
     width, height = page.size
-    if max(width, height) <= ANALYSIS_MAX_SIDE or not result.lines:
+    scale = min(page.scale)
+    if not result.lines or scale > 1 / CLOSER:
         return None
     tallest = max(line.box[3] for line in result.lines)
-    if tallest * ANALYSIS_MAX_SIDE / max(width, height) >= SMALL_WRITING:
+    if tallest * scale >= SMALL_WRITING:
         return None
     margin = AROUND * tallest
     left = max(0, min(line.box[0] for line in result.lines) - margin)
     top = max(0, min(line.box[1] for line in result.lines) - margin)
     right = min(width, max(line.box[0] + line.box[2] for line in result.lines) + margin)
     bottom = min(height, max(line.box[1] + line.box[3] for line in result.lines) + margin)
+    if (right - left) * (bottom - top) > PART_SHARE * width * height:
+        return None
     return CLOSER * ANALYSIS_MAX_SIDE, [left, top, right - left, bottom - top]
 
 
@@ -384,13 +390,19 @@ class DigitReader:
     def read_closer(self, name: str, loaded, page: Page, result: ReadResult, side: int, box: list[int]) -> ReadResult:
         """The part ``box`` of a picture (``loaded``, ``load_source``'s) decoded to ``side`` px and
         read again (``closer_look``), its boxes in the file's pixels; the first look's ``result`` when
-        the second reads nothing or is refused (more lines or digits than are read at most)."""
+        the second reads nothing or is refused (more lines or digits than are read at most). The
+        first look's marks refused outside the part are kept in ``rejected``."""
         try:
             part = part_of(decoded(loaded, side), box, page.size)
             again = moved(self.read_page(name, analyse(part, side)), box[0], box[1])
         except ImageError:
             return result
-        return again if again.lines else result
+        if not again.lines:
+            return result
+        x, y, w, h = box  # marks refused outside the part stay listed
+        again.rejected += [mark for mark in result.rejected
+                           if not (x <= mark.box[0] + mark.box[2] / 2 < x + w and y <= mark.box[1] + mark.box[3] / 2 < y + h)]
+        return again
 
     def read_frame(self, name: str, page: Page) -> ReadResult:
         """An MNIST-like 28x28 input (``page.frame``), read as it is: one digit, or a mark that is no
