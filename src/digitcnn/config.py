@@ -118,11 +118,8 @@ class LineConfig:
                                      "half also with long 1s, hooked 9s and crossed 7s), or mixed-closing (as "
                                      "mixed-writers, the cheque half also closed by marks other than dashes), or "
                                      "mixed-round (as mixed-closing, a third of the cheque half's amounts round: "
-                                     "ending in 000 or 00, half of those written as a chain of quick loops), or "
-                                     "mixed-touch (as mixed-round, touching digits overlapping by a share of "
-                                     "the narrower one's width, not of the digit height)",
-                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing", "mixed-round",
-                           "mixed-touch"))
+                                     "ending in 000 or 00, half of those written as a chain of quick loops)",
+                          ("general", "cheque", "mixed", "mixed-writers", "mixed-closing", "mixed-round"))
     mark_share: float = _setting(0.0, "share of lines that are marks that are not digits (letters, scribbles, "
                                       "shapes), read as nothing: outlier exposure")
     stray_share: float = _setting(0.0, "share of numbers with such a mark before or after them")

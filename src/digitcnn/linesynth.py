@@ -40,9 +40,6 @@ class LineStyle:
     digits: tuple[int, int] = (1, 7)  # digits per number
     touching_share: float = 0.55  # numbers whose digits touch or overlap, the rest have gaps
     overlap: tuple[float, float] = (-0.3, 0.05)  # gap of touching digits, share of the digit width
-    # Touching digits overlap by a share of the narrower one's width (their ink touches, neither is
-    # hidden) rather than of the digit height: by the height, a narrow 1 could lie wholly under a 0.
-    overlap_narrower: bool = False
     gap: tuple[float, float] = (0.05, 0.5)  # gap of separate digits
     separator_share: float = 0.4  # numbers of 4+ digits written with thousands separators
     dash_share: float = 0.25  # numbers with a leading dash, and (separately) with a closing dash
@@ -86,9 +83,6 @@ CLOSING_MARKS = (",-", ".-", "~", "_")
 # ... and round amounts, "25.000" (style "mixed-round"): random digits end in "000" once in a
 # thousand numbers, a cheque's amount once in six, often written as a quick chain of small loops
 CHEQUE_ROUND = dataclasses.replace(CHEQUE_CLOSING, round_amounts=0.35, looped_zeros=0.5)
-# ... with touching digits' overlap a share of the narrower digit's width (style "mixed-touch")
-GENERAL_TOUCH = LineStyle(overlap_narrower=True)
-CHEQUE_TOUCH = dataclasses.replace(CHEQUE_ROUND, overlap_narrower=True)
 # Numbers as the web page's canvas gets them: touching digits, no dashes or underlines, plain paper.
 CANVAS = LineStyle(touching_share=1.0, separator_share=0.0, dash_share=0.0, underline_share=0.0,
                    line_height=(40, 72), jpeg_share=0.0, papers=("plain",))
@@ -217,8 +211,7 @@ def place_digits(digits: list[np.ndarray], labels: list[int | None], rng: np.ran
     x = margin
     for index, (ink, top, gap) in enumerate(parts):
         if index:
-            narrower = min(parts[index - 1][0].shape[1], ink.shape[1])
-            x = max(margin, x + int(gap * (narrower if gap < 0 and style.overlap_narrower else DIGIT_HEIGHT * 0.7)))
+            x = max(margin, x + int(gap * DIGIT_HEIGHT * 0.7))
         y = max(0, min(canvas.shape[0] - ink.shape[0], DIGIT_HEIGHT + int(top * DIGIT_HEIGHT)))
         right = min(width, x + ink.shape[1])
         canvas[y:y + ink.shape[0], x:right] = np.maximum(canvas[y:y + ink.shape[0], x:right], ink[:, :right - x])

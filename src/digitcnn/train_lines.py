@@ -32,9 +32,7 @@ from .linesynth import (
     CHEQUE,
     CHEQUE_CLOSING,
     CHEQUE_ROUND,
-    CHEQUE_TOUCH,
     CHEQUE_WRITERS,
-    GENERAL_TOUCH,
     LineStyle,
     make_line,
 )
@@ -274,7 +272,7 @@ def load_digits(config: LineConfig):
 
 TRAINING_STYLES = {"general": (LineStyle(),), "cheque": (CHEQUE,), "mixed": (LineStyle(), CHEQUE),  # LineConfig.style
                    "mixed-writers": (LineStyle(), CHEQUE_WRITERS), "mixed-closing": (LineStyle(), CHEQUE_CLOSING),
-                   "mixed-round": (LineStyle(), CHEQUE_ROUND), "mixed-touch": (GENERAL_TOUCH, CHEQUE_TOUCH)}
+                   "mixed-round": (LineStyle(), CHEQUE_ROUND)}
 
 
 def training_styles(name: str, mark_share: float, stray_share: float) -> tuple[LineStyle, ...]:
