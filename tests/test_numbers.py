@@ -667,6 +667,35 @@ def test_a_separator_is_no_digit_to_either_reader(reader, number_ink, separator)
     assert DigitReader(line_model=False).read(png).digits == "25000"
 
 
+@pytest.mark.parametrize("whole, decimals, radius", [("12", "50", 16), ("1", "5", 19), ("27", "5", 19), ("3", "14", 12)])
+def test_a_bold_point_is_a_point(reader, number_ink, whole, decimals, radius):
+    """A decimal point drawn as a filled dot up to 0.4 of the digits' height (a felt pen's): before,
+    over 0.3 it was a mark that is no digit, its gap read as a space ("12.50" read "1 250"), or the
+    line reader read it as a 0 ("1.5" read "105"). A point of 0.25 stays one ("3.14")."""
+    first, rest = number_ink(whole, overlap=-0.1), number_ink(decimals, overlap=-0.1, k=3)
+    gap = 2 * radius + 30
+    page = np.zeros((110, first.shape[1] + gap + rest.shape[1]), np.float32)
+    page[:100, :first.shape[1]] = first
+    page[:100, first.shape[1] + gap:] = rest
+    cv2.circle(page, (first.shape[1] + gap // 2, 100 - radius), radius, 1.0, -1)
+    result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 80)))
+    assert (result.digits, result.text, result.rejected) == (whole + decimals, f"{whole}.{decimals}", [])
+
+
+@pytest.mark.parametrize("pen, point", [(3, False), (-1, True)])
+def test_a_small_ring_between_digits_is_no_point(pen, point):
+    """A ring as small as a bold point (0.4 of the digits' height) is a small 0, not a point: only
+    a filled mark is one."""
+    mask = np.zeros((110, 400), np.uint8)
+    for left in (10, 90, 250, 330):  # four digits 60 px tall
+        mask[20:80, left:left + 40] = 1
+    cv2.circle(mask, (190, 67), 11, 1, pen)
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask)
+    mark = int(pieces[67, 180])
+    assert stats[mark, cv2.CC_STAT_HEIGHT] >= 0.35 * 60
+    assert separator_pieces(stats, np.arange(1, count)) == ({mark} if point else set())
+
+
 def slashed(number_ink, groups: list[str], lean: float, overlap: float = -0.1) -> np.ndarray:
     """``groups`` of digits (MNIST test digits, 100 px tall, ``number_ink``'s ``overlap``) with a
     stroke leaning ``lean`` degrees right between each two, 110 px tall: a date's slashes, or 1s

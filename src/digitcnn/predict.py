@@ -53,12 +53,14 @@ from .results import (
 )
 from .sequence import (
     SEPARATOR_HEIGHT,
+    SOLID_POINT,
     Line,
     apart_ends,
     date_slashes,
     digit_centres,
     digit_spans,
     find_lines,
+    line_body,
     line_kinds,
     line_temperature,
     load_line_session,
@@ -257,6 +259,28 @@ def without_separators(marks: list[np.ndarray], pieces: np.ndarray, stats: np.nd
         if not inside or int(np.count_nonzero(mark)) != int(stats[inside, cv2.CC_STAT_AREA].sum()):
             kept.append(mark)
     return kept
+
+
+# A bold point: a round blob (no side over ROUND times the other), filled (``sequence.SOLID_POINT``),
+# at least BOLD_POINT of the digits' height. The line reader may read one as a 0 ("1.5" read "105").
+ROUND = 1.3
+BOLD_POINT = 0.2
+
+
+def bold_points(stats: np.ndarray, labels: np.ndarray, separators: set[int]) -> set[int]:
+    """Of a line's separators (``separator_pieces``; ``labels`` its pieces of ``stats``), those
+    shaped like a bold point (ROUND, SOLID_POINT, BOLD_POINT): the line reader is not shown them, as
+    it is not shown a date's slashes. The separators are read from the marks (``read_separators``)."""
+    if not separators:
+        return set()
+    _, body_height = line_body(stats, labels)
+    points = set()
+    for label in separators:
+        _, _, width, height, area = (int(v) for v in stats[label, :5])
+        if (max(width, height) <= ROUND * min(width, height) and area >= SOLID_POINT * width * height
+                and height >= BOLD_POINT * body_height):
+            points.add(label)
+    return points
 
 
 def with_slashes(read: tuple, slashes: list[list[int]]) -> tuple:
@@ -465,8 +489,10 @@ class DigitReader:
         if self.line_session is None or not (len(marks) > 1 or (
                 len(marks) == 1 and (right - left) >= WIDE_MARK * (bottom - top))):
             return (as_word(by_marks), "", "digit") if is_word(by_marks) else (by_marks, by_marks.digits, "digit")
-        # the line reader never learned a date's slashes (it reads a 1): it is shown the digits alone
-        decoding = self.decode_line(page, line, line_mask & ~np.isin(pieces, list(slashes)) if slashes else line_mask)
+        # the line reader never learned a date's slashes (it reads a 1), and may read a bold point as
+        # a 0: it is shown the digits alone
+        hidden = slashes | bold_points(stats, line.labels, separators)
+        decoding = self.decode_line(page, line, line_mask & ~np.isin(pieces, list(hidden)) if hidden else line_mask)
         # a word: the digit model refuses most of its letters, and the line reader (which learned to
         # read nothing in words) reads no more digits in it; digits joined in a fast amount, which the
         # digit model refuses too, the line reader reads
@@ -478,7 +504,7 @@ class DigitReader:
         if len(marks) > 1 or self.line_wins(by_marks, len(decoding[0]),
                                             min((d.probability for d in decoding[0]), default=0.0), 1):
             result, text, reader = self.choose(
-                by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding, slashes), len(marks))
+                by_marks, self.read_line(page, line, line_mask, pieces, stats, decoding, hidden), len(marks))
             return (self.calibrated_line(result) if reader == "line" else result), text, reader
         return by_marks, by_marks.digits, "digit"
 
@@ -551,7 +577,8 @@ class DigitReader:
                   slashes: set[int] = frozenset()):
         """One line read whole by the line reader, from its ``decode_line``: a ReadResult of its
         digits, and the separators between them ("" or one of ". , ' : -" and a space); the pieces
-        ``slashes`` (a date's, ``sequence.date_slashes``) are no part of its digits' boxes."""
+        ``slashes`` (a date's, ``sequence.date_slashes``, and bold points: those the line reader was
+        not shown) are no part of its digits' boxes, and digits part where they stood."""
         top, bottom, left, _ = line.box
         decoded, kept, columns_per_px = decoding
         # (a date's digits part where its slashes stood: halfway between two digits may lie past one)

@@ -305,6 +305,11 @@ SEPARATOR_HEIGHT = 0.45  # a mark lower than this share of the digits' height, b
 COMMA_HEIGHT = 0.65  # ... or a comma as tall as this, from the digits' lower half to below them
 RAISED_POINT = "·"  # separator_kind's name for a point halfway up: a colon's upper point, else nothing
 POINT_SIZE = 0.3  # a point is no wider or taller than this share of the digits' height (a small 0 is)
+# ... unless it is a filled dot (a felt pen's, a bold font's point or comma): ink over SOLID_POINT of
+# its box (a disc fills 0.79 of it, a thresholded blob 0.65-0.8; a small 0's ring less), up to
+# BIG_POINT of their height. A bold "12.50" lost its point, and its gap read as a space ("1 250").
+SOLID_POINT = 0.6
+BIG_POINT = 0.4
 DASH_WIDTH = 0.8  # a dash between digits is no wider than this share of their height (an underline is)
 # A separator is no thinner than this share of the digits' height, nor than 2 px: the specks and
 # hairlines of a cheque's printed background are none (a cheque's points are 0.08 of its digits).
@@ -454,25 +459,26 @@ def separator_sized(width: int, height: int, digits_height: float) -> bool:
     return height < SEPARATOR_HEIGHT * digits_height and width <= 1.5 * height + 2
 
 
-def separator_kind(box: tuple[int, int, int, int], body_top: float, body_height: float) -> str:
-    """What a mark with ``box`` (x, y, width, height) is beside digits ``body_height`` px tall whose
-    tops lie at ``body_top``: low and round a point ".", low and reaching below them or tall for its
-    width a comma ",", high (in their top half: the top of a 4 written apart is lower) an
-    apostrophe "'", a point higher up RAISED_POINT (a colon's upper point), a bar halfway up and
-    short for the digits a dash "-"; else "" (none). Specks thinner than a pen draws
-    (SEPARATOR_PEN) are none."""
+def separator_kind(box: tuple[int, int, int, int], body_top: float, body_height: float, area: int = 0) -> str:
+    """What a mark with ``box`` (x, y, width, height) and ``area`` px of ink is beside digits
+    ``body_height`` px tall whose tops lie at ``body_top``: low and round a point "." (POINT_SIZE,
+    or BIG_POINT when filled), low and reaching below them or tall for its width a comma ",", high
+    (in their top half: the top of a 4 written apart is lower) an apostrophe "'", a point higher up
+    RAISED_POINT (a colon's upper point), a bar halfway up and short for the digits a dash "-";
+    else "" (none). Specks thinner than a pen draws (SEPARATOR_PEN) are none."""
     _, y, width, height = box
     level = (y + height / 2 - body_top) / body_height
     if min(width, height) < max(2, SEPARATOR_PEN * body_height):
         return ""
+    point = (BIG_POINT if area >= SOLID_POINT * width * height else POINT_SIZE) * body_height
     if separator_sized(width, height, body_height):
         if level > 0.6:
             if y + height > body_top + 1.1 * body_height or height > 1.8 * width:
                 return ","
-            return "." if max(width, height) <= POINT_SIZE * body_height else ""  # else a small 0
+            return "." if max(width, height) <= point else ""  # else a small 0
         if level < 0.35 and y + height - body_top <= 0.45 * body_height:  # within the digits' top half
             return "'"
-        if level < 0.6 and max(width, height) <= POINT_SIZE * body_height and height <= 1.8 * width:
+        if level < 0.6 and max(width, height) <= point and height <= 1.8 * width:
             return RAISED_POINT  # a colon's upper point, with a point below it
     elif (height < SEPARATOR_HEIGHT * body_height and 2.5 * height <= width <= DASH_WIDTH * body_height
           and 0.3 <= level <= 0.7):
@@ -538,7 +544,8 @@ def line_kinds(stats: np.ndarray, labels: np.ndarray) -> tuple[dict[int, str], l
     [left, right) of the digits' pieces (no separator's shape, at least SEPARATOR_HEIGHT of their
     height), and the digits' height."""
     body_top, body_height = line_body(stats, labels)
-    kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height)
+    kinds = {int(label): separator_kind(tuple(int(v) for v in stats[label, :4]), body_top, body_height,
+                                        int(stats[label, cv2.CC_STAT_AREA]))
              for label in labels}
     left, width, height = (stats[:, column] for column in (cv2.CC_STAT_LEFT, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
     columns = [(int(left[label]), int(left[label] + width[label])) for label, kind in kinds.items()
