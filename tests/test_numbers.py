@@ -452,6 +452,24 @@ def test_a_printed_label_or_unit_beside_a_number_is_not_read(reader, number_ink)
         assert len(beside) == 1 and (beside[0][0] < result.predictions[0].box[0]) == (side == "left"), label
 
 
+@pytest.mark.parametrize("scale", [0.5, 0.55])
+def test_small_digits_set_apart_after_a_number_are_digits(reader, number_ink, scale):
+    """"25 000" with its zeros written half as tall and set apart: writing that small beside a number
+    is taken for a label or a unit (``apart_ends``), but the digit model surely reads these as
+    digits, so they are (before, the reading was "25" and "1 mark that is not a digit"). A label or
+    a unit the digit model refuses a letter of stays apart (``test_a_printed_label_or_unit_...``)."""
+    first, height = number_ink("25", overlap=-0.1), round(100 * scale)
+    zeros = np.zeros((height, 3 * height), np.float32)
+    for i in range(3):  # three zeros drawn as rings, as tall as ``scale`` of the 25
+        cv2.ellipse(zeros, (height // 2 + i * height, height // 2), (height * 3 // 10, height // 2 - 4), 0, 0, 360, 1.0, 7)
+    gap = 70
+    page = np.zeros((100, first.shape[1] + gap + zeros.shape[1]), np.float32)
+    page[:, :first.shape[1]] = first
+    page[100 - zeros.shape[0]:, first.shape[1] + gap:] = zeros
+    result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 80)))
+    assert (result.digits, result.text.replace(" ", ""), result.rejected) == ("25000", "25000", [])
+
+
 def reading(digits: str, probability: float, rejected: int = 0):
     """A ReadResult of ``digits``, each read with ``probability``, beside ``rejected`` refused marks."""
     from digitcnn.results import DigitPrediction, ReadResult, RejectedMark

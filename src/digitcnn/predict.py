@@ -64,6 +64,7 @@ from .sequence import (
     line_kinds,
     line_temperature,
     load_line_session,
+    marks_box,
     read_ink,
     read_separators,
     separator_pieces,
@@ -451,6 +452,7 @@ class DigitReader:
         predictions, frames, rejected, readings = [], [], [], []
         for line in lines:
             line, beside = apart_ends(stats, line)
+            line, beside = self.digits_apart(page, pieces, stats, line, beside)
             if beside:
                 rejected += self.text_beside(page, pieces, beside)
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
@@ -650,6 +652,22 @@ class DigitReader:
             return []
         frames, file_boxes = mark_frames(page, masks)
         return self.split_rejected(predict_proba(self.session, frames), file_boxes)[1]
+
+    def digits_apart(self, page: Page, pieces: np.ndarray, stats: np.ndarray, line: Line,
+                     groups: list[np.ndarray]) -> tuple[Line, list[np.ndarray]]:
+        """``line`` with the groups of pieces set apart beside it (``apart_ends``: small writing
+        at its ends, a label or a unit) that the digit model reads as digits, every mark of them
+        surely (SURE_LINE): small zeros set apart ("25 000") are digits; the other groups."""
+        digits = []
+        for group in groups:
+            marks = find_digits(np.isin(pieces, group))
+            read = self.read_frames("", *mark_frames(page, marks)) if marks else None
+            if read and not read.rejected and read.confidence >= SURE_LINE:
+                digits.append(group)
+        if not digits:
+            return line, groups
+        labels = np.concatenate([line.labels, *digits])
+        return Line(labels, marks_box(stats[labels])), [group for group in groups if not any(group is d for d in digits)]
 
     def text_beside(self, page: Page, pieces: np.ndarray, groups: list[np.ndarray]) -> list[RejectedMark]:
         """One RejectedMark per group of pieces set apart beside a number (``apart_ends``), with the
