@@ -326,6 +326,13 @@ def test_a_link_shows_the_picture_the_server_fetched(server, desktop, image_serv
     assert page.text_content("#status") == "That address can't be reached from here."
     assert not page.locator("#picture").is_visible()
 
+    # an address that is no web address is said to be none, not unreachable (the field's own check
+    # stops text that is no address at all)
+    page.fill("#url", "ftp://example.org/digit.png")
+    page.click("#url-form button")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('That isn')")
+    assert page.text_content("#status") == "That isn't a web address: it starts with http:// or https://."
+
     # one input at a time: going back to the pad drops the link's answer
     page.fill("#url", f"{image_server}/digit.png")
     page.click("#url-form button")

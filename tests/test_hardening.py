@@ -245,11 +245,15 @@ def test_python_api_odd_inputs_are_image_errors(reader: DigitReader):
                 [np.zeros((28, 28)), np.zeros((20, 20))], np.full((1, 28, 28), np.inf)):
         with pytest.raises(ImageError):
             reader.read_batch(bad)
-    # read_batch reads values as read does: uint16 on 0-65535, floats clipped to [0, 1]
+    # read_batch reads values as read does: uint16 on 0-65535, floats on [0, 1] (others refused)
     digit = np.zeros((28, 28), dtype=np.uint16)
     digit[6:22, 13:16] = 65535
     assert reader.read_batch(digit[np.newaxis])[0].digits == reader.read(digit).digits == "1"
-    assert reader.read_batch((digit[np.newaxis] / 65535.0) * 1e6)[0].digits == "1"
+    assert reader.read_batch(digit[np.newaxis] / 65535.0)[0].digits == "1"
+    for outside in ((digit[np.newaxis] / 65535.0) * 1e6, digit[np.newaxis] / 65535.0 - 0.5):
+        with pytest.raises(ImageError, match=r"float image array in \[0, 1\]"):
+            reader.read_batch(outside)
+        assert "float image array in [0, 1]" in reader.read(outside[0]).error
 
 
 def test_only_image_formats_are_decoded(reader):

@@ -284,6 +284,20 @@ def test_file_objects_and_frames_are_read(reader, mnist_test, tmp_path):
     assert reader.read_batch(frames)[0].digits == str(y_test[1])
 
 
+def test_float_images_of_0_to_255_are_refused_not_clipped(reader, mnist_test):
+    """Floats are read as 0-1: an MNIST digit as float32 0-255 was clipped to black and white and
+    read differently from its uint8 self (5 of 500 digits); it is now refused, saying why."""
+    from digitcnn.imaging import ImageError
+
+    x_test, _ = mnist_test
+    as_255 = x_test[:3].astype(np.float32)
+    with pytest.raises(ImageError, match=r"in \[0, 1\], got values from 0 to 255"):
+        reader.read_batch(as_255)
+    assert "divide 0-255 values by 255" in reader.read(as_255[0]).error
+    assert [r.digits for r in reader.read_batch(as_255 / 255)] == [r.digits for r in reader.read_batch(x_test[:3])]
+    assert reader.read(np.clip(x_test[0] / 255 * 1.005, 0, None)).digits == reader.read(x_test[0]).digits  # rounding
+
+
 def test_read_batch_agrees_with_read(reader, mnist_test):
     x_test, y_test = mnist_test
     batch = reader.read_batch(x_test[:50])

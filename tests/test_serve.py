@@ -76,6 +76,10 @@ def test_predict_errors_are_4xx_json(client):
          "corrupt or truncated"),
         ({"files": {"other": ("x.png", b"123", "image/png")}}, 400, "no file field named 'image'"),
         ({"files": {"image": ("x.png", b"", "image/png")}}, 400, "the multipart field 'image' is an empty file"),
+        ({"files": [("image", ("a.png", b"123", "image/png")), ("image", ("b.png", b"456", "image/png"))]}, 400,
+         "2 fields named 'image'; send one image per request"),  # (not the last one read, silently)
+        ({"data": {"image": "hello"}, "files": {"other": ("x.png", b"123", "image/png")}}, 400,
+         "the multipart field 'image' is text, not a file"),  # curl -F image=hello
         ({"content": b"\0" * (10 * 1024 * 1024 + 70_000)}, 413, "over the limit"),
     ]
     for kwargs, status, message in cases:

@@ -1366,6 +1366,17 @@ def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[l
     return mark_frames(page, find_digits(page.mask, page.marks))
 
 
+def in_unit_range(array: np.ndarray) -> None:
+    """Raise ImageError unless the float image ``array`` lies in [0, 1] (give or take rounding):
+    values of 0-255 in a float array would be clipped to a black-and-white picture and read wrong."""
+    if not array.size or not np.isfinite(array).all():
+        return  # (NaN and infinities have their own message)
+    low, high = float(array.min()), float(array.max())
+    if low < -0.01 or high > 1.01:
+        raise ImageError(f"expected a float image array in [0, 1], got values from {low:g} to {high:g} "
+                         "(divide 0-255 values by 255, or pass uint8)")
+
+
 def array_to_gray(array: np.ndarray) -> np.ndarray:
     """A NumPy image -> float32 (H, W) in [0, 1].
 
@@ -1391,6 +1402,7 @@ def array_to_gray(array: np.ndarray) -> np.ndarray:
         array = array.astype(np.float32) / (65535.0 if array.dtype == np.uint16 else 255.0)
     elif np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32)
+        in_unit_range(array)
     else:
         raise ImageError(f"expected a numeric image array, got dtype {array.dtype}")
     if not np.isfinite(array).all():

@@ -32,6 +32,7 @@ from .imaging import (
     analyse,
     decode_image,
     find_digits,
+    in_unit_range,
     mark_frames,
     mnist_like,
     to_mnist,
@@ -178,8 +179,8 @@ def load_source(source, fetch=None):
     if isinstance(source, (str, Path)):
         text = str(source)
         return (fetch or fetch_url)(text) if is_url(text) else read_file(text)
-    raise ImageError(f"cannot read an image from a {type(source).__name__}; expected a path, URL, "
-                     "bytes, binary file object, PIL image or NumPy array")
+    raise ImageError(f"cannot read an image from an object of type {type(source).__name__}; expected a path, "
+                     "URL, bytes, binary file object, PIL image or NumPy array")
 
 
 def decoded(loaded, max_side: int = ANALYSIS_MAX_SIDE):
@@ -688,8 +689,9 @@ class DigitReader:
                 [RejectedMark(float(proba[i, NOT_A_DIGIT]), list(boxes[i])) for i in np.flatnonzero(not_digits)])
 
     def read_batch(self, images: np.ndarray) -> list[ReadResult]:
-        """Read many single-digit images at once: uint8 or float (N, H, W) or (N, H, W, 1) arrays
-        (``ReadResult.frames``' shape).
+        """Read many single-digit images at once: uint8 (0-255) or float (0-1) (N, H, W) or
+        (N, H, W, 1) arrays (``ReadResult.frames``' shape); floats outside [0, 1] are refused
+        (ImageError), not clipped.
 
         Images already in MNIST form (28x28, dark border, bright ink) go to the model in one
         call; the others take the full path of ``read``.
@@ -706,6 +708,8 @@ class DigitReader:
             raise ImageError(f"expected a numeric image array, got dtype {images.dtype}")
         if images.dtype.kind == "f" and not np.isfinite(images).all():
             raise ImageError("image array holds NaN or infinite values")
+        if images.dtype.kind == "f":
+            in_unit_range(images)
         # The rules of imaging.array_to_gray: integers are 0-255 (uint16 0-65535), floats 0-1.
         scale = 1 / 65535 if images.dtype == np.uint16 else 1 / 255 if images.dtype.kind in "iu" else 1.0
         scaled = np.multiply(images, np.float32(scale), dtype=np.float32)  # 4x quicker than astype, then /

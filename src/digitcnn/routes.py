@@ -97,9 +97,15 @@ async def predict(request: Request, include_images: bool = False):
     name = "<body>"
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form() as form:  # closes the spooled upload files
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
+            uploads = form.getlist("image")
+            if not uploads:
                 return error(400, "the multipart body has no file field named 'image'")
+            if len(uploads) > 1:
+                return error(400, f"the multipart body has {len(uploads)} fields named 'image'; send one image per request")
+            upload = uploads[0]
+            if isinstance(upload, str):
+                return error(400, "the multipart field 'image' is text, not a file: send the image as a file "
+                                  "(curl -F image=@photo.jpg)")
             body = await upload.read()
             name = upload.filename or "<upload>"
             if not body:

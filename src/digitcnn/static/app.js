@@ -32,6 +32,7 @@ const FRIENDLY = {
   tooLarge: "That picture is too large (max 10 MB).",
   unreachable: "That address can't be reached from here.",
   linkNotImage: "That address doesn't lead to an image.",
+  notAddress: "That isn't a web address: it starts with http:// or https://.",
   badDrawing: "The drawing could not be read. Clear it and try again.",
   offline: "The server can't be reached. Check the connection and try again.",
   server: "Something went wrong on the server. Try again.",
@@ -365,8 +366,22 @@ function readFile(file) {
   fileInput.value = "";  // choosing the same file again must read it again
 }
 
+// What the server fetches: an http or https address. The field (type="url") stops text that is no
+// address at all; an ftp: or file: one would be refused, and people are better told why.
+function isWebAddress(text) {
+  try {
+    return ["http:", "https:"].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 function readLink(url) {
   if (!url) return;
+  if (!isWebAddress(url)) {
+    beginRead();  // (a read still on its way is dropped)
+    return showError(FRIENDLY.notAddress);
+  }
   clearDrawing();
   const ticket = beginRead();
   clearPicture();
