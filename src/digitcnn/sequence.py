@@ -226,6 +226,8 @@ def read_variant(session, ink: np.ndarray, shear: float) -> tuple[list[DecodedDi
 LEVEL_FROM = 6.0
 LEVEL_UP_TO = 25.0  # a steeper estimate is no tilt of a line of digits (a column of marks, a scribble)
 TILT_STRIP = 0.7  # the width of the strips whose middles give the tilt, in line heights
+TILTED_LINE = 1.5  # a line this many times as tall as its columns' ink may be at a steep tilt...
+LEVELLED = 0.8  # ... and is, when turned level it is at most this share as tall
 
 
 def tilt(ink: np.ndarray) -> float:
@@ -238,7 +240,10 @@ def tilt(ink: np.ndarray) -> float:
     rows, used = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return 0.0
-    strips = int((used[-1] + 1 - used[0]) // (TILT_STRIP * (rows[-1] + 1 - rows[0])))
+    height = rows[-1] + 1 - rows[0]
+    strips = int((used[-1] + 1 - used[0]) // (TILT_STRIP * height))
+    if strips < 3:
+        return steep_tilt(ink, mask, used, height)
     edges = np.linspace(used[0], used[-1] + 1, strips + 1).astype(int)
     across, middles = [], []
     for left, right in itertools.pairwise(edges):
@@ -251,6 +256,35 @@ def tilt(ink: np.ndarray) -> float:
     if len(across) < 3:
         return 0.0
     return float(np.degrees(np.arctan(np.polyfit(across, middles, 1)[0])))
+
+
+def steep_tilt(ink: np.ndarray, mask: np.ndarray, used: np.ndarray, height: int) -> float:
+    """``tilt`` of a line too short for three strips of its ``height``: a line at a steep tilt is
+    taller than its digits ("6142" rising 18 degrees made two strips, and was read "642"). When it
+    is TILTED_LINE times as tall as its columns' ink (``mask``'s, in its ``used`` columns), it is
+    measured in strips of that; the tilt stands when turning the line level makes it LEVELLED as
+    tall (a patch of shade, or digits of several heights, do not shrink so); else 0.0."""
+    inked = mask[:, used]
+    extent = float(np.median(len(mask) - np.argmax(inked[::-1], axis=0) - np.argmax(inked, axis=0)))
+    if height <= TILTED_LINE * extent:
+        return 0.0
+    strips = int((used[-1] + 1 - used[0]) // (TILT_STRIP * extent))
+    if strips < 3:
+        return 0.0
+    edges = np.linspace(used[0], used[-1] + 1, strips + 1).astype(int)
+    across, middles = [], []
+    for left, right in itertools.pairwise(edges):
+        strip = mask[:, left:right]
+        if strip.sum() <= 5:
+            continue
+        rows = np.flatnonzero(strip.any(axis=1))
+        across.append(left + float(np.nonzero(strip)[1].mean()))
+        middles.append((rows[0] + rows[-1]) / 2)
+    if len(across) < 3:
+        return 0.0
+    angle = float(np.degrees(np.arctan(np.polyfit(across, middles, 1)[0])))
+    level, _ = levelled(ink, angle)
+    return angle if len(level) <= LEVELLED * height else 0.0
 
 
 def levelled(ink: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
