@@ -232,18 +232,25 @@ LEVELLED = 0.8  # ... and is, when turned level it is at most this share as tall
 
 def tilt(ink: np.ndarray) -> float:
     """The tilt of a line's ``ink`` (H, W) float32 (light on black), in degrees, positive when it
-    falls to the right (rows grow downwards): the slope of a straight line through the middles of
-    strips TILT_STRIP of its height wide (halfway between a strip's top and bottom ink, at its ink's
-    mean column; steadier than the ink's centroid, which a 7 or a 4 moves). 0.0 for a line shorter
-    than three strips: one or two digits show no tilt."""
+    falls to the right (rows grow downwards): the slope through the middles of strips TILT_STRIP of
+    its height wide (``strips_tilt``). A line shorter than three strips is measured by
+    ``steep_tilt``: one or two digits show no tilt (0.0), a short line at a steep tilt does."""
     mask = ink > 0.5
     rows, used = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return 0.0
     height = rows[-1] + 1 - rows[0]
-    strips = int((used[-1] + 1 - used[0]) // (TILT_STRIP * height))
-    if strips < 3:
+    if used[-1] + 1 - used[0] < 3 * TILT_STRIP * height:
         return steep_tilt(ink, mask, used, height)
+    return strips_tilt(mask, used, TILT_STRIP * height)
+
+
+def strips_tilt(mask: np.ndarray, used: np.ndarray, strip_width: float) -> float:
+    """The tilt (as ``tilt``'s) of a straight line through the middles of ``mask``'s strips
+    ``strip_width`` px wide over its ``used`` columns: halfway between a strip's top and bottom
+    ink, at its ink's mean column (steadier than the ink's centroid, which a 7 or a 4 moves); 0.0
+    with fewer than three strips of ink."""
+    strips = int((used[-1] + 1 - used[0]) // strip_width)
     edges = np.linspace(used[0], used[-1] + 1, strips + 1).astype(int)
     across, middles = [], []
     for left, right in itertools.pairwise(edges):
@@ -268,21 +275,9 @@ def steep_tilt(ink: np.ndarray, mask: np.ndarray, used: np.ndarray, height: int)
     extent = float(np.median(len(mask) - np.argmax(inked[::-1], axis=0) - np.argmax(inked, axis=0)))
     if height <= TILTED_LINE * extent:
         return 0.0
-    strips = int((used[-1] + 1 - used[0]) // (TILT_STRIP * extent))
-    if strips < 3:
+    angle = strips_tilt(mask, used, TILT_STRIP * extent)
+    if not angle:
         return 0.0
-    edges = np.linspace(used[0], used[-1] + 1, strips + 1).astype(int)
-    across, middles = [], []
-    for left, right in itertools.pairwise(edges):
-        strip = mask[:, left:right]
-        if strip.sum() <= 5:
-            continue
-        rows = np.flatnonzero(strip.any(axis=1))
-        across.append(left + float(np.nonzero(strip)[1].mean()))
-        middles.append((rows[0] + rows[-1]) / 2)
-    if len(across) < 3:
-        return 0.0
-    angle = float(np.degrees(np.arctan(np.polyfit(across, middles, 1)[0])))
     level, _ = levelled(ink, angle)
     return angle if len(level) <= LEVELLED * height else 0.0
 
