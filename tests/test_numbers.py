@@ -453,11 +453,10 @@ def test_a_printed_label_or_unit_beside_a_number_is_not_read(reader, number_ink)
 
 
 @pytest.mark.parametrize("scale", [0.5, 0.55])
-def test_small_digits_set_apart_after_a_number_are_digits(reader, number_ink, scale):
+def test_small_zeros_set_apart_after_a_number_are_its_digits(reader, number_ink, scale):
     """"25 000" with its zeros written half as tall and set apart: writing that small beside a number
-    is taken for a label or a unit (``apart_ends``), but the digit model surely reads these as
-    digits, so they are (before, the reading was "25" and "1 mark that is not a digit"). A label or
-    a unit the digit model refuses a letter of stays apart (``test_a_printed_label_or_unit_...``)."""
+    is taken for a label or a unit (``apart_ends``), but three marks the digit model surely reads as
+    0s are an amount's "000" (before, the reading was "25" and "1 mark that is not a digit")."""
     first, height = number_ink("25", overlap=-0.1), round(100 * scale)
     zeros = np.zeros((height, 3 * height), np.float32)
     for i in range(3):  # three zeros drawn as rings, as tall as ``scale`` of the 25
@@ -468,6 +467,19 @@ def test_small_digits_set_apart_after_a_number_are_digits(reader, number_ink, sc
     page[100 - zeros.shape[0]:, first.shape[1] + gap:] = zeros
     result = reader.read(canvas_png(page, size=(max(560, page.shape[1] + 80), 280), at=(40, 80)))
     assert (result.digits, result.text.replace(" ", ""), result.rejected) == ("25000", "25000", [])
+
+
+@pytest.mark.parametrize("unit", ["g", "l", "lb", "oz"])
+def test_a_unit_whose_letters_look_like_digits_stays_apart(reader, number_ink, unit):
+    """A printed unit after a number whose letters the digit model reads as sure digits (g as 9, l as
+    1, b as 6, o as 0) is not taken for the number's small last digits: "100 g" is no 1009."""
+    ink = number_ink("100", overlap=-0.1)
+    text = np.zeros((100, 200), np.uint8)
+    cv2.putText(text, unit, (0, 85), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4, cv2.LINE_AA)
+    text = text[:, :int(np.flatnonzero(text.any(axis=0)).max()) + 1].astype(np.float32) / 255
+    page = np.hstack([ink, np.zeros((100, 70), np.float32), text])
+    result = reader.read(canvas_png(page, size=(page.shape[1] + 80, 200), at=(40, 50)))
+    assert result.digits == "100" and len(result.rejected) == 1, (unit, result.text)
 
 
 def reading(digits: str, probability: float, rejected: int = 0):

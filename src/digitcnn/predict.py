@@ -453,7 +453,7 @@ class DigitReader:
         predictions, frames, rejected, readings = [], [], [], []
         for line in lines:
             line, beside = apart_ends(stats, line)
-            line, beside = self.digits_apart(page, pieces, stats, line, beside)
+            line, beside = self.zeros_apart(page, pieces, stats, line, beside)
             if beside:
                 rejected += self.text_beside(page, pieces, beside)
             whole = len(lines) == 1 and len(line.labels) == len(stats) - 1  # the page's ink is one line
@@ -654,21 +654,26 @@ class DigitReader:
         frames, file_boxes = mark_frames(page, masks)
         return self.split_rejected(predict_proba(self.session, frames), file_boxes)[1]
 
-    def digits_apart(self, page: Page, pieces: np.ndarray, stats: np.ndarray, line: Line,
-                     groups: list[np.ndarray]) -> tuple[Line, list[np.ndarray]]:
-        """``line`` with the groups of pieces set apart beside it (``apart_ends``: small writing
-        at its ends, a label or a unit) that the digit model reads as digits, every mark of them
-        surely (SURE_LINE): small zeros set apart ("25 000") are digits; the other groups."""
-        digits = []
-        for group in groups:
+    def zeros_apart(self, page: Page, pieces: np.ndarray, stats: np.ndarray, line: Line,
+                    groups: list[np.ndarray]) -> tuple[Line, list[np.ndarray]]:
+        """``line`` with the groups of pieces set apart after it (``apart_ends``: small writing at
+        its end, a label or a unit) that are an amount's "000" written small ("25 000"): three marks
+        the digit model surely (SURE_LINE) reads as 0s, the nearest group first; and the other
+        groups. Only zeros: a unit's letters may each look like a digit ("100 g" would read 1009,
+        "5 lb" 516)."""
+        after = sorted((group for group in groups if stats[group, cv2.CC_STAT_LEFT].min() >= line.box[3]),
+                       key=lambda group: stats[group, cv2.CC_STAT_LEFT].min())
+        joined = []
+        for group in after:
             marks = find_digits(np.isin(pieces, group))
-            read = self.read_frames("", *mark_frames(page, marks)) if marks else None
-            if read and not read.rejected and read.confidence >= SURE_LINE:
-                digits.append(group)
-        if not digits:
+            read = self.read_frames("", *mark_frames(page, marks)) if len(marks) == 3 else None
+            if not read or read.rejected or read.digits != "000" or read.confidence < SURE_LINE:
+                break
+            joined.append(group)
+        if not joined:
             return line, groups
-        labels = np.concatenate([line.labels, *digits])
-        return Line(labels, marks_box(stats[labels])), [group for group in groups if not any(group is d for d in digits)]
+        labels = np.concatenate([line.labels, *joined])
+        return Line(labels, marks_box(stats[labels])), [group for group in groups if not any(group is j for j in joined)]
 
     def text_beside(self, page: Page, pieces: np.ndarray, groups: list[np.ndarray]) -> list[RejectedMark]:
         """One RejectedMark per group of pieces set apart beside a number (``apart_ends``), with the
