@@ -660,7 +660,7 @@ class DigitReader:
         its end, a label or a unit) that are an amount's "000" written small ("25 000"): three marks
         the digit model surely (SURE_LINE) reads as 0s, the nearest group first; and the other
         groups. Only zeros: a unit's letters may each look like a digit ("100 g" would read 1009,
-        "5 lb" 516)."""
+        "100 lb" 10016)."""
         after = sorted((group for group in groups if stats[group, cv2.CC_STAT_LEFT].min() >= line.box[3]),
                        key=lambda group: stats[group, cv2.CC_STAT_LEFT].min())
         joined = []

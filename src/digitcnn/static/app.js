@@ -379,7 +379,7 @@ function isWebAddress(text) {
 function readLink(url) {
   if (!url) return;
   if (!isWebAddress(url)) {
-    beginRead();  // (a read still on its way is dropped)
+    cancelRead();  // (a read still on its way is dropped)
     return showError(FRIENDLY.notAddress);
   }
   clearDrawing();
