@@ -323,3 +323,25 @@ def test_read_batch_agrees_with_read(reader, mnist_test):
         return [[c.digit for c in r.predictions[0].top_k] if r.predictions else [] for r in results]
 
     assert ranked(batch) == ranked(map(reader.read, x_test[:50]))
+
+
+def test_cli_text_of_several_lines_puts_the_marks_left_out_on_their_own_line_and_frames_sort(tmp_path):
+    """The marks left out are the picture's, not its last line's; and a number's frames saved by
+    --save-preprocessed sort by name in the digits' order ("_02" before "_10")."""
+    from digitcnn.cli import format_result, save_preprocessed
+    from digitcnn.results import DigitPrediction, LineReading, ReadResult, RejectedMark
+
+    digits = [DigitPrediction(d, 0.99, [], [], [0, 0, 1, 1]) for d in (1, 2, 3)]
+    lines = [LineReading("12", "12", 0.99, [0, 0, 1, 1], "line"), LineReading("3", "3", 0.99, [0, 9, 1, 1], "digit")]
+    result = ReadResult.read("form.png", digits, rejected=[RejectedMark(0.9, [5, 5, 2, 2])] * 2, lines=lines)
+    assert format_result(result, 3, False).splitlines() == [
+        "form.png: 2 lines (confidence 0.990)", "  line 1: 12 (confidence 0.990)", "  line 2: 3 (confidence 0.990)",
+        "  2 marks that are not a digit left out"]
+    one = ReadResult.read("one.png", digits[:1], rejected=[RejectedMark(0.9, [5, 5, 2, 2])],
+                          lines=[LineReading("1", "1", 0.99, [0, 0, 1, 1], "digit")])
+    assert format_result(one, 3, False) == "one.png: 1 (confidence 0.990); 1 mark that is not a digit left out"
+
+    result.frames = np.stack([np.full((28, 28, 1), k / 12, np.float32) for k in range(12)])
+    save_preprocessed(tmp_path, 7, result)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[:3] == ["007_form_00.png", "007_form_01.png", "007_form_02.png"] and names[-1] == "007_form_11.png"

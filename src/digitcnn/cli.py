@@ -202,9 +202,10 @@ def format_result(result, top_k: int, show_runners_up: bool) -> str:
     else:
         line = f"{result.input}: {result.text or result.digits} (confidence {result.confidence:.3f}"
         line += ", unsure)" if result.low_confidence else ")"
-    if result.rejected:
+    if result.rejected:  # (the picture's, not its last line's: on a line of its own after several)
         count = len(result.rejected)
-        line += f"; {count} mark{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a digit left out"
+        line += "\n  " if len(result.lines) > 1 else "; "
+        line += f"{count} mark{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a digit left out"
     if show_runners_up:
         for i, digit in enumerate(result.predictions, 1):
             runners = ", ".join(f"{c.digit} {c.probability:.3f}" for c in digit.top_k[1:top_k])
@@ -218,8 +219,10 @@ def save_preprocessed(folder: Path, index: int, result) -> None:
     from .imaging import frame_to_png
 
     stem = "url" if is_url(result.input) else Path(result.input).stem
-    for k, image in enumerate(result.frames if result.frames is not None else []):
-        write_bytes(folder / f"{index:03d}_{stem}_{k}.png", frame_to_png(image))
+    frames = result.frames if result.frames is not None else []
+    width = len(str(max(len(frames) - 1, 0)))  # "_02" before "_10": the digits' order sorts by name
+    for k, image in enumerate(frames):
+        write_bytes(folder / f"{index:03d}_{stem}_{k:0{width}d}.png", frame_to_png(image))
 
 
 def run_predict(args) -> int:
