@@ -1367,10 +1367,13 @@ def image_to_digits(image: Image.Image | np.ndarray) -> tuple[np.ndarray, list[l
 
 
 def in_unit_range(array: np.ndarray) -> None:
-    """Raise ImageError unless the float image ``array`` lies in [0, 1] (give or take rounding):
-    values of 0-255 in a float array would be clipped to a black-and-white picture and read wrong."""
-    if not array.size or not np.isfinite(array).all():
-        return  # (NaN and infinities have their own message)
+    """Raise ImageError unless the float image ``array`` is finite and lies in [0, 1] (give or take
+    rounding): values of 0-255 in a float array would be clipped to a black-and-white picture and
+    read wrong."""
+    if not np.isfinite(array).all():
+        raise ImageError("image array holds NaN or infinite values")
+    if not array.size:
+        return
     low, high = float(array.min()), float(array.max())
     if low < -0.01 or high > 1.01:
         raise ImageError(f"expected a float image array in [0, 1], got values from {low:g} to {high:g} "
@@ -1405,8 +1408,6 @@ def array_to_gray(array: np.ndarray) -> np.ndarray:
         in_unit_range(array)
     else:
         raise ImageError(f"expected a numeric image array, got dtype {array.dtype}")
-    if not np.isfinite(array).all():
-        raise ImageError("image array holds NaN or infinite values")
     array = np.clip(array, 0.0, 1.0)
     if array.ndim == 2:
         return array
