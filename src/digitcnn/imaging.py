@@ -425,8 +425,10 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
 
     Where DESK_BORDER of the border is dark (a sheet lying on a desk; the bright region of a sheet
     held in a hand can take in some of the hand), a smaller sheet is one too, SMALL_SHEET_SHARE of
-    the picture filling SMALL_SHEET_FILL of its box (a card, a sticky note); writing that the small
-    copy does not show is looked for on a closer copy of the sheet (``closer_holes``); and the desk
+    the picture filling SMALL_SHEET_FILL of its box (a card, a sticky note); its outline is taken
+    with thin dark strokes closed over (writing at its edge runs into the desk on the small copy);
+    writing that the small copy does not show is looked for on a closer copy of the sheet
+    (``closer_holes``); and the desk
     is painted with the sheet's paper carried on past its edge (``paper_plane``), not one grey.
     """
     height, width = gray.shape
@@ -435,7 +437,16 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     scale = min(1.0, SHEET_SIDE / max(height, width))
     small = _shrink(gray, scale, exact=True)  # the sheet is mapped back onto it
     level, bright = cv2.threshold(np.round(small * 255).astype(np.uint8), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    labels, stats = components(bright.view(bool))
+    on_a_desk = dark_border(gray, DESK_BORDER)  # not in a hand, nor beside a wall
+    region = bright
+    if on_a_desk:
+        # writing at the edge of a sheet on a desk runs into the desk on this copy and notches the
+        # sheet's outline: the outline is taken with strokes a pixel or two wide closed over (not
+        # the desk along the picture's edge: beyond it is desk too). Only there: the bright paper
+        # of a cheque between the lines of its printed pattern would be one region.
+        region = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8),
+                                  borderType=cv2.BORDER_CONSTANT, borderValue=0) | bright
+    labels, stats = components(region.view(bool))
     if len(stats) <= 1:
         return gray
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -443,11 +454,10 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     outline = max(contours, key=cv2.contourArea)
     sheet = np.zeros_like(bright)
     cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
-    inside, paper = int(sheet.sum()), int(stats[largest, cv2.CC_STAT_AREA])
+    inside, paper = int(sheet.sum()), int(np.count_nonzero(sheet & bright))
     hull = cv2.convexHull(outline)
     hull_area = cv2.contourArea(hull)
     narrow, long = sorted(cv2.minAreaRect(hull)[1])  # the sheet's sides on ``small``
-    on_a_desk = dark_border(gray, DESK_BORDER)  # not in a hand, nor beside a wall
     too_small = inside < SHEET_SHARE * small.size and (
         not on_a_desk or inside < SMALL_SHEET_SHARE * small.size or inside < SMALL_SHEET_FILL * narrow * long)
     if (too_small or cv2.contourArea(outline) < SHEET_FILL * hull_area
