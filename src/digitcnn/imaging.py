@@ -73,6 +73,7 @@ SHEET_SIDE = 128  # a sheet of paper on a desk is looked for on a copy this size
 CLOSER_SIDE = 256  # ... and writing on it, when that copy shows none, on a copy of the sheet this size
 SHEET_BORDER = 0.25  # a sheet on a desk is looked for when this share of the picture's border is dark
 SHEET_SHARE, SHEET_FILL, SHEET_PAPER = 0.1, 0.9, 0.7  # a sheet: this share of the picture, of its convex hull; of paper
+NOTCHED_FILL = 0.85  # ... counting writing cut by the picture's edge as sheet, the rest at least this share of it
 # ... and with no writing on it, on a desk, a sheet when its sides are this close (a bold light 1 is
 # narrower), it is this share paper (a bold light 0's, 6's, 8's or 9's hole is more), a rectangle
 # fills SHEET_FILL of its box (a bold light digit's outline is rounder, a lamp's pool of light round),
@@ -414,7 +415,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     for: the largest bright region of a small copy (Otsu's threshold), its outline filled, when
     that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
     seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most bold
-    light digits are not convex), is at least SHEET_PAPER above the threshold with some ink on it,
+    light digits are not convex; writing cut by the picture's edge notches it, and counts as sheet,
+    ``edge_notches``, when the rest fills NOTCHED_FILL), is at least SHEET_PAPER above the threshold with some ink on it,
     in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none), with no writing
     beside it (a page partly in a shadow has its lit part), and is light paper (a dim one would
     still look like a dark page). A sheet with nothing written on it, lying on a desk (BLANK_SHEET:
@@ -460,10 +462,12 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     narrow, long = sorted(cv2.minAreaRect(hull)[1])  # the sheet's sides on ``small``
     too_small = inside < SHEET_SHARE * small.size and (
         not on_a_desk or inside < SMALL_SHEET_SHARE * small.size or inside < SMALL_SHEET_FILL * narrow * long)
-    if (too_small or cv2.contourArea(outline) < SHEET_FILL * hull_area
+    notches = edge_notches(sheet, hull)
+    filled = cv2.contourArea(outline)
+    if (too_small or filled < NOTCHED_FILL * hull_area or filled + np.count_nonzero(notches) < SHEET_FILL * hull_area
             or paper < SHEET_PAPER * inside):
         return gray
-    written = written_on(sheet.view(bool) & ~bright.view(bool)) or on_a_desk and written_on(
+    written = written_on((sheet.view(bool) | notches) & ~bright.view(bool)) or on_a_desk and written_on(
         *closer_holes(gray, sheet, scale, level / 255, SHEET_WRITING * narrow))
     blank = (not written and on_a_desk and narrow >= BLANK_SHEET * long and inside >= SHEET_SHARE * small.size
              and paper >= BLANK_PAPER * inside and hull_area >= SHEET_FILL * narrow * long)
@@ -491,6 +495,20 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     if blank:  # nothing written: slivers of desk left along the picture's edge would read as 1s
         return np.full_like(gray, level)
     return np.where(sheet, gray, np.float32(level) if around is None else around)
+
+
+def edge_notches(sheet: np.ndarray, hull: np.ndarray) -> np.ndarray:
+    """Where writing cut by the picture's edge notches a ``sheet`` (H, W) uint8, its outline filled:
+    the parts of its convex ``hull`` (a contour) outside it that touch the picture's edge, bool (H, W).
+    Such writing is no hole in the sheet, and a sheet with only that on it looked blank."""
+    inside = np.zeros_like(sheet)
+    cv2.drawContours(inside, [hull], -1, 1, thickness=cv2.FILLED)
+    labels, stats = components(inside.view(bool) & ~sheet.view(bool))
+    height, width = sheet.shape
+    x, y, w, h = (stats[:, k] for k in range(4))
+    touching = (x == 0) | (y == 0) | (x + w == width) | (y + h == height)
+    touching[0] = False
+    return touching[labels]
 
 
 def paper_plane(paper: np.ndarray, sheet: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
