@@ -266,12 +266,14 @@ def sheet_on_a_desk(digit: np.ndarray, share: float, digit_share: float = 0.42) 
     return desk
 
 
-@pytest.mark.parametrize("share, digit_share", [(0.5, 0.42), (0.9, 0.42), (0.25, 0.42), (0.5, 0.2)])
+@pytest.mark.parametrize("share, digit_share", [(0.5, 0.42), (0.9, 0.42), (0.25, 0.42), (0.5, 0.2), (0.7, 0.05), (0.6, 0.06)])
 def test_a_sheet_photographed_on_a_desk_is_read(reader, mnist_test, share, digit_share):
     """The dark desk around the sheet made the paper look like light ink, and its edge a stroke
     around the digit: the desk is painted the sheet's grey before the ink is looked for. A card
     or sticky note a quarter of the picture's height is such a sheet too (read "0" before), and a
-    small digit on a sheet half its height is writing (a blob on the picture's small copy)."""
+    small digit on a sheet half its height is writing (a blob on the picture's small copy). A
+    digit 3-4% of the picture's height, which both small copies blur away, is writing too when a
+    dark stroke shows on the sheet (the sheet read as "1 mark that is not a digit" in half of them)."""
     x_test, y_test = mnist_test
     answers = [reader.read(encode(sheet_on_a_desk(x_test[i], share, digit_share), format="JPEG", quality=90)).digits
                for i in range(10)]

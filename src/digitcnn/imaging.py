@@ -421,7 +421,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     beside it (a page partly in a shadow has its lit part), and is light paper (a dim one would
     still look like a dark page). A sheet with nothing written on it, lying on a desk (BLANK_SHEET:
     a rectangle, solid paper, no dark stroke on it), is the whole picture painted its grey: what
-    was left of the desk at the picture's edge read as 1s. What is painted is around the
+    was left of the desk at the picture's edge read as 1s. With a dark stroke on it (a lone 1, or
+    writing too small for the small copies to show), it is written on. What is painted is around the
     outline's convex hull, so that ink across the sheet's edge stays, and a little inside it, about
     max(H, W) / 64 px. Light strokes on a dark canvas are none of these and are left as they are.
 
@@ -482,7 +483,9 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     if written_on(beside):
         return gray  # writing beside the bright region: a page partly in a shadow, not a sheet on a desk
     if blank and (dark > MIN_CONTRAST)[cv2.erode(sheet, np.ones((window, window), np.uint8)).view(bool)].any():
-        return gray  # a stroke on it (a lone 1), too short or too thin for written_on
+        # a stroke on it, too short or too thin for written_on: a lone 1, or writing a few hundredths
+        # of the picture's height, which the small copies blur away: written on, its desk painted
+        blank = False
     # a small copy's pixel is several of the picture's: the sheet's rim, and the desk it half covers, go too
     sheet = cv2.erode(sheet, np.ones((5, 5), np.uint8))
     around = paper_plane(small + dark, sheet.view(bool), scale, (height, width)) if on_a_desk and not blank else None
