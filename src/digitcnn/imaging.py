@@ -119,6 +119,7 @@ ASKEW_MARKS = 4  # lines at any angle are looked for where the ink holds this ma
 MAX_SEGMENTS = 256  # ... and at most this many straight segments are looked at (bounded time)
 ASKEW_INK = 0.1  # ... nor where ink covers this share of the picture or more
 SPECK = 0.01  # a mark under this share of the largest mark's area, and short, is noise
+CROWD_HEIGHT = 0.25  # ... and among hundreds of marks (find_digits), any mark under this share of the tallest's height
 JOIN_GAP = 0.04  # pieces closer than this share of the tallest piece are one mark (broken strokes)
 CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -1129,7 +1130,8 @@ def find_digits(mask: np.ndarray, marks: Components | None = None) -> list[np.nd
     Pieces closer than JOIN_GAP of the tallest piece's height are one mark (a hairline stroke
     drawn with small gaps, a 5 whose bar was lifted). Tall marks that overlap horizontally by a
     good share belong together; a short mark (the bar of a broken 5, the stroke of a 4 drawn in
-    two) joins the digit it overlaps most. Specks are noise. Returns one bool mask per digit.
+    two) joins the digit it overlaps most. Specks are noise, and so are short marks among hundreds
+    (CROWD_HEIGHT: the dots of a faint printed grid). Returns one bool mask per digit.
     """
     as_bytes = mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8)
     pieces, stats = marks or components(as_bytes.view(bool))
@@ -1148,6 +1150,10 @@ def find_digits(mask: np.ndarray, marks: Components | None = None) -> list[np.nd
     # Specks (small and short) are noise, dropped before any grouping: a noisy photo has thousands.
     heights, areas = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
     kept = np.flatnonzero(not_specks(stats[1:]))
+    if len(kept) > 4 * MAX_DIGITS:
+        # hundreds of marks around writing: the darker dots where a faint printed grid's lines cross,
+        # or a noisy photo's grain. Its short marks are left out (points and dashes with them).
+        kept = np.flatnonzero(heights >= CROWD_HEIGHT * heights.max())
     if len(kept) > 4 * MAX_DIGITS:
         raise ImageError(f"{len(kept)} separate marks found, more than the {MAX_DIGITS} digits read at most")
     count = len(kept)
