@@ -362,6 +362,33 @@ def test_a_digit_cut_by_the_edge_of_a_page_at_an_angle_is_read(reader, mnist_tes
     assert share_right(answers, y_test[:10]) >= 0.9, answers
 
 
+def sticky_note_far_off(digits: list[np.ndarray]) -> np.ndarray:
+    """A yellow sticky note 15% of a 2000x1500 photo's height, shaded from one side, on a dark
+    desk, with ``digits`` (MNIST) written on it 40% of its height: RGB uint8."""
+    rng = np.random.default_rng(0)
+    photo = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (1500, 2000, 1))).astype(np.float32)
+    side, height = 225, 90
+    note = np.ones((side, side, 1), np.float32) * np.array([250, 235, 140], np.float32)
+    note *= np.linspace(1.0, 0.85, side, dtype=np.float32)[np.newaxis, :, np.newaxis]
+    number = np.hstack([cv2.resize(d, (height, height), interpolation=cv2.INTER_AREA) for d in digits])
+    ink = number.astype(np.float32)[..., np.newaxis] / 255
+    top, left = (side - height) // 2, (side - number.shape[1]) // 2
+    note[top:top + height, left:left + number.shape[1]] = note[top:top + height, left:left + number.shape[1]] * (1 - ink) + 30 * ink
+    photo[600:600 + side, 900:900 + side] = note
+    return np.clip(photo, 0, 255).astype(np.uint8)
+
+
+def test_a_sticky_note_far_off_on_a_desk_is_read(reader, mnist_test):
+    """A note 15% of the photo's height covers 1.7% of it: under the 3% a smaller sheet had to
+    cover, it was no sheet, and was read as light ink on a dark desk ("0", "913", nothing; 4 of
+    these 10 read before)."""
+    x_test, y_test = mnist_test
+    answers = [reader.read(encode(sticky_note_far_off([x_test[i], x_test[i + 1]]), format="JPEG", quality=88)).digits
+               for i in range(0, 20, 2)]
+    truths = [f"{y_test[i]}{y_test[i + 1]}" for i in range(0, 20, 2)]
+    assert sum(a == t for a, t in zip(answers, truths)) >= 9, list(zip(truths, answers))
+
+
 def test_a_page_with_a_shadow_across_the_digit_is_read(reader, mnist_test):
     """A phone's or a hand's shadow darkens the border as a dark page's does: the digit read as
     light ink there (its paper as the ink) came out as a blob, or as nothing."""

@@ -79,8 +79,8 @@ NOTCHED_FILL = 0.85  # ... counting writing cut by the picture's edge as sheet, 
 # fills SHEET_FILL of its box (a bold light digit's outline is rounder, a lamp's pool of light round),
 # and no dark stroke lies on it (a lone 1 is too short or thin for written_on)
 BLANK_SHEET, BLANK_PAPER = 0.5, 0.97
-# (a big digit on a sticky note is a quarter of it)
-SMALL_SHEET_SHARE, SMALL_SHEET_FILL = 0.03, 0.85  # a smaller sheet: this share of the picture, of its box (a card)
+# (a big digit on a sticky note is a quarter of it; a note 15% of a photo's height is 1.7% of it)
+SMALL_SHEET_SHARE, SMALL_SHEET_FILL = 0.015, 0.85  # a smaller sheet: this share of the picture, of its box (a card)
 DESK_BORDER = 0.75  # ... looked for, and writing on a sheet looked for closer, where this share of the border is dark
 SHEET_STROKE = 0.25  # ... and its ink strokes, no wider than this share of their length
 SHEET_WRITING, SHEET_BENT = 0.5, 0.95  # seen closer: no longer than this share of the sheet's width, and bent
