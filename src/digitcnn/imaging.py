@@ -417,8 +417,9 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     that covers SHEET_SHARE of the picture or more, fills SHEET_FILL of its convex hull (a sheet
     seen askew or in perspective is a convex quadrilateral, cut by the picture's edges; most bold
     light digits are not convex; writing cut by the picture's edge notches it, and counts as sheet,
-    ``edge_notches``, when the rest fills NOTCHED_FILL), is at least SHEET_PAPER above the threshold with some ink on it,
-    in strokes (``written_on``: a bold 0's hole is a blob, a bold 1 has none), with no writing
+    ``edge_notches``, when the rest fills NOTCHED_FILL), is at least SHEET_PAPER above the
+    threshold with some ink on it, in strokes (``written_on``: a bold 0's hole is a blob, a bold 1
+    has none; the ink of the notches counts), with no writing
     beside it (a page partly in a shadow has its lit part), and is light paper (a dim one would
     still look like a dark page). A sheet with nothing written on it, lying on a desk (BLANK_SHEET:
     a rectangle, solid paper, no dark stroke on it), is the whole picture painted its grey: what
@@ -432,8 +433,8 @@ def sheet_alone(gray: np.ndarray) -> np.ndarray:
     the picture filling SMALL_SHEET_FILL of its box (a card, a sticky note); its outline is taken
     with thin dark strokes closed over (writing at its edge runs into the desk on the small copy);
     writing that the small copy does not show is looked for on a closer copy of the sheet
-    (``closer_holes``); and the desk
-    is painted with the sheet's paper carried on past its edge (``paper_plane``), not one grey.
+    (``closer_holes``); and the desk is painted with the sheet's paper carried on past its edge
+    (``paper_plane``), not one grey.
     """
     height, width = gray.shape
     if min(height, width) < MIN_SHADED_SIDE or not dark_border(gray, SHEET_BORDER):
