@@ -1002,3 +1002,23 @@ def test_a_cut_off_tip_at_the_pictures_edge_is_no_digit(reader, mnist_test):
         answers.append(reader.read(encode(page.astype(np.uint8), format="JPEG", quality=90)).digits)
         truths.append(f"{y_test[first]}{y_test[first + 1]}")
     assert sum(a == t for a, t in zip(answers, truths)) >= 9, list(zip(truths, answers))
+
+
+def test_a_big_picture_is_analysed_at_one_size_from_its_file_and_from_an_array(reader, mnist_test):
+    """A picture over ANALYSIS_MAX_SIDE was reduced by a whole factor from a file (1600 px -> 800)
+    and to exactly that side from a NumPy array (1600 -> 1024): the two were analysed at different
+    sizes, and 5 of 104 pictures of a new user's review read differently ("17384" and "1"). An
+    array is now reduced by the file's factor, to the same size."""
+    from digitcnn.imaging import reduce_for_analysis, reduce_image
+    from digitcnn.synthetic import on_a_desk, phone_photo
+
+    for width, height in ((1600, 1200), (1333, 1000), (4000, 3000), (1025, 7), (2049, 1537)):
+        expected = reduce_image(Image.new("L", (width, height))).size
+        assert reduce_for_analysis(np.zeros((height, width), np.float32)).shape[::-1] == expected
+    x_test, _ = mnist_test
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        photo = phone_photo(x_test[i], rng, (1600, 1200), paper=("ruled", "squared", "plain", "plain")[i])
+        if i == 3:
+            photo = on_a_desk(photo, rng, 0.6)
+        assert reader.read(photo).digits == reader.read(np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))).digits

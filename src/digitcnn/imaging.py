@@ -338,9 +338,16 @@ def _shrink(gray: np.ndarray, scale: float, exact: bool = False) -> np.ndarray:
 
 
 def reduce_for_analysis(gray: np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> np.ndarray:
-    """Shrink a float image (H, W) whose longest side exceeds ``max_side``."""
+    """Shrink a float image (H, W) whose longest side exceeds ``max_side`` by the whole factor
+    ``reduce_image`` shrinks a file's by (averaging k x k blocks), so that a picture read from a
+    NumPy array is analysed at the size it is analysed at from its file."""
     longest = max(gray.shape)
-    return gray if longest <= max_side else _shrink(gray, max_side / longest)
+    if longest <= max_side:
+        return gray
+    factor = -(-longest // max_side)
+    height, width = gray.shape  # (a last block short of the factor is averaged over what it holds, as Pillow's)
+    padded = cv2.copyMakeBorder(gray, 0, -height % factor, 0, -width % factor, cv2.BORDER_REPLICATE)
+    return cv2.resize(padded, (padded.shape[1] // factor, padded.shape[0] // factor), interpolation=cv2.INTER_AREA)
 
 
 def working_ink(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Components]:
