@@ -346,7 +346,8 @@ def reduce_for_analysis(gray: np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> 
         return gray
     factor = -(-longest // max_side)
     height, width = gray.shape  # (a last block short of the factor is averaged over what it holds, as Pillow's)
-    padded = cv2.copyMakeBorder(gray, 0, -height % factor, 0, -width % factor, cv2.BORDER_REPLICATE)
+    padded = gray if not (height % factor or width % factor) else cv2.copyMakeBorder(
+        gray, 0, -height % factor, 0, -width % factor, cv2.BORDER_REPLICATE)
     return cv2.resize(padded, (padded.shape[1] // factor, padded.shape[0] // factor), interpolation=cv2.INTER_AREA)
 
 
