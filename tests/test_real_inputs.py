@@ -281,13 +281,19 @@ def test_ink_across_a_close_up_is_left_whole(mnist_test):
     assert (without_printed_lines(number, mask) == mask).all()
 
 
+def dark_desk(height: int, width: int) -> np.ndarray:
+    """A dark brown desk with a little grain, as ``synthetic.on_a_desk`` draws it: RGB (height,
+    width, 3) uint8, the same for every call."""
+    rng = np.random.default_rng(0)
+    return (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (height, width, 1))).astype(np.uint8)
+
+
 def sheet_on_a_desk(digit: np.ndarray, share: float, digit_share: float = 0.42) -> np.ndarray:
     """An MNIST digit written on a sheet of paper (shaded from one side), ``digit_share`` of its
     height, photographed on a dark desk, the sheet ``share`` of the picture's height: an RGB
     (900, 1200, 3) uint8 photo."""
     sheet = on_paper(digit, 600, round(600 * digit_share)) * np.linspace(1.0, 0.8, 600, dtype=np.float32)[np.newaxis, :]
-    rng = np.random.default_rng(0)
-    desk = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (900, 1200, 1))).astype(np.uint8)
+    desk = dark_desk(900, 1200)
     side = int(900 * share)
     top, left = (900 - side) // 2, (1200 - side) // 2
     desk[top:top + side, left:left + side] = cv2.resize(sheet, (side, side))[..., np.newaxis].astype(np.uint8)
@@ -315,8 +321,7 @@ def card_written_to_its_edge(digit: np.ndarray, side: str) -> np.ndarray:
     sheet = on_paper(digit, 600, 250) * np.linspace(1.0, 0.8, 600, dtype=np.float32)[np.newaxis, :]
     rows = np.flatnonzero((sheet < 128).any(axis=1))
     card = sheet[rows[0] - 12:] if side == "top" else sheet[:rows[-1] + 12]
-    rng = np.random.default_rng(0)
-    desk = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (900, 1200, 1))).astype(np.uint8)
+    desk = dark_desk(900, 1200)
     height = 270
     width = round(card.shape[1] * height / card.shape[0])
     top, left = (900 - height) // 2, (1200 - width) // 2
@@ -365,8 +370,7 @@ def test_a_digit_cut_by_the_edge_of_a_page_at_an_angle_is_read(reader, mnist_tes
 def sticky_note_far_off(digits: list[np.ndarray]) -> np.ndarray:
     """A yellow sticky note 15% of a 2000x1500 photo's height, shaded from one side, on a dark
     desk, with ``digits`` (MNIST) written on it 40% of its height: RGB uint8."""
-    rng = np.random.default_rng(0)
-    photo = (np.array([90, 60, 40], np.float32) + rng.integers(0, 25, (1500, 2000, 1))).astype(np.float32)
+    photo = dark_desk(1500, 2000).astype(np.float32)
     side, height = 225, 90
     note = np.ones((side, side, 1), np.float32) * np.array([250, 235, 140], np.float32)
     note *= np.linspace(1.0, 0.85, side, dtype=np.float32)[np.newaxis, :, np.newaxis]

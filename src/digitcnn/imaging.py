@@ -306,6 +306,12 @@ def over_background(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return gray.astype(np.float32) * weight * np.float32(1 / 255)
 
 
+def reduction_factor(longest: int, max_side: int) -> int:
+    """The whole factor a picture whose longest side is ``longest`` px is reduced by to at most
+    ``max_side`` (``reduce_image``, ``reduce_for_analysis``)."""
+    return -(-longest // max_side)
+
+
 def reduce_image(image: Image.Image, max_side: int = ANALYSIS_MAX_SIDE) -> Image.Image:
     """Shrink a Pillow image whose longest side exceeds ``max_side``, before any pixel is
     converted (a 40-megapixel image as float RGBA would be 640 MB). Callers measure scales from
@@ -314,7 +320,7 @@ def reduce_image(image: Image.Image, max_side: int = ANALYSIS_MAX_SIDE) -> Image
     longest = max(image.size)
     if longest <= max_side:
         return image
-    factor = -(-longest // max_side)
+    factor = reduction_factor(longest, max_side)
     if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):  # a palette: pick pixels, convert the few left
         return image.resize((max(1, image.size[0] // factor), max(1, image.size[1] // factor)),
                             Image.Resampling.NEAREST)
@@ -344,7 +350,7 @@ def reduce_for_analysis(gray: np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> 
     longest = max(gray.shape)
     if longest <= max_side:
         return gray
-    factor = -(-longest // max_side)
+    factor = reduction_factor(longest, max_side)
     height, width = gray.shape  # (a last block short of the factor is averaged over what it holds, as Pillow's)
     padded = gray if not (height % factor or width % factor) else cv2.copyMakeBorder(
         gray, 0, -height % factor, 0, -width % factor, cv2.BORDER_REPLICATE)
